@@ -1,0 +1,74 @@
+# relayguard — build, run, test. See README.md.
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libevent libidn2 zlib
+CFLAGS  ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wno-missing-field-initializers $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+PYTEST   = /usr/bin/python3 -m pytest
+CONF    ?= etc/relayguard.conf
+
+LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps test-deps run test unit integration asan fuzz bench clean format
+
+all: deps $(BUILD)/relayguard
+
+deps:
+	@sh scripts/deps.sh build
+test-deps:
+	@sh scripts/deps.sh test
+
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/librelayguard.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/relayguard: $(BUILD)/src/main.o $(BUILD)/librelayguard.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/librelayguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/librelayguard.a $(LDLIBS)
+
+run: all
+	$(BUILD)/relayguard serve -c $(CONF)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/relayguard
+	RELAYGUARD_BIN=$(abspath $(BUILD)/relayguard) $(PYTEST) -q -x tests/integration
+
+test: test-deps
+	$(MAKE) unit integration
+
+# The same suite with AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: test-deps
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit integration
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
+fuzz: test-deps
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/librelayguard.a; \
+	  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o build-fuzz/$$n $$f build-fuzz/librelayguard.a $(LDLIBS); \
+	  mkdir -p fuzz/corpus-run/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 fuzz/corpus-run/$$n fuzz/corpus/$$n; done
+
+bench: all
+	bash bench/run.sh
+
+format:
+	clang-format -i src/*/*.c src/*/*.h src/main.c tests/unit/*.c tests/unit/*.h fuzz/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install the Debian packages relayguard needs. Idempotent; run as root (or with sudo).
+#   scripts/deps.sh build   - compiler and libraries (make run)
+#   scripts/deps.sh test    - plus the test tools (make test)
+set -eu
+BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev"
+TEST="python3 python3-pytest swaks clang libclang-rt-14-dev strace"
+case "${1:-build}" in
+build) want="$BUILD" ;;
+test) want="$BUILD $TEST" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,1057 @@
+/* conf.c — the configuration parser. One table row per directive (name, usage, arity, handler),
+ * Postfix/OpenSMTPD style: adding a directive is a row and a small function. conf_parse is pure;
+ * conf_load adds the file and the checks that only matter for a server about to run. */
+#include "conf.h"
+#include "lexer.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NAME_MAX_LEN 64 /* user names (directory names) and relay rule IDs */
+#define SHOW_MAX 64	/* longest token quoted in an error message */
+#define UNLIMITED 0	/* directive takes any number of arguments */
+
+enum once { MANY, ONCE };
+
+struct parser;
+
+/* One directive line as its handler sees it. */
+struct stmt {
+	const struct directive *d;
+	const struct lex_token *name; /* the directive word */
+	const struct lex_token *arg;  /* its arguments */
+	size_t n;
+};
+
+struct directive {
+	const char *name;
+	const char *usage; /* the arguments, shown in "'NAME' expects USAGE" */
+	unsigned min, max; /* argument count; max UNLIMITED = no upper bound */
+	enum once once;	   /* given twice is an error */
+	int (*handle)(struct parser *p, const struct stmt *s);
+};
+
+static int do_hostname(struct parser *p, const struct stmt *s);
+static int do_listen(struct parser *p, const struct stmt *s);
+static int do_spool(struct parser *p, const struct stmt *s);
+static int do_mail_root(struct parser *p, const struct stmt *s);
+static int do_local_domain(struct parser *p, const struct stmt *s);
+static int do_mailbox(struct parser *p, const struct stmt *s);
+static int do_trusted(struct parser *p, const struct stmt *s);
+static int do_relay(struct parser *p, const struct stmt *s);
+static int do_ip_literal(struct parser *p, const struct stmt *s);
+static int do_bare_newline(struct parser *p, const struct stmt *s);
+static int do_workers(struct parser *p, const struct stmt *s);
+static int do_segment_size(struct parser *p, const struct stmt *s);
+static int do_limit(struct parser *p, const struct stmt *s);
+
+/* The grammar, in the order of docs/config.md. */
+static const struct directive directives[] = {
+    {"hostname", "NAME", 1, 1, ONCE, do_hostname},
+    {"listen", "ADDR:PORT [role smtp|submission]", 1, 3, MANY, do_listen},
+    {"spool", "DIR", 1, 1, ONCE, do_spool},
+    {"mail-root", "DIR", 1, 1, ONCE, do_mail_root},
+    {"local-domain", "DOMAIN...", 1, UNLIMITED, MANY, do_local_domain},
+    {"mailbox", "LOCAL[@DOMAIN] [user NAME]", 1, 3, MANY, do_mailbox},
+    {"trusted-network", "CIDR...", 1, UNLIMITED, MANY, do_trusted},
+    {"relay", "allow|deny from SOURCE [to DEST] [id NAME]", 3, 7, MANY, do_relay},
+    {"ip-literal-recipients", "yes|no", 1, 1, ONCE, do_ip_literal},
+    {"bare-newline", "reject|normalise", 1, 1, ONCE, do_bare_newline},
+    {"delivery-workers", "N", 1, 1, ONCE, do_workers},
+    {"spool-segment-size", "SIZE", 1, 1, ONCE, do_segment_size},
+    {"limit", "NAME VALUE", 2, 2, MANY, do_limit},
+};
+#define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+/* A numeric value: its syntax and its allowed range, with the range as the admin writes it. */
+enum num_kind { NUM_COUNT, NUM_SIZE, NUM_DURATION };
+struct num_spec {
+	enum num_kind kind;
+	uint64_t min, max;
+	const char *range;
+};
+
+/* "limit NAME VALUE": every limit has a name, a range and a default, and lives here only. */
+struct limit_def {
+	const char *name;
+	struct num_spec spec;
+	uint64_t def;
+	size_t off; /* in struct conf_limits */
+	int wide;   /* uint64_t field, else unsigned */
+};
+
+#define LIMIT_FIELD(f)                                                                             \
+	offsetof(struct conf_limits, f), sizeof(((struct conf_limits *)0)->f) == sizeof(uint64_t)
+static const struct limit_def limit_defs[] = {
+    {"message-size", {NUM_SIZE, 1024, 1u << 30, "1K..1G"}, 10u << 20, LIMIT_FIELD(message_size)},
+    {"recipients", {NUM_COUNT, 1, 100000, "1..100000"}, 100, LIMIT_FIELD(recipients)},
+    {"line-length", {NUM_COUNT, 512, 65536, "512..65536"}, 1000, LIMIT_FIELD(line_length)},
+    {"header-size", {NUM_SIZE, 1024, 1u << 30, "1K..1G"}, 256u << 10, LIMIT_FIELD(header_size)},
+    {"command-timeout", {NUM_DURATION, 1, 3600, "1s..1h"}, 300, LIMIT_FIELD(command_timeout)},
+    {"data-timeout", {NUM_DURATION, 1, 3600, "1s..1h"}, 600, LIMIT_FIELD(data_timeout)},
+    {"max-sessions", {NUM_COUNT, 1, 1000000, "1..1000000"}, 1000, LIMIT_FIELD(max_sessions)},
+    {"max-errors", {NUM_COUNT, 1, 1000, "1..1000"}, 10, LIMIT_FIELD(max_errors)},
+};
+#define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
+
+static const struct num_spec workers_spec = {NUM_COUNT, 1, 64, "1..64"};
+static const struct num_spec segment_spec = {NUM_SIZE, 1u << 20, 1u << 30, "1M..1G"};
+
+#define DEFAULT_SPOOL "var/spool"
+#define DEFAULT_MAIL_ROOT "var/mail"
+#define DEFAULT_WORKERS 4
+#define DEFAULT_SEGMENT_SIZE (64u << 20)
+
+/* Things whose position is needed after their line: for "first at line N" and for the checks
+ * made once the whole file is read. */
+enum item { ITEM_LISTEN, ITEM_DOMAIN, ITEM_MAILBOX, ITEM_RULE, N_ITEMS };
+struct pos {
+	unsigned line, col;
+};
+
+struct parser {
+	struct conf *c;
+	const char *name;
+	char *err;
+	size_t errlen;
+	unsigned seen[N_DIRECTIVES];   /* line of the first occurrence, 0 = not yet */
+	unsigned limit_seen[N_LIMITS]; /* same, per limit */
+	struct pos *pos[N_ITEMS];      /* parallel to the conf arrays */
+};
+
+/* ---- errors ---- */
+
+/* A token as quoted in a message: bounded, cut on a character boundary. The struct is returned
+ * by value so callers can write show(t).s inside the printf arguments. */
+struct shown {
+	char s[SHOW_MAX + 4];
+};
+
+static struct shown show(const char *text)
+{
+	struct shown r;
+	size_t n = strlen(text);
+	if (n <= SHOW_MAX) {
+		memcpy(r.s, text, n + 1);
+		return r;
+	}
+	n = SHOW_MAX;
+	while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(r.s, text, n);
+	memcpy(r.s + n, "...", 4);
+	return r;
+}
+
+__attribute__((format(printf, 4, 5))) static int error_at(struct parser *p, unsigned line,
+							  unsigned col, const char *fmt, ...)
+{
+	if (!p->err || p->errlen == 0)
+		return -1;
+	int n = snprintf(p->err, p->errlen, "%s:%u:%u: ", p->name, line, col);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+#define error_tok(p, t, ...) error_at((p), (t)->line, (t)->col, __VA_ARGS__)
+
+static int oom(struct parser *p)
+{
+	if (p->err && p->errlen)
+		snprintf(p->err, p->errlen, "%s: out of memory", p->name);
+	return -1;
+}
+
+/* Wrong arity or a misplaced keyword: the directive's usage line, at the token to blame. */
+static int usage(struct parser *p, const struct stmt *s, const struct lex_token *t)
+{
+	return error_tok(p, t, "'%s' expects %s", s->d->name, s->d->usage);
+}
+
+/* ---- growable arrays ---- */
+
+/* Room for element n of an array that only grows. Capacity doubles and is implied by the length
+ * (8, 16, 32...), so no capacity field is needed. Returns the (maybe moved) array, or NULL with
+ * arr untouched on overflow or allocation failure. */
+static void *append_slot(void *arr, size_t n, size_t size)
+{
+	if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
+		return arr;
+	size_t cap = n == 0 ? 8 : n * 2;
+	if (cap < n || cap > SIZE_MAX / size)
+		return NULL;
+	return realloc(arr, cap * size);
+}
+
+/* Remember where element n of kind k was written. */
+static int note_pos(struct parser *p, enum item k, size_t n, const struct lex_token *t)
+{
+	struct pos *a = append_slot(p->pos[k], n, sizeof(*a));
+	if (!a)
+		return oom(p);
+	p->pos[k] = a;
+	a[n].line = t->line;
+	a[n].col = t->col;
+	return 0;
+}
+
+static int set_str(struct parser *p, char **dst, const char *s)
+{
+	char *copy = strdup(s);
+	if (!copy)
+		return oom(p);
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* ---- values ---- */
+
+static int parse_count(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_value(struct parser *p, const struct lex_token *t, const struct num_spec *spec,
+		       const char *what, uint64_t *out)
+{
+	static const char *const kind_names[] = {"number", "size", "duration"};
+	uint64_t v = 0;
+	int rc = spec->kind == NUM_SIZE	      ? util_parse_size(t->text, &v)
+		 : spec->kind == NUM_DURATION ? util_parse_duration(t->text, &v)
+					      : parse_count(t->text, &v);
+	if (rc < 0)
+		return error_tok(p, t, "invalid %s '%s' for %s", kind_names[spec->kind],
+				 show(t->text).s, what);
+	if (v < spec->min || v > spec->max)
+		return error_tok(p, t, "value %s out of range %s for %s", show(t->text).s,
+				 spec->range, what);
+	*out = v;
+	return 0;
+}
+
+/* A name that becomes a directory (mailbox user) or a log field (rule ID): letters, digits, '.',
+ * '_', '-', at most 64. No '/' and no leading '.' rules out "..", hidden and nested paths. */
+static int name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.')
+		return 0;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && !strchr("._-", *s))
+			return 0;
+	return 1;
+}
+
+/* ---- directives with a single simple value ---- */
+
+static int do_hostname(struct parser *p, const struct stmt *s)
+{
+	char norm[256];
+	if (util_domain_normalise(s->arg[0].text, norm, sizeof(norm)) < 0)
+		return error_tok(p, &s->arg[0], "invalid hostname '%s'", show(s->arg[0].text).s);
+	return set_str(p, &p->c->hostname, norm);
+}
+
+static int set_path(struct parser *p, const struct stmt *s, char **dst)
+{
+	const struct lex_token *t = &s->arg[0];
+	if (t->text[0] == '\0')
+		return error_tok(p, t, "empty path for '%s'", s->d->name);
+	if (strlen(t->text) >= PATH_MAX)
+		return error_tok(p, t, "path too long for '%s'", s->d->name);
+	return set_str(p, dst, t->text);
+}
+
+static int do_spool(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->spool_dir);
+}
+
+static int do_mail_root(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->mail_root);
+}
+
+static int do_ip_literal(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+		return error_tok(p, &s->arg[0], "invalid value '%s' for '%s' (expected yes or no)",
+				 show(v).s, s->d->name);
+	p->c->ip_literal_recipients = strcmp(v, "yes") == 0;
+	return 0;
+}
+
+static int do_bare_newline(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (strcmp(v, "reject") == 0)
+		p->c->bare_newline = CONF_BARE_REJECT;
+	else if (strcmp(v, "normalise") == 0)
+		p->c->bare_newline = CONF_BARE_NORMALISE;
+	else
+		return error_tok(p, &s->arg[0],
+				 "invalid value '%s' for '%s' (expected reject or normalise)",
+				 show(v).s, s->d->name);
+	return 0;
+}
+
+static int do_workers(struct parser *p, const struct stmt *s)
+{
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &workers_spec, s->d->name, &v) < 0)
+		return -1;
+	p->c->delivery_workers = (unsigned)v;
+	return 0;
+}
+
+static int do_segment_size(struct parser *p, const struct stmt *s)
+{
+	return parse_value(p, &s->arg[0], &segment_spec, s->d->name, &p->c->spool_segment_size);
+}
+
+static int do_limit(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *name = &s->arg[0];
+	size_t i = 0;
+	while (i < N_LIMITS && strcmp(limit_defs[i].name, name->text) != 0)
+		i++;
+	if (i == N_LIMITS)
+		return error_tok(p, name, "unknown limit '%s'", show(name->text).s);
+	const struct limit_def *l = &limit_defs[i];
+	if (p->limit_seen[i])
+		return error_tok(p, s->name, "duplicate 'limit %s' (first at line %u)", l->name,
+				 p->limit_seen[i]);
+	p->limit_seen[i] = s->name->line;
+	char what[64];
+	snprintf(what, sizeof(what), "limit %s", l->name);
+	uint64_t v;
+	if (parse_value(p, &s->arg[1], &l->spec, what, &v) < 0)
+		return -1;
+	unsigned char *field = (unsigned char *)&p->c->limits + l->off;
+	unsigned narrow = (unsigned)v; /* every narrow range fits in unsigned */
+	if (l->wide)
+		memcpy(field, &v, sizeof(v));
+	else
+		memcpy(field, &narrow, sizeof(narrow));
+	return 0;
+}
+
+/* ---- listen ---- */
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	uint64_t v;
+	if (strlen(s) > 5 || parse_count(s, &v) < 0 || v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* "A.B.C.D:PORT" or "[IPV6]:PORT" into l (network byte order). Returns 0, -1 for a bad address,
+ * -2 for a bad port. Only literals: a name would need DNS, and a listener must not. */
+static int parse_hostport(const char *s, struct conf_listen *l)
+{
+	char host[INET6_ADDRSTRLEN];
+	int v6 = s[0] == '[';
+	const char *h = s + v6, *end = v6 ? strchr(s, ']') : strrchr(s, ':');
+	if (!end || (v6 && end[1] != ':'))
+		return -1;
+	size_t hlen = (size_t)(end - h);
+	if (hlen == 0 || hlen >= sizeof(host) || strlen(s) >= sizeof(l->text))
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&l->addr, 0, sizeof(l->addr));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&l->addr;
+	if (v6 ? inet_pton(AF_INET6, host, &a6->sin6_addr) != 1
+	       : inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+		return -1;
+	uint16_t port;
+	if (parse_port(end + 1 + v6, &port) < 0)
+		return -2;
+	if (v6) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		l->addrlen = sizeof(*a6);
+	} else {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		l->addrlen = sizeof(*a4);
+	}
+	util_strlcpy(l->text, s, sizeof(l->text));
+	return 0;
+}
+
+static int same_sockaddr(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static int listen_role(struct parser *p, const struct stmt *s, enum conf_role *role)
+{
+	*role = CONF_ROLE_SMTP;
+	if (s->n == 1)
+		return 0;
+	if (s->n != 3 || strcmp(s->arg[1].text, "role") != 0)
+		return usage(p, s, s->n == 3 ? &s->arg[1] : s->name);
+	const char *v = s->arg[2].text;
+	if (strcmp(v, "smtp") == 0)
+		return 0;
+	if (strcmp(v, "submission") == 0) {
+		*role = CONF_ROLE_SUBMISSION;
+		return 0;
+	}
+	return error_tok(p, &s->arg[2], "invalid role '%s' (expected smtp or submission)",
+			 show(v).s);
+}
+
+static int do_listen(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	const struct lex_token *t = &s->arg[0];
+	struct conf_listen l = {0};
+	int rc = parse_hostport(t->text, &l);
+	if (rc == -1)
+		return error_tok(p, t,
+				 "invalid listen address '%s' (expected IPV4:PORT or [IPV6]:PORT)",
+				 show(t->text).s);
+	if (rc == -2)
+		return error_tok(p, t, "invalid port in '%s' (expected 1..65535)", show(t->text).s);
+	if (listen_role(p, s, &l.role) < 0)
+		return -1;
+	for (size_t i = 0; i < c->n_listens; i++)
+		if (same_sockaddr(&c->listens[i], &l))
+			return error_tok(p, t, "duplicate listen '%s' (first at line %u)",
+					 show(t->text).s, p->pos[ITEM_LISTEN][i].line);
+	struct conf_listen *a = append_slot(c->listens, c->n_listens, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->listens = a;
+	if (note_pos(p, ITEM_LISTEN, c->n_listens, t) < 0)
+		return -1;
+	a[c->n_listens++] = l;
+	return 0;
+}
+
+/* ---- domains, mailboxes, networks ---- */
+
+static int add_local_domain(struct parser *p, const struct lex_token *t)
+{
+	struct conf *c = p->c;
+	char norm[256];
+	if (util_domain_normalise(t->text, norm, sizeof(norm)) < 0)
+		return error_tok(p, t, "invalid domain '%s'", show(t->text).s);
+	for (size_t i = 0; i < c->n_local_domains; i++)
+		if (strcmp(c->local_domains[i], norm) == 0)
+			return error_tok(p, t, "duplicate local-domain '%s' (first at line %u)",
+					 show(t->text).s, p->pos[ITEM_DOMAIN][i].line);
+	char **a = append_slot(c->local_domains, c->n_local_domains, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->local_domains = a;
+	if (note_pos(p, ITEM_DOMAIN, c->n_local_domains, t) < 0)
+		return -1;
+	if (!(a[c->n_local_domains] = strdup(norm)))
+		return oom(p);
+	c->n_local_domains++;
+	return 0;
+}
+
+static int do_local_domain(struct parser *p, const struct stmt *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (add_local_domain(p, &s->arg[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* RFC 5322 dot-atom: atext runs separated by single dots. */
+static int dot_atom_valid(const char *s, size_t n)
+{
+	static const char atext_punct[] = "!#$%&'*+-/=?^_`{|}~";
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '.' ? s[i + 1] == '.'
+			      : !(ch < 0x80 && (isalnum(ch) || strchr(atext_punct, ch))))
+			return 0;
+	}
+	return 1;
+}
+
+/* LOCAL[@DOMAIN] into local (lower-case) and domain (normalised, "" when absent). */
+static int split_mailbox(struct parser *p, const struct lex_token *t, char *local, size_t locallen,
+			 char *domain, size_t domainlen)
+{
+	const char *at = strchr(t->text, '@');
+	size_t n = at ? (size_t)(at - t->text) : strlen(t->text);
+	if (n >= locallen || !dot_atom_valid(t->text, n))
+		return error_tok(p, t, "invalid local part in mailbox '%s'", show(t->text).s);
+	memcpy(local, t->text, n);
+	local[n] = '\0';
+	util_str_lower(local);
+	domain[0] = '\0';
+	if (at && util_domain_normalise(at + 1, domain, domainlen) < 0)
+		return error_tok(p, t, "invalid domain in mailbox '%s'", show(t->text).s);
+	return 0;
+}
+
+static int mailbox_user(struct parser *p, const struct stmt *s, const char *local,
+			const char **user)
+{
+	if (s->n == 2 || (s->n == 3 && strcmp(s->arg[1].text, "user") != 0))
+		return usage(p, s, s->n == 3 ? &s->arg[1] : s->name);
+	*user = s->n == 3 ? s->arg[2].text : local;
+	if (name_valid(*user))
+		return 0;
+	if (s->n == 3)
+		return error_tok(p, &s->arg[2],
+				 "invalid user name '%s' (letters, digits, '.', '_', '-'; "
+				 "no leading '.'; at most 64)",
+				 show(*user).s);
+	return error_tok(p, &s->arg[0], "local part '%s' is not a valid user name; add 'user NAME'",
+			 show(local).s);
+}
+
+static int find_mailbox_index(const struct conf *c, const char *local, const char *domain)
+{
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		const struct conf_mailbox *m = &c->mailboxes[i];
+		if (strcmp(m->local, local) == 0 &&
+		    (m->domain ? domain && strcmp(m->domain, domain) == 0 : !domain))
+			return (int)i;
+	}
+	return -1;
+}
+
+static int do_mailbox(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	const struct lex_token *t = &s->arg[0];
+	char local[65], domain[256];
+	const char *user = NULL;
+	if (split_mailbox(p, t, local, sizeof(local), domain, sizeof(domain)) < 0 ||
+	    mailbox_user(p, s, local, &user) < 0)
+		return -1;
+	const char *dom = domain[0] ? domain : NULL;
+	int dup = find_mailbox_index(c, local, dom);
+	if (dup >= 0)
+		return error_tok(p, t, "duplicate mailbox '%s' (first at line %u)", show(t->text).s,
+				 p->pos[ITEM_MAILBOX][dup].line);
+	struct conf_mailbox *a = append_slot(c->mailboxes, c->n_mailboxes, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->mailboxes = a;
+	if (note_pos(p, ITEM_MAILBOX, c->n_mailboxes, t) < 0)
+		return -1;
+	struct conf_mailbox *m = &a[c->n_mailboxes++];
+	m->local = strdup(local);
+	m->domain = dom ? strdup(dom) : NULL;
+	m->user = strdup(user);
+	if (!m->local || (dom && !m->domain) || !m->user)
+		return oom(p);
+	return 0;
+}
+
+static int do_trusted(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		struct cidr net;
+		if (cidr_parse(s->arg[i].text, &net) < 0)
+			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
+					 show(s->arg[i].text).s);
+		struct cidr *a = append_slot(c->trusted, c->n_trusted, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->trusted = a;
+		a[c->n_trusted++] = net;
+	}
+	return 0;
+}
+
+/* ---- relay rules ---- */
+
+/* Copy the next element of a comma-separated list into buf and step past it. Returns the
+ * element's full length: when it is >= len the copy was cut (and the element cannot be valid). */
+static size_t next_elem(const char **list, char *buf, size_t len)
+{
+	const char *s = *list, *comma = strchr(s, ',');
+	size_t n = comma ? (size_t)(comma - s) : strlen(s);
+	size_t k = n < len - 1 ? n : len - 1;
+	memcpy(buf, s, k);
+	buf[k] = '\0';
+	*list = comma ? comma + 1 : s + n;
+	return n;
+}
+
+static size_t count_elems(const char *list)
+{
+	size_t n = 1;
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+static int parse_source_nets(struct parser *p, struct conf_relay_rule *r, const struct lex_token *t)
+{
+	size_t n = count_elems(t->text);
+	const char *rest = t->text;
+	if (!(r->nets = calloc(n, sizeof(*r->nets))))
+		return oom(p);
+	r->from = CONF_FROM_NETS;
+	for (size_t i = 0; i < n; i++) {
+		char elem[INET6_ADDRSTRLEN + 8];
+		size_t len = next_elem(&rest, elem, sizeof(elem));
+		if (!strcmp(elem, "any") || !strcmp(elem, "trusted") ||
+		    !strcmp(elem, "authenticated"))
+			return error_tok(p, t, "'%s' cannot be combined with other sources", elem);
+		if (len >= sizeof(elem) || cidr_parse(elem, &r->nets[i]) < 0)
+			return error_tok(p, t, "invalid CIDR '%s'", show(elem).s);
+		r->n_nets++;
+	}
+	return 0;
+}
+
+static int parse_source(struct parser *p, struct conf_relay_rule *r, const struct lex_token *t)
+{
+	static const struct {
+		const char *word;
+		enum conf_relay_from from;
+	} words[] = {{"any", CONF_FROM_ANY},
+		     {"trusted", CONF_FROM_TRUSTED},
+		     {"authenticated", CONF_FROM_AUTHENTICATED}};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(t->text, words[i].word) == 0) {
+			r->from = words[i].from;
+			return 0;
+		}
+	return parse_source_nets(p, r, t);
+}
+
+static int parse_dest(struct parser *p, struct conf_relay_rule *r, const struct lex_token *t)
+{
+	if (strcmp(t->text, "any") == 0)
+		return 0;
+	size_t n = count_elems(t->text);
+	const char *rest = t->text;
+	if (!(r->to_domains = calloc(n, sizeof(*r->to_domains))))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		char elem[256], norm[256];
+		size_t len = next_elem(&rest, elem, sizeof(elem));
+		if (strcmp(elem, "any") == 0)
+			return error_tok(p, t, "'any' cannot be combined with domains");
+		if (len >= sizeof(elem) || util_domain_normalise(elem, norm, sizeof(norm)) < 0)
+			return error_tok(p, t, "invalid domain '%s'", show(elem).s);
+		if (!(r->to_domains[i] = strdup(norm)))
+			return oom(p);
+		r->n_to++;
+	}
+	return 0;
+}
+
+/* The rule's ID: "id NAME", or "FILE:LINE", which an admin can find in the file. */
+static int set_rule_id(struct parser *p, struct conf_relay_rule *r, const struct lex_token *id,
+		       const struct lex_token *directive)
+{
+	const struct conf *c = p->c;
+	if (id && !name_valid(id->text))
+		return error_tok(p, id,
+				 "invalid relay id '%s' (letters, digits, '.', '_', '-'; "
+				 "no leading '.'; at most 64)",
+				 show(id->text).s);
+	if (id && strcmp(id->text, "implicit-reject") == 0)
+		return error_tok(p, id, "relay id 'implicit-reject' is reserved");
+	size_t len = id ? strlen(id->text) + 1 : strlen(p->name) + 12;
+	if (!(r->id = malloc(len)))
+		return oom(p);
+	if (id)
+		memcpy(r->id, id->text, len);
+	else
+		snprintf(r->id, len, "%s:%u", p->name, directive->line);
+	for (size_t i = 0; i + 1 < c->n_rules; i++)
+		if (strcmp(c->rules[i].id, r->id) == 0)
+			return error_tok(p, id ? id : directive,
+					 "duplicate relay id '%s' (first at line %u)",
+					 show(r->id).s, p->pos[ITEM_RULE][i].line);
+	return 0;
+}
+
+/* The optional "to DEST" and "id NAME" clauses, in either order, each at most once. */
+static int relay_clauses(struct parser *p, const struct stmt *s, const struct lex_token **to,
+			 const struct lex_token **id)
+{
+	*to = *id = NULL;
+	for (size_t i = 3; i < s->n; i += 2) {
+		const struct lex_token *kw = &s->arg[i], **slot = NULL;
+		if (strcmp(kw->text, "to") == 0)
+			slot = to;
+		else if (strcmp(kw->text, "id") == 0)
+			slot = id;
+		if (!slot || i + 1 >= s->n)
+			return usage(p, s, kw);
+		if (*slot)
+			return error_tok(p, kw, "duplicate '%s' in relay rule", kw->text);
+		*slot = &s->arg[i + 1];
+	}
+	return 0;
+}
+
+static int do_relay(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	const struct lex_token *to, *id;
+	const char *action = s->arg[0].text;
+	if (strcmp(action, "allow") != 0 && strcmp(action, "deny") != 0)
+		return error_tok(p, &s->arg[0],
+				 "invalid relay action '%s' (expected allow or deny)",
+				 show(action).s);
+	if (strcmp(s->arg[1].text, "from") != 0)
+		return usage(p, s, &s->arg[1]);
+	if (relay_clauses(p, s, &to, &id) < 0)
+		return -1;
+	/* The rule is stored (zeroed) before it is filled, so conf_free releases whatever part
+	 * of it was allocated when a later check fails. */
+	struct conf_relay_rule *a = append_slot(c->rules, c->n_rules, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->rules = a;
+	if (note_pos(p, ITEM_RULE, c->n_rules, s->name) < 0)
+		return -1;
+	struct conf_relay_rule *r = &a[c->n_rules++];
+	memset(r, 0, sizeof(*r));
+	r->action = strcmp(action, "allow") == 0 ? CONF_RELAY_ALLOW : CONF_RELAY_DENY;
+	if (parse_source(p, r, &s->arg[2]) < 0 || (to && parse_dest(p, r, to) < 0))
+		return -1;
+	return set_rule_id(p, r, id, s->name);
+}
+
+/* ---- the parse ---- */
+
+static const struct directive *find_directive(const char *name)
+{
+	for (size_t i = 0; i < N_DIRECTIVES; i++)
+		if (strcmp(directives[i].name, name) == 0)
+			return &directives[i];
+	return NULL;
+}
+
+static int run_directive(struct parser *p, const struct lex_token *t, size_t n)
+{
+	const struct directive *d = find_directive(t[0].text);
+	if (!d)
+		return error_tok(p, &t[0], "unknown directive '%s'", show(t[0].text).s);
+	struct stmt s = {d, &t[0], &t[1], n - 1};
+	if (s.n < d->min)
+		return usage(p, &s, &t[0]);
+	if (d->max != UNLIMITED && s.n > d->max)
+		return usage(p, &s, &s.arg[d->max]);
+	size_t i = (size_t)(d - directives);
+	if (d->once && p->seen[i])
+		return error_tok(p, &t[0], "duplicate '%s' (first at line %u)", d->name,
+				 p->seen[i]);
+	if (!p->seen[i])
+		p->seen[i] = t[0].line;
+	return d->handle(p, &s);
+}
+
+/* The words of the current line; the array is reused from line to line. */
+static int push_token(struct parser *p, struct lex_token **toks, size_t *n, size_t *cap,
+		      const struct lex_token *t)
+{
+	if (*n == *cap) {
+		size_t want = *cap ? *cap * 2 : 16;
+		struct lex_token *a =
+		    want < SIZE_MAX / sizeof(*a) ? realloc(*toks, want * sizeof(*a)) : NULL;
+		if (!a)
+			return oom(p);
+		*toks = a;
+		*cap = want;
+	}
+	(*toks)[(*n)++] = *t;
+	return 0;
+}
+
+/* Lex the text line by line and hand each non-empty line to its directive. */
+static int parse_lines(struct parser *p, const char *text, size_t len, char *arena)
+{
+	struct lexer lx;
+	struct lex_token tok, *toks = NULL;
+	struct lex_error e;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	lex_init(&lx, text, len, arena, len + 1);
+	do {
+		if (lex_next(&lx, &tok, &e) < 0) {
+			rc = error_at(p, e.line, e.col, "%s", e.msg);
+		} else if (tok.kind == LEX_WORD) {
+			rc = push_token(p, &toks, &n, &cap, &tok);
+		} else {
+			rc = n > 0 ? run_directive(p, toks, n) : 0;
+			n = 0;
+		}
+	} while (rc == 0 && tok.kind != LEX_EOF);
+	free(toks);
+	return rc;
+}
+
+/* Checks that need the whole file, so that the order of lines does not matter. */
+static int check_whole(struct parser *p)
+{
+	const struct conf *c = p->c;
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		const struct conf_mailbox *m = &c->mailboxes[i];
+		if (m->domain && !conf_is_local_domain(c, m->domain))
+			return error_at(p, p->pos[ITEM_MAILBOX][i].line,
+					p->pos[ITEM_MAILBOX][i].col,
+					"mailbox domain '%s' is not a local-domain", m->domain);
+	}
+	return 0;
+}
+
+static int set_defaults(struct parser *p)
+{
+	struct conf *c = p->c;
+	if (!c->spool_dir && set_str(p, &c->spool_dir, DEFAULT_SPOOL) < 0)
+		return -1;
+	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
+		return -1;
+	return 0;
+}
+
+static struct conf *conf_new(const char *name)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	if (!(c->path = strdup(name))) {
+		free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < N_LIMITS; i++) {
+		const struct limit_def *l = &limit_defs[i];
+		unsigned narrow = (unsigned)l->def;
+		unsigned char *field = (unsigned char *)&c->limits + l->off;
+		if (l->wide)
+			memcpy(field, &l->def, sizeof(l->def));
+		else
+			memcpy(field, &narrow, sizeof(narrow));
+	}
+	c->ip_literal_recipients = 0;
+	c->bare_newline = CONF_BARE_REJECT;
+	c->delivery_workers = DEFAULT_WORKERS;
+	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
+	return c;
+}
+
+int conf_parse(const char *text, size_t len, const char *name, struct conf **out, char *err,
+	       size_t errlen)
+{
+	struct parser p = {.name = name ? name : "config", .err = err, .errlen = errlen};
+	char *arena = NULL;
+	int rc = -1;
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (len > CONF_MAX_SIZE) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: too large (max 1 MiB)", p.name);
+		return -1;
+	}
+	if (!(p.c = conf_new(p.name)) || !(arena = malloc(len + 1)))
+		rc = oom(&p);
+	else if ((rc = parse_lines(&p, text, len, arena)) == 0 && (rc = check_whole(&p)) == 0)
+		rc = set_defaults(&p);
+	free(arena);
+	for (size_t i = 0; i < N_ITEMS; i++)
+		free(p.pos[i]);
+	if (rc < 0) {
+		conf_free(p.c);
+		return -1;
+	}
+	*out = p.c;
+	return 0;
+}
+
+/* ---- the file ---- */
+
+static int read_all(int fd, char *buf, size_t cap, size_t *len)
+{
+	*len = 0;
+	while (*len < cap) {
+		ssize_t r = read(fd, buf + *len, cap - *len);
+		if (r == 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		*len += r > 0 ? (size_t)r : 0;
+	}
+	return 0;
+}
+
+/* Read all of path into a new buffer (caller frees). One byte more than CONF_MAX_SIZE is read so
+ * that a file which is too large is refused rather than silently cut. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = malloc(CONF_MAX_SIZE + 1);
+	size_t len = 0;
+	int rc = buf ? read_all(fd, buf, CONF_MAX_SIZE + 1, &len) : 0;
+	int saved = errno;
+	close(fd);
+	if (!buf)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(saved));
+	else if (len > CONF_MAX_SIZE)
+		snprintf(err, errlen, "%s: too large (max 1 MiB)", path);
+	else {
+		*out = buf;
+		*outlen = len;
+		return 0;
+	}
+	free(buf);
+	return -1;
+}
+
+/* No "hostname": the machine's own name, as it must appear in a banner. */
+static int fill_hostname(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	char host[256], norm[256];
+	if (gethostname(host, sizeof(host)) < 0) {
+		snprintf(err, errlen, "%s: no 'hostname' and gethostname failed: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	host[sizeof(host) - 1] = '\0';
+	if (util_domain_normalise(host, norm, sizeof(norm)) < 0) {
+		snprintf(err, errlen,
+			 "%s: no 'hostname' and the system name '%s' is not a valid "
+			 "host name",
+			 path, show(host).s);
+		return -1;
+	}
+	if (!(c->hostname = strdup(norm))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	return 0;
+}
+
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	char dummy[1], *text;
+	size_t len;
+	struct conf *c;
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	*out = NULL;
+	err[0] = '\0';
+	if (read_file(path, &text, &len, err, errlen) < 0)
+		return -1;
+	int rc = conf_parse(text, len, path, &c, err, errlen);
+	free(text);
+	if (rc < 0)
+		return -1;
+	if (c->n_listens == 0) {
+		snprintf(err, errlen, "%s: no 'listen' directive", path);
+		conf_free(c);
+		return -1;
+	}
+	if (!c->hostname && fill_hostname(c, path, err, errlen) < 0) {
+		conf_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+/* ---- queries ---- */
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_local_domains; i++)
+		free(c->local_domains[i]);
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		free(c->mailboxes[i].local);
+		free(c->mailboxes[i].domain);
+		free(c->mailboxes[i].user);
+	}
+	for (size_t i = 0; i < c->n_rules; i++) {
+		struct conf_relay_rule *r = &c->rules[i];
+		for (size_t j = 0; j < r->n_to; j++)
+			free(r->to_domains[j]);
+		free(r->to_domains);
+		free(r->nets);
+		free(r->id);
+	}
+	free(c->rules);
+	free(c->trusted);
+	free(c->mailboxes);
+	free(c->local_domains);
+	free(c->listens);
+	free(c->mail_root);
+	free(c->spool_dir);
+	free(c->hostname);
+	free(c->path);
+	free(c);
+}
+
+int conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	if (!domain)
+		return 0;
+	for (size_t i = 0; i < c->n_local_domains; i++)
+		if (strcmp(c->local_domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+/* A mailbox written for this very domain wins over one written for every local domain. */
+const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *local,
+					     const char *domain)
+{
+	if (!local || !conf_is_local_domain(c, domain))
+		return NULL;
+	int i = find_mailbox_index(c, local, domain);
+	if (i < 0)
+		i = find_mailbox_index(c, local, NULL);
+	return i < 0 ? NULL : &c->mailboxes[i];
+}

@@ -1,0 +1,110 @@
+/* conf.h — the configuration: parsed once from one file, immutable afterwards.
+ * A reload builds a new struct conf; nothing ever modifies a loaded one. */
+#ifndef RG_CONF_H
+#define RG_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../util/util.h"
+
+/* The largest configuration file accepted (conf_load and conf_parse): a config is text written
+ * by a person, so anything bigger is a mistake, and the bound keeps parsing cheap. */
+#define CONF_MAX_SIZE (1024 * 1024)
+
+enum conf_role {
+	CONF_ROLE_SMTP,       /* port-25 style: inbound mail from the world */
+	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
+};
+
+struct conf_listen {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[64]; /* "127.0.0.1:2525", "[::1]:2525" as written */
+	enum conf_role role;
+};
+
+/* One entry of the user table: a local part that exists in one local domain (domain != NULL)
+ * or in every local domain (domain == NULL). Mail for it goes to <mail-root>/<user>/Maildir. */
+struct conf_mailbox {
+	char *local;  /* lower-case */
+	char *domain; /* normalised (lower-case A-label) or NULL = every local domain */
+	char *user;   /* Maildir owner name; defaults to local */
+};
+
+enum conf_relay_action { CONF_RELAY_ALLOW, CONF_RELAY_DENY };
+enum conf_relay_from {
+	CONF_FROM_ANY,
+	CONF_FROM_TRUSTED,       /* any of the trusted-network prefixes */
+	CONF_FROM_AUTHENTICATED, /* an SMTP AUTH session */
+	CONF_FROM_NETS,          /* the rule's own prefixes */
+};
+
+/* relay allow|deny from SOURCE [to DEST] [id NAME] — ordered, first match wins, followed by an
+ * implicit "deny from any to any" whose id is "implicit-reject". */
+struct conf_relay_rule {
+	char *id; /* "id NAME" or "file:line" */
+	enum conf_relay_action action;
+	enum conf_relay_from from;
+	struct cidr *nets; /* CONF_FROM_NETS only */
+	size_t n_nets;
+	char **to_domains; /* normalised; n_to == 0 means "to any" */
+	size_t n_to;
+};
+
+enum conf_bare_newline { CONF_BARE_REJECT, CONF_BARE_NORMALISE };
+
+struct conf_limits {
+	uint64_t message_size;     /* limit message-size, default 10M */
+	unsigned recipients;       /* limit recipients, default 100 */
+	unsigned line_length;      /* limit line-length (command lines, incl. CRLF), default 1000 */
+	uint64_t header_size;      /* limit header-size, default 256K */
+	unsigned command_timeout;  /* limit command-timeout, seconds, default 300 */
+	unsigned data_timeout;     /* limit data-timeout, seconds, default 600 */
+	unsigned max_sessions;     /* limit max-sessions, default 1000 */
+	unsigned max_errors;       /* limit max-errors, default 10 */
+};
+
+struct conf {
+	char *path;     /* file it came from */
+	char *hostname; /* NULL in the parse result when absent; conf_load fills gethostname() */
+	struct conf_listen *listens;
+	size_t n_listens;
+	char *spool_dir; /* default "var/spool" */
+	char *mail_root; /* default "var/mail" */
+	char **local_domains; /* normalised: lower-case, A-label, no trailing dot */
+	size_t n_local_domains;
+	struct conf_mailbox *mailboxes;
+	size_t n_mailboxes;
+	struct cidr *trusted;
+	size_t n_trusted;
+	struct conf_relay_rule *rules;
+	size_t n_rules;
+	struct conf_limits limits;
+	int ip_literal_recipients; /* accept RCPT to [our own address]; default 0 */
+	enum conf_bare_newline bare_newline; /* default reject */
+	unsigned delivery_workers;  /* default 4 */
+	uint64_t spool_segment_size; /* default 64M */
+};
+
+/* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
+ * IDs ("name:line"). On success returns 0 and *out (caller frees with conf_free). On error
+ * returns -1, *out is NULL and err holds "name:line:col: problem". */
+int conf_parse(const char *text, size_t len, const char *name, struct conf **out, char *err,
+	       size_t errlen);
+
+/* Read path and conf_parse it; fills hostname from gethostname() when absent and checks that
+ * at least one listen exists. Same error convention (errors about the file itself name it). */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+
+void conf_free(struct conf *c);
+
+/* Is domain (normalised) one of the local domains? */
+int conf_is_local_domain(const struct conf *c, const char *domain);
+
+/* The mailbox for local@domain (both normalised, local lower-case), or NULL. */
+const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *local,
+					     const char *domain);
+
+#endif

@@ -1,0 +1,118 @@
+/* policy.c — recipient decisions: local mailboxes first, then the ordered relay rules, then the
+ * implicit reject. Every verdict names the rule that made it. */
+#include "policy.h"
+
+#include <string.h>
+
+static const struct policy_verdict reject_unqualified = {
+    POLICY_REJECT, "unqualified-recipient",
+    "553 5.1.3 Recipient address must be fully qualified", NULL};
+static const struct policy_verdict reject_routing = {
+    POLICY_REJECT, "routing-in-local-part",
+    "550 5.7.1 Routing characters (% ! @) in the local part are not accepted", NULL};
+static const struct policy_verdict reject_unknown_user = {
+    POLICY_REJECT, "unknown-user", "550 5.1.1 No such user here", NULL};
+static const struct policy_verdict reject_implicit = {
+    POLICY_REJECT, "implicit-reject", "554 5.7.1 Relay access denied", NULL};
+
+static struct policy_verdict accept_local(const char *rule, const struct conf_mailbox *mb)
+{
+	struct policy_verdict v = {POLICY_ACCEPT_LOCAL, rule, "250 2.1.5 Ok", mb};
+	return v;
+}
+
+/* "<postmaster>" without a domain must be accepted (RFC 5321 4.5.1): it goes to the
+ * postmaster mailbox of the first local domain. */
+static struct policy_verdict check_unqualified(const struct conf *conf,
+					       const struct addr_path *rcpt)
+{
+	if (!util_str_ieq(rcpt->local, "postmaster") || conf->n_local_domains == 0)
+		return reject_unqualified;
+	const struct conf_mailbox *mb =
+	    conf_find_mailbox(conf, "postmaster", conf->local_domains[0]);
+	return mb ? accept_local("postmaster-unqualified", mb) : reject_unknown_user;
+}
+
+/* Is this address literal one of ours, and may it stand for a local domain? */
+static int literal_is_local(const struct conf *conf, const struct policy_client *client,
+			    const struct addr_path *rcpt)
+{
+	return conf->ip_literal_recipients &&
+	       memcmp(rcpt->literal_addr, client->local_addr, 16) == 0;
+}
+
+static struct policy_verdict check_local(const struct conf *conf, const struct addr_path *rcpt,
+					 const char *domain)
+{
+	char local[sizeof(rcpt->local)];
+	util_strlcpy(local, rcpt->local, sizeof(local));
+	util_str_lower(local);
+	const struct conf_mailbox *mb = conf_find_mailbox(conf, local, domain);
+	return mb ? accept_local("local-mailbox", mb) : reject_unknown_user;
+}
+
+static int rule_matches_source(const struct conf *conf, const struct conf_relay_rule *r,
+			       const struct policy_client *client)
+{
+	switch (r->from) {
+	case CONF_FROM_ANY:
+		return 1;
+	case CONF_FROM_TRUSTED:
+		return cidr_set_contains(conf->trusted, conf->n_trusted, client->addr);
+	case CONF_FROM_AUTHENTICATED:
+		return client->authenticated;
+	case CONF_FROM_NETS:
+		return cidr_set_contains(r->nets, r->n_nets, client->addr);
+	}
+	return 0;
+}
+
+static int rule_matches_dest(const struct conf_relay_rule *r, const char *domain)
+{
+	if (r->n_to == 0)
+		return 1;
+	for (size_t i = 0; i < r->n_to; i++)
+		if (strcmp(r->to_domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+static struct policy_verdict check_relay(const struct conf *conf,
+					 const struct policy_client *client,
+					 const struct addr_path *rcpt)
+{
+	for (size_t i = 0; i < conf->n_rules; i++) {
+		const struct conf_relay_rule *r = &conf->rules[i];
+		if (!rule_matches_source(conf, r, client) || !rule_matches_dest(r, rcpt->domain))
+			continue;
+		struct policy_verdict v = {POLICY_REJECT, r->id, "554 5.7.1 Relay access denied",
+					   NULL};
+		if (r->action == CONF_RELAY_ALLOW) {
+			v.result = POLICY_ACCEPT_RELAY;
+			v.reply = "250 2.1.5 Ok";
+		}
+		return v;
+	}
+	return reject_implicit;
+}
+
+struct policy_verdict policy_check_rcpt(const struct conf *conf, const struct policy_client *client,
+					const struct addr_path *sender,
+					const struct addr_path *rcpt)
+{
+	(void)sender; /* sender rules (anti-spoofing) come with SMTP AUTH */
+	if (rcpt->null)
+		return reject_unqualified;
+	/* The percent hack, UUCP bang paths and quoted "user@other" never relay, whoever asks:
+	 * a later hop could read them as a route. */
+	if (rcpt->routing)
+		return reject_routing;
+	if (rcpt->unqualified)
+		return check_unqualified(conf, rcpt);
+	if (rcpt->literal && literal_is_local(conf, client, rcpt))
+		return conf->n_local_domains ? check_local(conf, rcpt, conf->local_domains[0])
+					     : reject_unknown_user;
+	if (!rcpt->literal && conf_is_local_domain(conf, rcpt->domain))
+		return check_local(conf, rcpt, rcpt->domain);
+	return check_relay(conf, client, rcpt);
+}

@@ -1,0 +1,12 @@
+/* server.h — `relayguard serve`: wires the config, spool, SMTP listeners and local delivery
+ * into one event loop. The top module: it may use every module below it. */
+#ifndef RG_SERVER_H
+#define RG_SERVER_H
+
+/* Run the server on the config file at path until SIGTERM/SIGINT. Returns the exit status. */
+int server_run(const char *conf_path);
+
+/* `relayguard queue list`: print the messages still queued in the spool of the config. */
+int server_queue_list(const char *conf_path);
+
+#endif

@@ -1,0 +1,283 @@
+/* commands.c — the SMTP verbs: one row each in a table of {verb, need, handler}, so the
+ * dispatch reads like the RFC's list. Each handler checks its arguments and replies. */
+#include "session_int.h"
+
+#include "../util/util.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void smtp_session_set_data_timeout(struct smtp_session *s, int data);
+
+enum need { NEED_NOTHING, NEED_HELO, NEED_TX };
+
+static void tx_reset(struct smtp_session *s)
+{
+	smtp_tx_free(s->tx);
+	s->tx = NULL;
+}
+
+static int helo_arg_valid(const char *arg, size_t len)
+{
+	if (len == 0 || len > 255)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)arg[i] <= ' ' || (unsigned char)arg[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	const struct conf *c = s->ctx->conf;
+	if (!helo_arg_valid(arg, len)) {
+		smtp_error(s, "501 5.5.4 Syntax: %s hostname", verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
+		return;
+	}
+	tx_reset(s);
+	memcpy(s->helo, arg, len);
+	s->helo[len] = '\0';
+	s->esmtp = verb == SMTP_VERB_EHLO;
+	if (!s->esmtp) {
+		smtp_reply(s, "250 %s", c->hostname);
+		return;
+	}
+	smtp_reply(s, "250-%s Hello %s [%s]", c->hostname, s->helo, s->ip);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu", (unsigned long long)c->limits.message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250 SMTPUTF8");
+}
+
+static const char *path_error(enum addr_status st, int sender)
+{
+	switch (st) {
+	case ADDR_ERR_TOO_LONG:
+		return sender ? "501 5.1.7 Sender address too long" : "501 5.1.3 Recipient address too long";
+	case ADDR_ERR_8BIT:
+		return "553 5.6.7 Non-ASCII address requires SMTPUTF8";
+	case ADDR_ERR_DOMAIN:
+		return sender ? "501 5.1.7 Invalid sender domain" : "501 5.1.3 Invalid recipient domain";
+	default:
+		return sender ? "501 5.1.7 Bad sender address syntax"
+			      : "501 5.1.3 Bad recipient address syntax";
+	}
+}
+
+static const char *param_error(enum smtp_param_status st)
+{
+	return st == SMTP_PARAM_UNKNOWN ? "555 5.5.4 Unsupported parameter"
+					: "501 5.5.4 Invalid parameter syntax";
+}
+
+/* Parse "<path> [params]": the path first, so SMTPUTF8 among the params can apply to it. */
+static int parse_path_arg(struct smtp_session *s, const char *arg, size_t len, int sender,
+			  struct addr_path *path, size_t *used)
+{
+	enum addr_status st = addr_parse_path(arg, len, 1, path, used);
+	if (st != ADDR_OK) {
+		smtp_error(s, "%s", path_error(st, sender));
+		return -1;
+	}
+	if (*used < len && arg[*used] != ' ') {
+		smtp_error(s, "%s", path_error(ADDR_ERR_SYNTAX, sender));
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	struct addr_path from;
+	struct smtp_mail_params params;
+	size_t used;
+	(void)verb;
+	if (s->tx) {
+		smtp_error(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (parse_path_arg(s, arg, len, 1, &from, &used) < 0)
+		return;
+	enum smtp_param_status ps = smtp_mail_params_parse(arg + used, len - used, &params);
+	if (ps != SMTP_PARAM_OK) {
+		smtp_error(s, "%s", param_error(ps));
+		return;
+	}
+	if (from.utf8 && !params.smtputf8) {
+		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+		return;
+	}
+	if (from.unqualified && !from.null) {
+		smtp_error(s, "553 5.1.7 Sender address must be fully qualified");
+		return;
+	}
+	if (params.has_size && params.size > s->ctx->conf->limits.message_size) {
+		smtp_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		return;
+	}
+	s->tx = calloc(1, sizeof(*s->tx));
+	if (!s->tx) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		return;
+	}
+	s->tx->from = from;
+	s->tx->params = params;
+	s->tx->utf8_addr = from.utf8;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void log_rcpt(struct smtp_session *s, const char *to, const struct policy_verdict *v)
+{
+	char from[ADDR_PATH_MAX * 4], qf[sizeof(from) + 64], qt[sizeof(from) + 64], qr[300];
+	addr_format(&s->tx->from, from, sizeof(from));
+	log_msg(v->result == POLICY_REJECT ? LOG_WARN : LOG_INFO,
+		v->result == POLICY_REJECT ? "smtp: rcpt rejected" : "smtp: rcpt accepted",
+		"session=%llu client=%s helo=%s from=<%s> to=<%s> rule=%s reply=%s",
+		(unsigned long long)s->id, s->ip, s->helo, log_quote(from, strlen(from), qf, sizeof(qf)),
+		log_quote(to, strlen(to), qt, sizeof(qt)), v->rule_id,
+		log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
+}
+
+static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	struct addr_path rcpt;
+	size_t used;
+	char to[ADDR_PATH_MAX * 4];
+	(void)verb;
+	if (s->tx->env.n_rcpts >= s->ctx->conf->limits.recipients) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	if (parse_path_arg(s, arg, len, 0, &rcpt, &used) < 0)
+		return;
+	enum smtp_param_status ps = smtp_rcpt_params_parse(arg + used, len - used);
+	if (ps != SMTP_PARAM_OK) {
+		smtp_error(s, "%s", param_error(ps));
+		return;
+	}
+	if (rcpt.utf8 && !s->tx->params.smtputf8) {
+		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+		return;
+	}
+	addr_format(&rcpt, to, sizeof(to));
+	struct policy_verdict v = policy_check_rcpt(s->ctx->conf, &s->client, &s->tx->from, &rcpt);
+	log_rcpt(s, to, &v);
+	if (v.result == POLICY_REJECT) {
+		smtp_error(s, "%s", v.reply);
+		return;
+	}
+	if (spool_env_add_rcpt(&s->tx->env, to, v.mailbox ? v.mailbox->user : NULL, v.rule_id) < 0) {
+		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
+		return;
+	}
+	if (s->tx->env.n_rcpts == 1)
+		util_strlcpy(s->tx->first_rcpt, to, sizeof(s->tx->first_rcpt));
+	s->tx->utf8_addr |= rcpt.utf8;
+	smtp_reply(s, "%s", v.reply);
+}
+
+static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb;
+	(void)arg;
+	(void)len;
+	if (s->tx->env.n_rcpts == 0) {
+		smtp_error(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	smtp_data_begin(s);
+}
+
+static void cmd_rset(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	tx_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_noop(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_quit(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	smtp_close(s, "221 2.0.0 %s Bye", s->ctx->conf->hostname);
+}
+
+static void cmd_help(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN");
+	smtp_reply(s, "214 2.0.0 See RFC 5321");
+}
+
+/* Never disclose which users exist (RFC 5321 3.5.3). */
+static void cmd_vrfy(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	smtp_reply(s, "252 2.5.2 Cannot verify the user, but will accept a message and attempt delivery");
+}
+
+typedef void (*cmd_fn)(struct smtp_session *, enum smtp_verb, const char *, size_t);
+
+static const struct {
+	enum smtp_verb verb;
+	const char *name;
+	enum need need;
+	cmd_fn fn;
+} commands[] = {
+    {SMTP_VERB_HELO, "HELO", NEED_NOTHING, cmd_helo}, {SMTP_VERB_EHLO, "EHLO", NEED_NOTHING, cmd_helo},
+    {SMTP_VERB_MAIL, "MAIL", NEED_HELO, cmd_mail},    {SMTP_VERB_RCPT, "RCPT", NEED_TX, cmd_rcpt},
+    {SMTP_VERB_DATA, "DATA", NEED_TX, cmd_data},      {SMTP_VERB_RSET, "RSET", NEED_NOTHING, cmd_rset},
+    {SMTP_VERB_NOOP, "NOOP", NEED_NOTHING, cmd_noop}, {SMTP_VERB_QUIT, "QUIT", NEED_NOTHING, cmd_quit},
+    {SMTP_VERB_HELP, "HELP", NEED_NOTHING, cmd_help}, {SMTP_VERB_VRFY, "VRFY", NEED_NOTHING, cmd_vrfy},
+    {SMTP_VERB_EXPN, "EXPN", NEED_NOTHING, cmd_vrfy},
+};
+
+/* 501 for an argument where none belongs or none where one is needed. */
+static int args_ok(struct smtp_session *s, enum smtp_verb verb, const char *name, size_t len)
+{
+	enum smtp_arg_rule rule = smtp_verb_arg_rule(verb);
+	if (rule == SMTP_ARG_NONE && len > 0)
+		return smtp_error(s, "501 5.5.4 Syntax: %s takes no arguments", name), 0;
+	if (rule == SMTP_ARG_REQUIRED && len == 0)
+		return smtp_error(s, "501 5.5.4 Syntax: %s needs an argument", name), 0;
+	return 1;
+}
+
+void smtp_command(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	enum smtp_cmd_status st = smtp_command_parse(line, len, &cmd);
+	if (st == SMTP_CMD_UNKNOWN) {
+		smtp_error(s, "500 5.5.1 Command unrecognized");
+		return;
+	}
+	if (st == SMTP_CMD_SYNTAX) {
+		smtp_error(s, "501 5.5.2 Syntax: MAIL FROM:<address> / RCPT TO:<address>");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].verb != cmd.verb)
+			continue;
+		if (!args_ok(s, cmd.verb, commands[i].name, cmd.arg_len))
+			return;
+		if (commands[i].need == NEED_HELO && !s->helo[0]) {
+			smtp_error(s, "503 5.5.1 Send HELO/EHLO first");
+			return;
+		}
+		if (commands[i].need == NEED_TX && !s->tx) {
+			smtp_error(s, "503 5.5.1 Need MAIL command first");
+			return;
+		}
+		commands[i].fn(s, cmd.verb, cmd.arg, cmd.arg_len);
+		return;
+	}
+}

@@ -1,0 +1,68 @@
+/* session_int.h — the SMTP session and its transaction, shared by the files of src/smtp. */
+#ifndef RG_SMTP_SESSION_INT_H
+#define RG_SMTP_SESSION_INT_H
+
+#include "smtp.h"
+#include "parse.h"
+#include "../addr/addr.h"
+#include "../policy/policy.h"
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+#define SMTP_OUT_MAX (64 * 1024)  /* replies queued for a client that does not read */
+#define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
+
+enum smtp_state {
+	SMTP_STATE_COMMAND,
+	SMTP_STATE_DATA,
+	SMTP_STATE_COMMIT, /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING, /* final reply queued; freed once it is written */
+};
+
+/* The transaction: born at MAIL, dies at RSET, EHLO or the end of DATA. */
+struct smtp_tx {
+	struct addr_path from;
+	struct smtp_mail_params params;
+	struct spool_env env; /* recipients accepted so far */
+	struct spool_stage *stage;
+	struct smtp_data data;
+	char first_rcpt[ADDR_PATH_MAX * 4];
+	int utf8_addr;    /* some address needed SMTPUTF8 */
+	int stage_failed; /* writing the body to the stage failed (disk full?) */
+};
+
+struct smtp_session {
+	struct smtp_ctx *ctx;
+	struct bufferevent *bev;
+	struct smtp_session *prev, *next;
+	uint64_t id;
+	char ip[INET6_ADDRSTRLEN];
+	struct policy_client client;
+	char helo[256];
+	int esmtp;
+	enum smtp_state state;
+	int discarding; /* dropping the rest of a too-long line */
+	unsigned errors;
+	struct smtp_tx *tx;
+	struct spool_commit *commit;
+};
+
+/* session.c */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Count an error reply; past the limit, say 421 and close. Returns -1 if now closing. */
+int smtp_error(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtp_close(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
+			const struct sockaddr *local);
+void smtp_session_free(struct smtp_session *s);
+void smtp_tx_free(struct smtp_tx *tx);
+
+/* commands.c */
+void smtp_command(struct smtp_session *s, const char *line, size_t len);
+
+/* data.c (session side) */
+void smtp_data_begin(struct smtp_session *s);
+void smtp_data_input(struct smtp_session *s);
+
+#endif

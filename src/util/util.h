@@ -1,0 +1,68 @@
+/* util.h — small shared helpers: bounded strings, CIDR sets, key=value logging, sizes/times. */
+#ifndef RG_UTIL_H
+#define RG_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+
+/* Copy at most dstlen-1 bytes of src into dst, always NUL-terminated (dstlen > 0).
+ * Returns strlen(src); truncation happened if the result is >= dstlen. */
+size_t util_strlcpy(char *dst, const char *src, size_t dstlen);
+
+/* ASCII lower-case in place. */
+void util_str_lower(char *s);
+
+/* Case-insensitive ASCII comparison of two NUL-terminated strings. */
+int util_str_ieq(const char *a, const char *b);
+
+/* Parse "10", "10K", "64M", "1G" (powers of 1024). Returns 0 or -1 on syntax/overflow. */
+int util_parse_size(const char *s, uint64_t *out);
+
+/* Parse "30", "30s", "5m", "2h", "1d" into seconds. Returns 0 or -1. */
+int util_parse_duration(const char *s, uint64_t *out);
+
+/* A network prefix, IPv4 or IPv6. IPv4 is stored as an IPv4-mapped IPv6 address with prefix
+ * 96+n, so one comparison routine serves both families. */
+struct cidr {
+	uint8_t addr[16];
+	unsigned prefix; /* 0..128, in the IPv6 (mapped) space */
+};
+
+/* Parse "192.0.2.0/24", "2001:db8::/32", "127.0.0.1" (= /32) or "::1" (= /128).
+ * Host bits beyond the prefix must be zero. Returns 0 or -1. Pure. */
+int cidr_parse(const char *s, struct cidr *out);
+
+/* Write the canonical text of c into buf ("192.0.2.0/24"). */
+void cidr_format(const struct cidr *c, char *buf, size_t len);
+
+/* Convert a socket address to the 16-byte (mapped) form. Returns 0, or -1 for other families. */
+int cidr_addr_from_sockaddr(const struct sockaddr *sa, uint8_t out[16]);
+
+/* Does addr (16-byte mapped form) fall inside c? */
+int cidr_contains(const struct cidr *c, const uint8_t addr[16]);
+
+/* Does addr fall inside any of the n prefixes? */
+int cidr_set_contains(const struct cidr *set, size_t n, const uint8_t addr[16]);
+
+/* Text of a socket address without port ("127.0.0.2", "::1"). */
+void util_sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Logging: one line per event, "ts level msg key=value ..." on stderr.
+ * fields is a printf format of the key=value part (may be NULL). Values containing spaces or
+ * quotes should be passed through log_quote first. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERR };
+void log_msg(enum log_level lvl, const char *msg, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Render s as a log-safe value into buf: printable ASCII kept, others as \xNN, quoted if it
+ * contains a space, quote or '='. Always NUL-terminated; truncated with "..." if too long. */
+const char *log_quote(const char *s, size_t slen, char *buf, size_t buflen);
+
+/* Normalise a domain name for comparison: one trailing dot removed, UTF-8 labels converted to
+ * A-labels (IDNA2008 with UTS#46 mapping, libidn2), lower-case. Pure. Returns 0, or -1 when in is
+ * not a valid host name (empty label, bad characters, too long). */
+int util_domain_normalise(const char *in, char *out, size_t outlen);
+
+#endif

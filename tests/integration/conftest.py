@@ -1,0 +1,184 @@
+"""Integration fixtures: start the real relayguard binary on a free loopback port with a
+temporary config, spool and mail root; clients connect from 127.0.0.2 ("outside") or
+127.0.0.1 (the trusted local host)."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+BIN = os.environ.get("RELAYGUARD_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "build" / "relayguard"))
+
+BASE_CONF = """\
+hostname mx.example.test
+listen 127.0.0.1:{port}
+spool {tmp}/spool
+mail-root {tmp}/mail
+local-domain example.test localhost
+mailbox postmaster
+mailbox alice
+mailbox bob@example.test
+trusted-network 127.0.0.1 ::1
+relay allow from trusted id local-host
+limit line-length 1000
+limit max-errors 10
+{extra}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, tmp, extra="", conf_text=None):
+        self.tmp = pathlib.Path(tmp)
+        self.port = free_port()
+        self.conf = self.tmp / "relayguard.conf"
+        text = conf_text if conf_text is not None else BASE_CONF
+        self.conf.write_text(text.format(port=self.port, tmp=self.tmp, extra=extra))
+        self.log = self.tmp / "server.log"
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.conf)], stdout=self.logf,
+                                     stderr=self.logf)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.log.read_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("server did not start: " + self.log.read_text())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        self.logf.close()
+
+    def logtext(self):
+        return self.log.read_text(errors="replace")
+
+    def maildir(self, user):
+        return self.tmp / "mail" / user / "Maildir"
+
+    def messages(self, user):
+        new = self.maildir(user) / "new"
+        if not new.exists():
+            return []
+        return sorted(new.iterdir())
+
+    def wait_messages(self, user, n, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            msgs = self.messages(user)
+            if len(msgs) >= n:
+                return msgs
+            time.sleep(0.02)
+        return self.messages(user)
+
+    def queue_list(self):
+        out = subprocess.run([BIN, "queue", "list", "-c", str(self.conf)], capture_output=True,
+                             text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(extra="", conf_text=None, start=True):
+        srv = Server(tmp_path, extra, conf_text)
+        servers.append(srv)
+        return srv.start() if start else srv
+
+    yield make
+    for srv in servers:
+        if srv.proc:
+            rc = srv.stop()
+            assert rc == 0, "server exit status %d\n%s" % (rc, srv.logtext()[-4000:])
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server()
+
+
+class Raw:
+    """A raw SMTP client for byte-exact conversations (smuggling, pipelining, limits)."""
+
+    def __init__(self, port, source="127.0.0.2", timeout=10):
+        self.sock = socket.socket()
+        self.sock.settimeout(timeout)
+        self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        """Read one (possibly multi-line) reply; returns (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed; got %r" % self.buf)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def raw():
+    conns = []
+
+    def make(port, source="127.0.0.2", timeout=10):
+        c = Raw(port, source, timeout)
+        conns.append(c)
+        return c
+
+    yield make
+    for c in conns:
+        c.close()

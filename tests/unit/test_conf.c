@@ -1,0 +1,620 @@
+/* test_conf.c — the configuration language: tokens and their positions, every directive's
+ * accepted values and defaults, every error with its exact "name:line:col: problem" text, the
+ * user-table lookups, and conf_load on real files (including the shipped etc/relayguard.conf). */
+#include "conf/conf.h"
+#include "conf/lexer.h"
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Append to a bounded text buffer. */
+__attribute__((format(printf, 3, 4))) static void add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- lexer: tokens and positions ---- */
+
+static void lex_describe(const char *text, size_t len, char *out, size_t outlen)
+{
+	char arena[256];
+	struct lexer lx;
+	struct lex_token t;
+	struct lex_error e;
+	out[0] = '\0';
+	lex_init(&lx, text, len, arena, len + 1);
+	do {
+		if (lex_next(&lx, &t, &e) < 0) {
+			add(out, outlen, "ERR %u:%u %s", e.line, e.col, e.msg);
+			return;
+		}
+		if (t.kind == LEX_WORD)
+			add(out, outlen, "%s[%s]@%u:%u ", t.quoted ? "Q" : "W", t.text, t.line,
+			    t.col);
+		else
+			add(out, outlen, "%s@%u:%u ", t.kind == LEX_EOL ? "EOL" : "EOF", t.line,
+			    t.col);
+	} while (t.kind != LEX_EOF);
+}
+
+static void test_lexer(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+	    {"", "EOF@1:1 "},
+	    {"a b\n", "W[a]@1:1 W[b]@1:3 EOL@1:4 EOF@2:1 "},
+	    {"\ta\t\tb", "W[a]@1:2 W[b]@1:5 EOF@1:6 "}, /* a tab is one column */
+	    {"a # c \"x\n b", "W[a]@1:1 EOL@1:9 W[b]@2:2 EOF@2:3 "},
+	    {"a#c\n", "W[a]@1:1 EOL@1:4 EOF@2:1 "}, /* '#' starts a comment anywhere */
+	    {"\"a b\" \"\"", "Q[a b]@1:1 Q[]@1:7 EOF@1:9 "},
+	    {"\"a\\\"b\\\\c\" d", "Q[a\"b\\c]@1:1 W[d]@1:11 EOF@1:12 "},
+	    {"\"#x\"", "Q[#x]@1:1 EOF@1:5 "},
+	    {"a\r\nb\r\n", "W[a]@1:1 EOL@1:2 W[b]@2:1 EOL@2:2 EOF@3:1 "},
+	    {"\xc3\xbc x", "W[\xc3\xbc]@1:1 W[x]@1:3 EOF@1:4 "},  /* a character is one column */
+	    {"\xef\xbb\xbfhostname", "W[hostname]@1:1 EOF@1:9 "}, /* byte order mark skipped */
+	    {"\"abc", "ERR 1:1 unterminated quoted string"},
+	    {"x \"abc\ny\"", "W[x]@1:1 ERR 1:3 unterminated quoted string"},
+	    {"\"a\\nb\"", "ERR 1:3 invalid escape in quoted string (only \\\" and \\\\)"},
+	    {"\"a\\", "ERR 1:3 invalid escape in quoted string (only \\\" and \\\\)"},
+	    {"ab\"c\"", "ERR 1:3 unexpected '\"' inside a word"},
+	    {"\"a\"b", "ERR 1:4 expected a space after the quoted string"},
+	    {"a\x01", "ERR 1:2 control character 0x01"},
+	    {"a\rb", "ERR 1:2 control character 0x0d"},
+	    {"a\x7f", "ERR 1:2 control character 0x7f"},
+	    {"# \x80", "ERR 1:3 invalid UTF-8"},
+	    {"\xc0\xaf", "ERR 1:1 invalid UTF-8"},
+	    {"\xe0\x80\xaf", "ERR 1:1 invalid UTF-8"},	      /* overlong '/' */
+	    {"\xed\xa0\x80", "ERR 1:1 invalid UTF-8"},	      /* surrogate */
+	    {"\xf4\x90\x80\x80", "ERR 1:1 invalid UTF-8"},    /* above U+10FFFF */
+	    {"x \xe2\x82", "W[x]@1:1 ERR 1:3 invalid UTF-8"}, /* truncated at the end */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[512];
+		lex_describe(cases[i].in, strlen(cases[i].in), got, sizeof(got));
+		CHECK_STR(got, cases[i].want, "lex \"%s\"", cases[i].in);
+	}
+	char got[512];
+	lex_describe("a\0b", 3, got, sizeof(got));
+	CHECK_STR(got, "ERR 1:2 NUL byte", "lex NUL");
+
+	/* The arena bound holds even if a caller gets its size wrong. */
+	static const char *const small[] = {"abc", "\"abc\"", "\"a\\\"bc\""};
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		char arena[2];
+		struct lexer lx;
+		struct lex_token t;
+		struct lex_error e;
+		lex_init(&lx, small[i], strlen(small[i]), arena, sizeof(arena));
+		CHECK(lex_next(&lx, &t, &e) == -1, "small arena %s", small[i]);
+		CHECK_STR(e.msg, "internal error: token buffer too small", "small arena %s",
+			  small[i]);
+	}
+}
+
+/* ---- valid configurations ---- */
+
+static void describe_listens(const struct conf *c, char *out, size_t len)
+{
+	for (size_t i = 0; i < c->n_listens; i++)
+		add(out, len, "%s%s/%s", i ? " " : "", c->listens[i].text,
+		    c->listens[i].role == CONF_ROLE_SMTP ? "smtp" : "submission");
+}
+
+static void describe_mailboxes(const struct conf *c, char *out, size_t len)
+{
+	for (size_t i = 0; i < c->n_mailboxes; i++) {
+		const struct conf_mailbox *m = &c->mailboxes[i];
+		add(out, len, "%s%s@%s=%s", i ? " " : "", m->local, m->domain ? m->domain : "*",
+		    m->user);
+	}
+}
+
+static void describe_cidrs(const struct cidr *nets, size_t n, const char *sep, char *out,
+			   size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		char b[64];
+		cidr_format(&nets[i], b, sizeof(b));
+		add(out, len, "%s%s", i ? sep : "", b);
+	}
+}
+
+static void describe_rules(const struct conf *c, char *out, size_t len)
+{
+	static const char *const from[] = {"any", "trusted", "authenticated", ""};
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct conf_relay_rule *r = &c->rules[i];
+		add(out, len, "%s%s %s", i ? "; " : "",
+		    r->action == CONF_RELAY_ALLOW ? "allow" : "deny", from[r->from]);
+		describe_cidrs(r->nets, r->n_nets, ",", out, len);
+		add(out, len, "->%s", r->n_to ? "" : "any");
+		for (size_t j = 0; j < r->n_to; j++)
+			add(out, len, "%s%s", j ? "," : "", r->to_domains[j]);
+		add(out, len, " [%s]", r->id);
+	}
+}
+
+/* One aspect of a parsed configuration as text, so that a table row can state it. */
+static void describe(const struct conf *c, const char *key, char *out, size_t len)
+{
+	const struct conf_limits *l = &c->limits;
+	out[0] = '\0';
+	if (!strcmp(key, "hostname"))
+		add(out, len, "%s", c->hostname ? c->hostname : "(none)");
+	else if (!strcmp(key, "listen"))
+		describe_listens(c, out, len);
+	else if (!strcmp(key, "paths"))
+		add(out, len, "spool=%s mail-root=%s", c->spool_dir, c->mail_root);
+	else if (!strcmp(key, "domains"))
+		for (size_t i = 0; i < c->n_local_domains; i++)
+			add(out, len, "%s%s", i ? " " : "", c->local_domains[i]);
+	else if (!strcmp(key, "mailboxes"))
+		describe_mailboxes(c, out, len);
+	else if (!strcmp(key, "trusted"))
+		describe_cidrs(c->trusted, c->n_trusted, " ", out, len);
+	else if (!strcmp(key, "rules"))
+		describe_rules(c, out, len);
+	else if (!strcmp(key, "limits"))
+		add(out, len, "msg=%llu rcpt=%u line=%u hdr=%llu cmd=%u data=%u sess=%u err=%u",
+		    (unsigned long long)l->message_size, l->recipients, l->line_length,
+		    (unsigned long long)l->header_size, l->command_timeout, l->data_timeout,
+		    l->max_sessions, l->max_errors);
+	else if (!strcmp(key, "misc"))
+		add(out, len, "ip-literal=%d bare=%s workers=%u segment=%llu",
+		    c->ip_literal_recipients,
+		    c->bare_newline == CONF_BARE_REJECT ? "reject" : "normalise",
+		    c->delivery_workers, (unsigned long long)c->spool_segment_size);
+	else
+		add(out, len, "unknown key %s", key);
+}
+
+static void test_valid(void)
+{
+	static const struct {
+		const char *text, *key, *want;
+	} cases[] = {
+	    /* Defaults: an empty file is a valid fragment. */
+	    {"", "hostname", "(none)"},
+	    {"", "listen", ""},
+	    {"", "paths", "spool=var/spool mail-root=var/mail"},
+	    {"", "limits",
+	     "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 err=10"},
+	    {"", "misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
+	    {"", "rules", ""},
+	    {"# only a comment\n\n   \n\t# indented\n", "rules", ""},
+	    /* hostname */
+	    {"hostname MX.Example.TEST.\n", "hostname", "mx.example.test"},
+	    {"hostname \"b\xc3\xbc"
+	     "cher.example\" # quoted\n",
+	     "hostname", "xn--bcher-kva.example"},
+	    {"hostname a.test#comment right after\n", "hostname", "a.test"},
+	    {"\xef\xbb\xbfhostname a.test\r\n", "hostname", "a.test"},
+	    {"hostname a.test", "hostname", "a.test"}, /* no final newline */
+	    /* listen */
+	    {"listen 127.0.0.1:2525\n", "listen", "127.0.0.1:2525/smtp"},
+	    {"listen [::1]:2525 role submission\nlisten 0.0.0.0:25 role smtp\n", "listen",
+	     "[::1]:2525/submission 0.0.0.0:25/smtp"},
+	    {"listen 127.0.0.1:25\nlisten 127.0.0.1:587\nlisten [::ffff:127.0.0.1]:25\n", "listen",
+	     "127.0.0.1:25/smtp 127.0.0.1:587/smtp [::ffff:127.0.0.1]:25/smtp"},
+	    {"listen 192.0.2.1:65535\n", "listen", "192.0.2.1:65535/smtp"},
+	    /* paths */
+	    {"spool /var/spool/relayguard\nmail-root \"my mail\"\n", "paths",
+	     "spool=/var/spool/relayguard mail-root=my mail"},
+	    {"spool \"a\\\"b\\\\c#d\"\n", "paths", "spool=a\"b\\c#d mail-root=var/mail"},
+	    /* local domains and the user table */
+	    {"local-domain Example.TEST. b\xc3\xbc"
+	     "cher.example\nlocal-domain localhost\n",
+	     "domains", "example.test xn--bcher-kva.example localhost"},
+	    {"mailbox alice\nmailbox Bob@EXAMPLE.test user robert\nlocal-domain example.test\n",
+	     "mailboxes", "alice@*=alice bob@example.test=robert"},
+	    {"local-domain a.test\nmailbox alice\nmailbox alice@a.test user alice.a\n", "mailboxes",
+	     "alice@*=alice alice@a.test=alice.a"},
+	    {"mailbox first.last\nmailbox x+tag user x_1-2.b\n", "mailboxes",
+	     "first.last@*=first.last x+tag@*=x_1-2.b"},
+	    /* networks and relay rules */
+	    {"trusted-network 127.0.0.1 ::1\ntrusted-network 10.0.0.0/8\n", "trusted",
+	     "127.0.0.1/32 ::1/128 10.0.0.0/8"},
+	    {"relay allow from trusted id local-host\n", "rules",
+	     "allow trusted->any [local-host]"},
+	    {"\n\nrelay deny from any to Spam.TEST,b.test\n", "rules",
+	     "deny any->spam.test,b.test [t:3]"},
+	    {"relay allow from authenticated\nrelay allow from 192.0.2.0/24,2001:db8::/32 to any\n",
+	     "rules",
+	     "allow authenticated->any [t:1]; allow 192.0.2.0/24,2001:db8::/32->any [t:2]"},
+	    {"relay allow from any id x to a.test\n", "rules", "allow any->a.test [x]"},
+	    /* single values */
+	    {"ip-literal-recipients yes\nbare-newline normalise\ndelivery-workers 64\n"
+	     "spool-segment-size 1G\n",
+	     "misc", "ip-literal=1 bare=normalise workers=64 segment=1073741824"},
+	    {"ip-literal-recipients no\nbare-newline reject\ndelivery-workers 1\n"
+	     "spool-segment-size 1M\n",
+	     "misc", "ip-literal=0 bare=reject workers=1 segment=1048576"},
+	    {"limit message-size 50M\nlimit recipients 100000\nlimit line-length 512\n"
+	     "limit header-size 1K\nlimit command-timeout 1h\nlimit data-timeout 90\n"
+	     "limit max-sessions 1\nlimit max-errors 1000\n",
+	     "limits",
+	     "msg=52428800 rcpt=100000 line=512 hdr=1024 cmd=3600 data=90 sess=1 err=1000"},
+	    {"limit message-size 1G\nlimit line-length 65536\nlimit command-timeout 1s\n", "limits",
+	     "msg=1073741824 rcpt=100 line=65536 hdr=262144 cmd=1 data=600 sess=1000 err=10"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *c = NULL;
+		char err[256], got[1024];
+		int rc =
+		    conf_parse(cases[i].text, strlen(cases[i].text), "t", &c, err, sizeof(err));
+		CHECK(rc == 0 && c, "valid case %zu: %s", i, err);
+		if (rc != 0)
+			continue;
+		describe(c, cases[i].key, got, sizeof(got));
+		CHECK_STR(got, cases[i].want, "case %zu key %s", i, cases[i].key);
+		conf_free(c);
+	}
+}
+
+static void test_listen_sockaddr(void)
+{
+	struct conf *c;
+	char err[256];
+	const char *text = "listen 127.0.0.1:2525\nlisten [2001:db8::1]:587 role submission\n";
+	CHECK(conf_parse(text, strlen(text), "t", &c, err, sizeof(err)) == 0, "%s", err);
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&c->listens[0].addr;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&c->listens[1].addr;
+	struct in6_addr want6;
+	inet_pton(AF_INET6, "2001:db8::1", &want6);
+	CHECK(a4->sin_family == AF_INET && c->listens[0].addrlen == sizeof(*a4), "v4 family");
+	CHECK(a4->sin_port == htons(2525) && a4->sin_addr.s_addr == htonl(0x7f000001), "v4 addr");
+	CHECK(a6->sin6_family == AF_INET6 && c->listens[1].addrlen == sizeof(*a6), "v6 family");
+	CHECK(a6->sin6_port == htons(587) && !memcmp(&a6->sin6_addr, &want6, 16), "v6 addr");
+	CHECK(c->listens[1].role == CONF_ROLE_SUBMISSION, "role");
+	CHECK_STR(c->path, "t", "path is the name");
+	conf_free(c);
+}
+
+/* ---- errors ---- */
+
+/* Long tokens are quoted cut to 64 bytes, never inside a UTF-8 character. */
+#define L16 "aaaaaaaaaaaaaaaa"
+#define L63 L16 L16 L16 "aaaaaaaaaaaaaaa"
+#define L64 L16 L16 L16 L16
+#define USER_RULE "(letters, digits, '.', '_', '-'; no leading '.'; at most 64)"
+#define LISTEN_USAGE "'listen' expects ADDR:PORT [role smtp|submission]"
+#define MAILBOX_USAGE "'mailbox' expects LOCAL[@DOMAIN] [user NAME]"
+#define RELAY_USAGE "'relay' expects allow|deny from SOURCE [to DEST] [id NAME]"
+#define LISTEN_ADDR "(expected IPV4:PORT or [IPV6]:PORT)"
+
+static const struct {
+	const char *text, *want;
+} error_cases[] = {
+    /* the file itself: bytes, quoting, positions (tabs and UTF-8 characters are one column) */
+    {"hostname \"abc\n", "t:1:10: unterminated quoted string"},
+    {"# caf\xc3 comment\n", "t:1:6: invalid UTF-8"},
+    {"hostname \xc0\xafx\n", "t:1:10: invalid UTF-8"},
+    {"hostname a\x01\n", "t:1:11: control character 0x01"},
+    {"hostname a\rb\n", "t:1:11: control character 0x0d"},
+    {"hostname \"a\\nb\"\n", "t:1:12: invalid escape in quoted string (only \\\" and \\\\)"},
+    {"hostname ab\"c\"\n", "t:1:12: unexpected '\"' inside a word"},
+    {"hostname \"a\"b\n", "t:1:13: expected a space after the quoted string"},
+    {"\thostname\tx\ty\n", "t:1:13: 'hostname' expects NAME"},
+    {"local-domain \xc3\xbc.test b..c\n", "t:1:21: invalid domain 'b..c'"},
+    {"hostname a\r\nhostname b\r\n", "t:2:1: duplicate 'hostname' (first at line 1)"},
+    /* directives in general */
+    {"relya allow from any\n", "t:1:1: unknown directive 'relya'"},
+    {"Hostname a.test\n", "t:1:1: unknown directive 'Hostname'"},
+    {"  hostname\n", "t:1:3: 'hostname' expects NAME"},
+    {"hostname a b\n", "t:1:12: 'hostname' expects NAME"},
+    {"hostname a.test\n\n\nhostname b.test\n", "t:4:1: duplicate 'hostname' (first at line 1)"},
+    {L64 "-long\n", "t:1:1: unknown directive '" L64 "...'"},
+    {L63 "\xc3\xbc-long\n", "t:1:1: unknown directive '" L63 "...'"},
+    /* hostname, paths */
+    {"hostname a..test\n", "t:1:10: invalid hostname 'a..test'"},
+    {"hostname 127.0.0.1:25\n", "t:1:10: invalid hostname '127.0.0.1:25'"},
+    {"spool \"\"\n", "t:1:7: empty path for 'spool'"},
+    {"mail-root a\nmail-root b\n", "t:2:1: duplicate 'mail-root' (first at line 1)"},
+    {"spool a b\n", "t:1:9: 'spool' expects DIR"},
+    /* listen */
+    {"listen\n", "t:1:1: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 role\n", "t:1:1: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 mode smtp\n", "t:1:21: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 role smtp extra\n", "t:1:31: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 role mx\n", "t:1:26: invalid role 'mx' (expected smtp or submission)"},
+    {"listen localhost:25\n", "t:1:8: invalid listen address 'localhost:25' " LISTEN_ADDR},
+    {"listen ::1:25\n", "t:1:8: invalid listen address '::1:25' " LISTEN_ADDR},
+    {"listen [::1]25\n", "t:1:8: invalid listen address '[::1]25' " LISTEN_ADDR},
+    {"listen [127.0.0.1]:25\n", "t:1:8: invalid listen address '[127.0.0.1]:25' " LISTEN_ADDR},
+    {"listen 127.0.0.1\n", "t:1:8: invalid listen address '127.0.0.1' " LISTEN_ADDR},
+    {"listen :25\n", "t:1:8: invalid listen address ':25' " LISTEN_ADDR},
+    {"listen []:25\n", "t:1:8: invalid listen address '[]:25' " LISTEN_ADDR},
+    {"listen 127.0.0.1:2525x\n", "t:1:8: invalid port in '127.0.0.1:2525x' (expected 1..65535)"},
+    {"listen 127.0.0.1:0\n", "t:1:8: invalid port in '127.0.0.1:0' (expected 1..65535)"},
+    {"listen [::1]:65536\n", "t:1:8: invalid port in '[::1]:65536' (expected 1..65535)"},
+    {"listen 127.0.0.1:\n", "t:1:8: invalid port in '127.0.0.1:' (expected 1..65535)"},
+    {"listen 127.0.0.1:+25\n", "t:1:8: invalid port in '127.0.0.1:+25' (expected 1..65535)"},
+    {"listen 127.0.0.1:25\nlisten 127.0.0.1:0025 role submission\n",
+     "t:2:8: duplicate listen '127.0.0.1:0025' (first at line 1)"},
+    {"listen [::1]:25\n# x\nlisten [0:0::1]:25\n",
+     "t:3:8: duplicate listen '[0:0::1]:25' (first at line 1)"},
+    /* local-domain, mailbox */
+    {"local-domain\n", "t:1:1: 'local-domain' expects DOMAIN..."},
+    {"local-domain a.test b..test\n", "t:1:21: invalid domain 'b..test'"},
+    {"local-domain a.test\nlocal-domain B.TEST A.test.\n",
+     "t:2:21: duplicate local-domain 'A.test.' (first at line 1)"},
+    {"mailbox bob@other.test\nlocal-domain example.test\n",
+     "t:1:9: mailbox domain 'other.test' is not a local-domain"},
+    {"local-domain a.test\nmailbox x@a.test\n\n  mailbox y@B.test user y\n",
+     "t:4:11: mailbox domain 'b.test' is not a local-domain"},
+    {"mailbox a..b\n", "t:1:9: invalid local part in mailbox 'a..b'"},
+    {"mailbox @x.test\n", "t:1:9: invalid local part in mailbox '@x.test'"},
+    {"mailbox \"a b\"\n", "t:1:9: invalid local part in mailbox 'a b'"},
+    {"mailbox \xc3\xbc\n", "t:1:9: invalid local part in mailbox '\xc3\xbc'"},
+    {"mailbox " L64 "a\n", "t:1:9: invalid local part in mailbox '" L64 "...'"},
+    {"mailbox a@\n", "t:1:9: invalid domain in mailbox 'a@'"},
+    {"mailbox a@b@c.test\n", "t:1:9: invalid domain in mailbox 'a@b@c.test'"},
+    {"mailbox alice user ../etc\n", "t:1:20: invalid user name '../etc' " USER_RULE},
+    {"mailbox alice user a/b\n", "t:1:20: invalid user name 'a/b' " USER_RULE},
+    {"mailbox alice user .hidden\n", "t:1:20: invalid user name '.hidden' " USER_RULE},
+    {"mailbox alice user " L64 "a\n", "t:1:20: invalid user name '" L64 "...' " USER_RULE},
+    {"mailbox a+b\n", "t:1:9: local part 'a+b' is not a valid user name; add 'user NAME'"},
+    {"mailbox alice as bob\n", "t:1:15: " MAILBOX_USAGE},
+    {"mailbox alice user\n", "t:1:1: " MAILBOX_USAGE},
+    {"mailbox alice\nmailbox ALICE user a2\n",
+     "t:2:9: duplicate mailbox 'ALICE' (first at line 1)"},
+    /* trusted-network */
+    {"trusted-network\n", "t:1:1: 'trusted-network' expects CIDR..."},
+    {"trusted-network 127.0.0.1 10.0.0.1/8\n", "t:1:27: invalid CIDR '10.0.0.1/8'"},
+    /* relay */
+    {"relay permit from any\n", "t:1:7: invalid relay action 'permit' (expected allow or deny)"},
+    {"relay allow any\n", "t:1:1: " RELAY_USAGE},
+    {"relay allow to any from any\n", "t:1:13: " RELAY_USAGE},
+    {"relay allow from any to\n", "t:1:22: " RELAY_USAGE},
+    {"relay allow from any via x\n", "t:1:22: " RELAY_USAGE},
+    {"relay allow from any to a.test id x y\n", "t:1:37: " RELAY_USAGE},
+    {"relay allow from 10.0.0.0/8,10.0.0.1/8\n", "t:1:18: invalid CIDR '10.0.0.1/8'"},
+    {"relay allow from 10.0.0.0/8,\n", "t:1:18: invalid CIDR ''"},
+    {"relay allow from localhost\n", "t:1:18: invalid CIDR 'localhost'"},
+    {"relay allow from 10.0.0.0/8,trusted\n",
+     "t:1:18: 'trusted' cannot be combined with other sources"},
+    {"relay allow from any to a..test\n", "t:1:25: invalid domain 'a..test'"},
+    {"relay allow from any to a.test,\n", "t:1:25: invalid domain ''"},
+    {"relay allow from any to any,a.test\n", "t:1:25: 'any' cannot be combined with domains"},
+    {"relay allow from any to a.test to b.test\n", "t:1:32: duplicate 'to' in relay rule"},
+    {"relay allow from any id a/b\n", "t:1:25: invalid relay id 'a/b' " USER_RULE},
+    {"relay deny from any id implicit-reject\n", "t:1:24: relay id 'implicit-reject' is reserved"},
+    {"relay allow from trusted id x\n\nrelay deny from any id x\n",
+     "t:3:24: duplicate relay id 'x' (first at line 1)"},
+    /* single values */
+    {"ip-literal-recipients maybe\n",
+     "t:1:23: invalid value 'maybe' for 'ip-literal-recipients' (expected yes or no)"},
+    {"ip-literal-recipients yes\nip-literal-recipients no\n",
+     "t:2:1: duplicate 'ip-literal-recipients' (first at line 1)"},
+    {"bare-newline normalize\n",
+     "t:1:14: invalid value 'normalize' for 'bare-newline' (expected reject or normalise)"},
+    {"delivery-workers 0\n", "t:1:18: value 0 out of range 1..64 for delivery-workers"},
+    {"delivery-workers 65\n", "t:1:18: value 65 out of range 1..64 for delivery-workers"},
+    {"delivery-workers four\n", "t:1:18: invalid number 'four' for delivery-workers"},
+    {"delivery-workers 4K\n", "t:1:18: invalid number '4K' for delivery-workers"},
+    {"delivery-workers -1\n", "t:1:18: invalid number '-1' for delivery-workers"},
+    {"spool-segment-size 512K\n", "t:1:20: value 512K out of range 1M..1G for spool-segment-size"},
+    {"spool-segment-size 2G\n", "t:1:20: value 2G out of range 1M..1G for spool-segment-size"},
+    /* limit */
+    {"limit message-size 10X\n", "t:1:20: invalid size '10X' for limit message-size"},
+    {"limit message-size 99999999999999999999\n",
+     "t:1:20: invalid size '99999999999999999999' for limit message-size"},
+    {"limit message-size 1023\n", "t:1:20: value 1023 out of range 1K..1G for limit message-size"},
+    {"limit line-length 5\n", "t:1:19: value 5 out of range 512..65536 for limit line-length"},
+    {"limit header-size 2G\n", "t:1:19: value 2G out of range 1K..1G for limit header-size"},
+    {"limit recipients 0\n", "t:1:18: value 0 out of range 1..100000 for limit recipients"},
+    {"limit recipients 10K\n", "t:1:18: invalid number '10K' for limit recipients"},
+    {"limit command-timeout 2h\n",
+     "t:1:23: value 2h out of range 1s..1h for limit command-timeout"},
+    {"limit data-timeout 0s\n", "t:1:20: value 0s out of range 1s..1h for limit data-timeout"},
+    {"limit data-timeout 3w\n", "t:1:20: invalid duration '3w' for limit data-timeout"},
+    {"limit max-sessions 1000001\n",
+     "t:1:20: value 1000001 out of range 1..1000000 for limit max-sessions"},
+    {"limit max-errors 1001\n", "t:1:18: value 1001 out of range 1..1000 for limit max-errors"},
+    {"limit max-recipients 10\n", "t:1:7: unknown limit 'max-recipients'"},
+    {"limit recipients\n", "t:1:1: 'limit' expects NAME VALUE"},
+    {"limit recipients 1 2\n", "t:1:20: 'limit' expects NAME VALUE"},
+    {"limit recipients 10\nlimit recipients 20\n",
+     "t:2:1: duplicate 'limit recipients' (first at line 1)"},
+};
+
+static void test_errors(void)
+{
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		struct conf *c = (struct conf *)&c; /* must be reset to NULL */
+		char err[512];
+		memset(err, 'x', sizeof(err));
+		int rc = conf_parse(error_cases[i].text, strlen(error_cases[i].text), "t", &c, err,
+				    sizeof(err));
+		CHECK(rc == -1 && c == NULL, "error case %zu must fail", i);
+		CHECK_STR(err, error_cases[i].want, "error case %zu", i);
+	}
+	/* A NUL byte needs an explicit length. */
+	struct conf *c;
+	char err[256];
+	CHECK(conf_parse("hostname a\0b\n", 13, "t", &c, err, sizeof(err)) == -1, "NUL");
+	CHECK_STR(err, "t:1:11: NUL byte", "NUL position");
+
+	/* A path longer than PATH_MAX cannot be opened: refuse it here, not at run time. */
+	char text[PATH_MAX + 32];
+	snprintf(text, sizeof(text), "spool %0*d\n", PATH_MAX, 0);
+	CHECK(conf_parse(text, strlen(text), "t", &c, err, sizeof(err)) == -1, "long path");
+	CHECK_STR(err, "t:1:7: path too long for 'spool'", "long path");
+}
+
+/* The error buffer is always NUL-terminated and never overrun, whatever its size. */
+static void test_error_buffer(void)
+{
+	static const char text[] = "relya allow from any\n";
+	struct conf *c;
+	char err[32];
+	for (size_t len = 1; len <= 16; len++) {
+		memset(err, 'x', sizeof(err));
+		CHECK(conf_parse(text, strlen(text), "t", &c, err, len) == -1, "len %zu", len);
+		CHECK(strlen(err) == len - 1 && err[len] == 'x', "truncated to %zu", len);
+		CHECK(!strncmp(err, "t:1:1: unknown directive 'relya'", len - 1), "prefix %zu",
+		      len);
+	}
+	CHECK(conf_parse(text, strlen(text), "t", &c, NULL, 0) == -1 && !c, "no buffer");
+	CHECK(conf_load("/nonexistent/relayguard.conf", &c, NULL, 0) == -1 && !c,
+	      "load, no buffer");
+
+	char *big = malloc(CONF_MAX_SIZE + 1);
+	CHECK(big != NULL, "malloc");
+	if (big) {
+		memset(big, '\n', CONF_MAX_SIZE + 1);
+		CHECK(conf_parse(big, CONF_MAX_SIZE, "t", &c, err, sizeof(err)) == 0, "1 MiB ok");
+		conf_free(c);
+		CHECK(conf_parse(big, CONF_MAX_SIZE + 1, "t", &c, err, sizeof(err)) == -1,
+		      "too big");
+		CHECK_STR(err, "t: too large (max 1 MiB)", "too big");
+		free(big);
+	}
+	conf_free(NULL);
+}
+
+/* ---- the user table ---- */
+
+static void test_lookup(void)
+{
+	static const char text[] = "local-domain example.test other.test\n"
+				   "mailbox alice\n"
+				   "mailbox bob@example.test user robert\n"
+				   "mailbox alice@other.test user alice2\n";
+	static const struct {
+		const char *local, *domain, *user; /* user NULL = no mailbox */
+	} cases[] = {
+	    {"alice", "example.test", "alice"},
+	    {"alice", "other.test", "alice2"},
+	    {"bob", "example.test", "robert"},
+	    {"bob", "other.test", NULL},
+	    {"alice", "remote.test", NULL},
+	    {"carol", "example.test", NULL},
+	    {"alice", NULL, NULL},
+	};
+	struct conf *c;
+	char err[256];
+	CHECK(conf_parse(text, strlen(text), "t", &c, err, sizeof(err)) == 0, "%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct conf_mailbox *m =
+		    conf_find_mailbox(c, cases[i].local, cases[i].domain);
+		if (cases[i].user)
+			CHECK(m && !strcmp(m->user, cases[i].user), "%s@%s", cases[i].local,
+			      cases[i].domain);
+		else
+			CHECK(m == NULL, "%s@%s has no mailbox", cases[i].local, cases[i].domain);
+	}
+	CHECK(conf_is_local_domain(c, "other.test"), "local");
+	CHECK(!conf_is_local_domain(c, "sub.other.test"), "subdomain is not local");
+	CHECK(!conf_is_local_domain(c, NULL), "NULL");
+	conf_free(c);
+}
+
+/* ---- conf_load: real files ---- */
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	CHECK(f != NULL, "create %s", path);
+	if (f) {
+		CHECK(fwrite(text, 1, len, f) == len, "write %s", path);
+		fclose(f);
+	}
+}
+
+static void test_load_shipped(void)
+{
+	struct conf *c;
+	char err[256], got[1024];
+	CHECK(conf_load("etc/relayguard.conf", &c, err, sizeof(err)) == 0, "%s", err);
+	if (!c)
+		return;
+	static const struct {
+		const char *key, *want;
+	} cases[] = {
+	    {"hostname", "relayguard.localhost"},
+	    {"listen", "127.0.0.1:2525/smtp"},
+	    {"paths", "spool=var/spool mail-root=var/mail"},
+	    {"domains", "localhost example.test"},
+	    {"mailboxes", "postmaster@*=postmaster abuse@*=postmaster alice@*=alice "
+			  "bob@example.test=bob"},
+	    {"trusted", "127.0.0.1/32 ::1/128"},
+	    {"rules", "allow trusted->any [local-host]"},
+	    {"limits",
+	     "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 err=10"},
+	    {"misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		describe(c, cases[i].key, got, sizeof(got));
+		CHECK_STR(got, cases[i].want, "etc/relayguard.conf %s", cases[i].key);
+	}
+	CHECK_STR(c->path, "etc/relayguard.conf", "path");
+	conf_free(c);
+}
+
+static void test_load_errors(void)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", path[128], want[256], err[256];
+	struct conf *c;
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+
+	CHECK(conf_load("/nonexistent/relayguard.conf", &c, err, sizeof(err)) == -1, "missing");
+	CHECK_STR(err, "/nonexistent/relayguard.conf: cannot read: No such file or directory",
+		  "missing");
+	CHECK(conf_load(dir, &c, err, sizeof(err)) == -1, "directory");
+	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", dir);
+	CHECK_STR(err, want, "directory");
+
+	snprintf(path, sizeof(path), "%s/nolisten.conf", dir);
+	write_file(path, "hostname a.test\n", 16);
+	CHECK(conf_load(path, &c, err, sizeof(err)) == -1 && !c, "no listen");
+	snprintf(want, sizeof(want), "%s: no 'listen' directive", path);
+	CHECK_STR(err, want, "no listen");
+
+	write_file(path, "listen 127.0.0.1:2525\nbogus\n", 28);
+	CHECK(conf_load(path, &c, err, sizeof(err)) == -1, "syntax");
+	snprintf(want, sizeof(want), "%s:2:1: unknown directive 'bogus'", path);
+	CHECK_STR(err, want, "errors name the file");
+
+	write_file(path, "listen 127.0.0.1:2525\n", 22);
+	CHECK(conf_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK(c && c->hostname && c->hostname[0], "hostname from gethostname()");
+	conf_free(c);
+
+	char *big = malloc(CONF_MAX_SIZE + 1);
+	if (big) {
+		memset(big, '#', CONF_MAX_SIZE + 1);
+		write_file(path, big, CONF_MAX_SIZE + 1);
+		free(big);
+	}
+	CHECK(conf_load(path, &c, err, sizeof(err)) == -1, "too large");
+	snprintf(want, sizeof(want), "%s: too large (max 1 MiB)", path);
+	CHECK_STR(err, want, "too large");
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_lexer();
+	test_valid();
+	test_listen_sockaddr();
+	test_errors();
+	test_error_buffer();
+	test_lookup();
+	test_load_shipped();
+	test_load_errors();
+	return check_report("test_conf");
+}

@@ -1,0 +1,171 @@
+/* test_queue.c — the spool: record and envelope codecs as tables, then a real spool in a
+ * temporary directory (commit → done → recover), and staging past the memory threshold. */
+#include "queue/queue.h"
+#include "check.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void test_records(void)
+{
+	char rec[256];
+	const char *env = "qid 1\n", *body = "hello";
+	uint32_t crc = (uint32_t)crc32(crc32(0, (const Bytef *)env, 6), (const Bytef *)body, 5);
+	size_t h = spool_rec_msg_header(rec, sizeof(rec), 0xABC, 6, 5, crc);
+	memcpy(rec + h, env, 6);
+	memcpy(rec + h + 6, body, 5);
+	size_t total = h + 11;
+	struct spool_rec r;
+	CHECK(spool_rec_parse(rec, total, &r) == (long long)total, "whole MSG record");
+	CHECK(r.type == SPOOL_REC_MSG && r.qid == 0xABC && r.env_len == 6 && r.body_len == 5, "fields");
+	CHECK(memcmp(rec + r.body_off, "hello", 5) == 0, "body offset");
+	for (size_t cut = 0; cut < total; cut++) /* every torn tail is "incomplete", never valid */
+		CHECK(spool_rec_parse(rec, cut, &r) == 0, "torn at %zu", cut);
+	rec[total - 1] ^= 1;
+	CHECK(spool_rec_parse(rec, total, &r) == -1, "CRC mismatch is corrupt");
+	static const struct {
+		const char *in;
+		long long want;
+		enum spool_rec_type type;
+	} small[] = {
+	    {"RGD1 0000000000000ABC 3\n", 24, SPOOL_REC_DONE},
+	    {"RGX1 0000000000000ABC\n", 22, SPOOL_REC_CANCEL},
+	    {"RGD1 0000000000000ABC\n", -1, 0},          /* DONE without index */
+	    {"RGD1 ABC 3\n", -1, 0},                       /* qid not 16 digits */
+	    {"RGQ1 0000000000000ABC\n", -1, 0},          /* unknown type */
+	    {"RGD1 0000000000000abc 3\n", -1, 0},          /* lower-case hex is not ours */
+	    {"RGD1 0000000000000ABC 3 \n", -1, 0},         /* trailing junk */
+	    {"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\n", -1, 0}, /* zeroed block */
+	};
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		long long n = spool_rec_parse(small[i].in, strlen(small[i].in) ? strlen(small[i].in) : 21, &r);
+		CHECK(n == small[i].want && (n < 0 || r.type == small[i].type), "record %zu", i);
+	}
+}
+
+static void test_envelope(void)
+{
+	struct spool_env e = {0}, back;
+	char *text;
+	size_t len;
+	e.qid = 0x1234;
+	e.time = 1700000000;
+	e.from = strdup("");
+	e.helo = strdup("client.example with spaces");
+	e.client = strdup("127.0.0.2");
+	e.eight_bit = 1;
+	CHECK(spool_env_add_rcpt(&e, "alice@example.test", "alice", "local-mailbox") == 0, "add");
+	CHECK(spool_env_add_rcpt(&e, "\"a b\"@remote.example", NULL, "rule with\nnewline") == 0, "add");
+	CHECK(spool_env_format(&e, &text, &len) == 0, "format");
+	CHECK(spool_env_parse(text, len, &back) == 0, "parse back");
+	CHECK(back.qid == 0x1234 && back.time == 1700000000 && back.eight_bit && !back.smtputf8, "scalars");
+	CHECK_STR(back.from, "", "null sender");
+	CHECK_STR(back.helo, "client.example with spaces", "helo");
+	CHECK(back.n_rcpts == 2, "rcpts");
+	CHECK_STR(back.rcpts[0].user, "alice", "user");
+	CHECK(back.rcpts[1].user == NULL, "relay has no user");
+	CHECK_STR(back.rcpts[1].addr, "\"a b\"@remote.example", "quoted addr");
+	CHECK_STR(back.rcpts[1].rule, "rule with?newline", "newline cannot break the format");
+	spool_env_clear(&back);
+	static const char *const bad[] = {
+	    "", "qid 1\n", "qid 1\nfrom a\n", /* no recipient */
+	    "qid 1\nfrom a\nuser x\nrcpt b\n", /* user before rcpt */
+	    "qid 1\nfrom a\nrcpt b\nbody 9bit\n", "qid zz\nfrom a\nrcpt b\n",
+	    "qid 1\nfrom a\nrcpt b\nbogus 1\n", "qid 1\nfrom a\nrcpt b", /* no final newline */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(spool_env_parse(bad[i], strlen(bad[i]), &back) == -EINVAL, "bad envelope %zu", i);
+	free(text);
+	spool_env_clear(&e);
+}
+
+struct seen {
+	struct spool_msg *msgs[16];
+	size_t n;
+	int status;
+	char qid[SPOOL_QID_LEN + 1];
+};
+
+static void on_queued(void *arg, struct spool_msg *m)
+{
+	struct seen *s = arg;
+	if (s->n < 16)
+		s->msgs[s->n++] = m;
+}
+
+static void on_commit(void *arg, int status, const char *qid)
+{
+	struct seen *s = arg;
+	s->status = status;
+	snprintf(s->qid, sizeof(s->qid), "%s", qid);
+}
+
+static void wait_completions(struct spool *sp)
+{
+	struct pollfd p = {spool_notify_fd(sp), POLLIN, 0};
+	CHECK(poll(&p, 1, 5000) == 1, "commit completes");
+	spool_run_completions(sp);
+}
+
+static void commit_one(struct spool *sp, struct seen *seen, size_t body_len, size_t nrcpt)
+{
+	struct spool_env e = {0};
+	struct spool_stage *st = spool_stage_new(sp);
+	char chunk[4096];
+	int err;
+	e.qid = spool_qid_new(sp);
+	e.time = 1;
+	e.from = strdup("a@b.example");
+	for (size_t i = 0; i < nrcpt; i++)
+		spool_env_add_rcpt(&e, "alice@example.test", "alice", "local-mailbox");
+	memset(chunk, 'x', sizeof(chunk));
+	for (size_t done = 0; done < body_len; done += sizeof(chunk))
+		CHECK(spool_stage_write(st, chunk, body_len - done < sizeof(chunk) ? body_len - done : sizeof(chunk)) == 0, "stage");
+	CHECK(spool_commit(sp, &e, st, on_commit, seen, &err) != NULL, "commit");
+	wait_completions(sp);
+	CHECK(seen->status == 0, "durable");
+}
+
+static void test_spool_cycle(void)
+{
+	char dir[] = "/tmp/rg-test-spool-XXXXXX", err[256];
+	struct spool *sp;
+	struct seen seen = {0};
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	CHECK(spool_open(dir, 1 << 20, on_queued, &seen, &sp, err, sizeof(err)) == 0, "%s", err);
+	struct spool *second;
+	CHECK(spool_open(dir, 1 << 20, on_queued, &seen, &second, err, sizeof(err)) == -1,
+	      "a second server on the same spool is refused");
+	CHECK(spool_recover(sp, err, sizeof(err)) == 0, "empty spool");
+	commit_one(sp, &seen, 100, 2);             /* small: staged in memory */
+	commit_one(sp, &seen, 600 * 1024, 1);      /* large: staged in an unlinked file */
+	CHECK(seen.n == 2, "both queued");
+	CHECK(seen.msgs[1]->body_len == 600 * 1024, "large body length");
+	char c;
+	CHECK(pread(seen.msgs[1]->fd, &c, 1, (off_t)seen.msgs[1]->body_off) == 1 && c == 'x', "body readable");
+	CHECK(strcmp(seen.msgs[0]->qid, seen.msgs[1]->qid) < 0, "queue IDs sort by arrival");
+	spool_rcpt_done(sp, seen.msgs[0], 0); /* message 0: one of two recipients done */
+	spool_rcpt_done(sp, seen.msgs[1], 0); /* message 1: finished (freed) */
+	spool_close(sp);
+	struct seen again = {0};
+	CHECK(spool_open(dir, 1 << 20, on_queued, &again, &sp, err, sizeof(err)) == 0, "%s", err);
+	CHECK(spool_recover(sp, err, sizeof(err)) == 1, "one message still pending");
+	CHECK(again.n == 1 && again.msgs[0]->recovered && again.msgs[0]->pending == 1, "recovered state");
+	CHECK(again.msgs[0]->env.rcpts[0].done && !again.msgs[0]->env.rcpts[1].done, "per-recipient progress");
+	spool_rcpt_done(sp, again.msgs[0], 1);
+	spool_close(sp);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void)
+{
+	test_records();
+	test_envelope();
+	test_spool_cycle();
+	return check_report("test_queue");
+}

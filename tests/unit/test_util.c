@@ -1,0 +1,112 @@
+/* test_util.c — sizes, durations, CIDR sets, domain normalisation, log quoting. */
+#include "util/util.h"
+#include "check.h"
+
+#include <stdint.h>
+
+static void test_sizes(void)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint64_t want;
+	} cases[] = {
+	    {"10", 0, 10}, {"10K", 0, 10240}, {"64m", 0, 64u << 20}, {"1G", 0, 1u << 30},
+	    {"", -1, 0},   {"K", -1, 0},      {"10KB", -1, 0},       {"-1", -1, 0},
+	    {"99999999999999999999", -1, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 0;
+		int rc = util_parse_size(cases[i].in, &v);
+		CHECK(rc == cases[i].rc && (rc || v == cases[i].want), "size %s", cases[i].in);
+	}
+	uint64_t v;
+	CHECK(util_parse_duration("5m", &v) == 0 && v == 300, "5m");
+	CHECK(util_parse_duration("2h", &v) == 0 && v == 7200, "2h");
+	CHECK(util_parse_duration("30", &v) == 0 && v == 30, "30");
+	CHECK(util_parse_duration("3w", &v) == -1, "3w");
+}
+
+static void test_cidr(void)
+{
+	static const struct {
+		const char *net, *addr;
+		int in;
+	} cases[] = {
+	    {"127.0.0.0/8", "127.0.0.2", 1},   {"127.0.0.1", "127.0.0.2", 0},
+	    {"127.0.0.1", "127.0.0.1", 1},     {"10.0.0.0/8", "11.0.0.1", 0},
+	    {"0.0.0.0/0", "203.0.113.9", 1},   {"::1", "::1", 1},
+	    {"2001:db8::/32", "2001:db8:1::5", 1}, {"2001:db8::/32", "2001:db9::5", 0},
+	    {"192.0.2.128/25", "192.0.2.200", 1},  {"192.0.2.128/25", "192.0.2.100", 0},
+	    {"::/0", "127.0.0.1", 1}, /* IPv4 lives in the mapped space */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cidr c, a;
+		CHECK(cidr_parse(cases[i].net, &c) == 0, "parse %s", cases[i].net);
+		CHECK(cidr_parse(cases[i].addr, &a) == 0, "parse %s", cases[i].addr);
+		CHECK(cidr_contains(&c, a.addr) == cases[i].in, "%s in %s", cases[i].addr,
+		      cases[i].net);
+	}
+	static const char *const bad[] = {"", "/8", "10.0.0.0/33", "10.0.0.1/8", "::1/129",
+					  "1.2.3", "10.0.0.0/", "10.0.0.0/8x", "a::b::c"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cidr c;
+		CHECK(cidr_parse(bad[i], &c) == -1, "bad cidr %s", bad[i]);
+	}
+	struct cidr c;
+	char buf[64];
+	cidr_parse("192.0.2.0/24", &c);
+	cidr_format(&c, buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.0/24", "format v4");
+	cidr_parse("2001:db8::/32", &c);
+	cidr_format(&c, buf, sizeof(buf));
+	CHECK_STR(buf, "2001:db8::/32", "format v6");
+}
+
+static void test_domains(void)
+{
+	static const struct {
+		const char *in, *want; /* want NULL = invalid */
+	} cases[] = {
+	    {"LocalHost", "localhost"},
+	    {"example.test.", "example.test"},
+	    {"b\xc3\xbc" "cher.example", "xn--bcher-kva.example"},
+	    {"B\xc3\x9c" "CHER.example", "xn--bcher-kva.example"},
+	    {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
+	    {"", NULL},
+	    {".", NULL},
+	    {"a..b", NULL},
+	    {"-a.b", NULL},
+	    {"a-.b", NULL},
+	    {"a_b.example", NULL},
+	    {"a b", NULL},
+	    {"example.test..", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[256];
+		int rc = util_domain_normalise(cases[i].in, out, sizeof(out));
+		if (cases[i].want)
+			CHECK(rc == 0 && strcmp(out, cases[i].want) == 0, "%s -> %s", cases[i].in,
+			      rc ? "(error)" : out);
+		else
+			CHECK(rc == -1, "%s must be invalid", cases[i].in);
+	}
+}
+
+static void test_log_quote(void)
+{
+	char buf[64];
+	CHECK_STR(log_quote("abc", 3, buf, sizeof(buf)), "abc", "plain");
+	CHECK_STR(log_quote("a b", 3, buf, sizeof(buf)), "\"a b\"", "space");
+	CHECK_STR(log_quote("a\r\n", 3, buf, sizeof(buf)), "a\\x0d\\x0a", "controls");
+	CHECK_STR(log_quote("", 0, buf, sizeof(buf)), "\"\"", "empty");
+}
+
+int main(void)
+{
+	test_sizes();
+	test_cidr();
+	test_domains();
+	test_log_quote();
+	return check_report("test_util");
+}
