@@ -100,6 +100,7 @@ static const struct limit_def limit_defs[] = {
     {"data-timeout", {NUM_DURATION, 1, 3600, "1s..1h"}, 600, LIMIT_FIELD(data_timeout)},
     {"max-sessions", {NUM_COUNT, 1, 1000000, "1..1000000"}, 1000, LIMIT_FIELD(max_sessions)},
     {"max-errors", {NUM_COUNT, 1, 1000, "1..1000"}, 10, LIMIT_FIELD(max_errors)},
+    {"greeting-delay", {NUM_DURATION, 0, 60, "0s..60s"}, 0, LIMIT_FIELD(greeting_delay)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 

@@ -64,6 +64,8 @@ struct conf_limits {
 	unsigned data_timeout;     /* limit data-timeout, seconds, default 600 */
 	unsigned max_sessions;     /* limit max-sessions, default 1000 */
 	unsigned max_errors;       /* limit max-errors, default 10 */
+	unsigned greeting_delay;   /* limit greeting-delay, seconds, default 0: banner delay; a
+				      client that talks before the banner is dropped */
 };
 
 struct conf {

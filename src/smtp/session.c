@@ -74,6 +74,30 @@ static void session_set_timeout(struct smtp_session *s, unsigned seconds)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+static void greeting_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)fd, (void)what;
+	s->state = SMTP_STATE_COMMAND;
+	smtp_reply(s, "220 %s ESMTP relayguard", s->ctx->conf->hostname);
+}
+
+/* A client that talks before the banner is a bot that does not wait for replies (RFC 5321
+ * 4.3.1: the client waits for the greeting). */
+static void pregreet(struct smtp_session *s)
+{
+	char q[128];
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t n = evbuffer_get_length(in) < 40 ? evbuffer_get_length(in) : 40;
+	const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+	log_msg(LOG_WARN, "smtp: client talked before the greeting", "session=%llu client=%s data=%s",
+		(unsigned long long)s->id, s->ip, log_quote(p ? p : "", p ? n : 0, q, sizeof(q)));
+	evtimer_del(s->greet);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	smtp_close(s, "554 5.5.1 %s Protocol error: talking before the greeting",
+		   s->ctx->conf->hostname);
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local)
 {
@@ -111,7 +135,18 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
 		return;
 	}
-	smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
+	if (c->limits.greeting_delay == 0) {
+		s->state = SMTP_STATE_COMMAND;
+		smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
+		return;
+	}
+	struct timeval tv = {(time_t)c->limits.greeting_delay, 0};
+	s->greet = evtimer_new(ctx->base, greeting_cb, s);
+	if (!s->greet || evtimer_add(s->greet, &tv) < 0) {
+		smtp_close(s, "421 4.3.0 %s Out of resources, try again later", c->hostname);
+		return;
+	}
+	s->state = SMTP_STATE_GREETING;
 }
 
 void smtp_session_free(struct smtp_session *s)
@@ -120,6 +155,8 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->commit)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
 	smtp_tx_free(s->tx);
+	if (s->greet)
+		event_free(s->greet);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -200,6 +237,10 @@ static void session_process(struct smtp_session *s)
 		}
 		if (evbuffer_get_length(in) == 0)
 			return;
+		if (s->state == SMTP_STATE_GREETING) {
+			pregreet(s);
+			return;
+		}
 		if (s->state == SMTP_STATE_DATA)
 			smtp_data_input(s);
 		else if (s->state != SMTP_STATE_COMMAND || !command_input(s, in))

@@ -14,6 +14,7 @@
 #define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
 
 enum smtp_state {
+	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
 	SMTP_STATE_COMMIT, /* waiting for the spool; input is not read */
@@ -46,6 +47,7 @@ struct smtp_session {
 	unsigned errors;
 	struct smtp_tx *tx;
 	struct spool_commit *commit;
+	struct event *greet; /* greeting-delay timer */
 };
 
 /* session.c */
