@@ -161,7 +161,8 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *n)
 		(*out)[(*n)++] = seq;
 	}
 	closedir(d);
-	qsort(*out, *n, sizeof(**out), cmp_u64);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), cmp_u64);
 	return 0;
 }
 
@@ -170,8 +171,10 @@ static long requeue(struct spool *sp, struct recovery *r)
 {
 	long pending = 0;
 	size_t d = 0;
-	qsort(r->msgs, r->n_msgs, sizeof(*r->msgs), cmp_msg);
-	qsort(r->dones, r->n_dones, sizeof(*r->dones), cmp_u64);
+	if (r->n_msgs)
+		qsort(r->msgs, r->n_msgs, sizeof(*r->msgs), cmp_msg);
+	if (r->n_dones)
+		qsort(r->dones, r->n_dones, sizeof(*r->dones), cmp_u64);
 	for (size_t i = 0; i < r->n_msgs; i++) {
 		struct spool_msg *m = r->msgs[i];
 		while (d < r->n_dones && r->dones[d].qid < m->env.qid)
