@@ -131,28 +131,33 @@ static int write_file(const char *tmp, const char *prefix, size_t prefixlen,
 	return rc;
 }
 
-static int sync_dir(const char *path)
+int maildir_sync(const char *root, const char *user, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
+	char p[PATH_MAX];
+	int rc = pathf(p, sizeof(p), "%s/%s/Maildir/new", root, user);
+	int fd = rc == 0 ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd < 0 && rc == 0)
+		rc = -errno;
+	if (fd >= 0) {
+		rc = fsync(fd) < 0 ? -errno : 0;
+		close(fd);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot sync new/: %s", strerror(-rc));
+	return rc < 0 ? -1 : 0;
 }
 
 int maildir_deliver(const char *root, const char *user, const char *name, const char *prefix,
 		    size_t prefixlen, const struct deliver_body *body, int check_existing,
 		    char *err, size_t errlen)
 {
-	char md[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX], newdir[PATH_MAX];
+	char md[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX];
 	int rc = ensure_maildir(root, user, md, sizeof(md));
 	const char *what = "cannot create Maildir";
 	if (rc == 0 && check_existing && already_delivered(md, name))
 		return 0;
 	if (rc == 0 && ((rc = pathf(tmp, sizeof(tmp), "%s/tmp/%s", md, name)) < 0 ||
-			(rc = pathf(newdir, sizeof(newdir), "%s/new", md)) < 0 ||
-			(rc = pathf(dst, sizeof(dst), "%s/%s", newdir, name)) < 0))
+			(rc = pathf(dst, sizeof(dst), "%s/new/%s", md, name)) < 0))
 		what = "path too long";
 	if (rc == 0) {
 		what = "cannot write message";
@@ -163,10 +168,6 @@ int maildir_deliver(const char *root, const char *user, const char *name, const 
 		rc = rename(tmp, dst) < 0 ? -errno : 0;
 		if (rc < 0)
 			unlink(tmp);
-	}
-	if (rc == 0) {
-		what = "cannot sync new/";
-		rc = sync_dir(newdir);
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", what, strerror(-rc));

@@ -89,8 +89,9 @@ void spool_commit_detach(struct spool_commit *c)
 }
 
 /* One fdatasync per segment in the batch (and one directory fsync for a new segment). */
-static void sync_batch(struct spool *sp, struct spool_commit *batch)
+static uint64_t sync_batch(struct spool *sp, struct spool_commit *batch)
 {
+	uint64_t calls = 0;
 	struct spool_segment *done[8];
 	int status[8];
 	size_t ndone = 0;
@@ -106,7 +107,7 @@ static void sync_batch(struct spool *sp, struct spool_commit *batch)
 				rc = fdatasync(c->seg->fd) < 0 ? -errno : 0;
 			if (rc == 0)
 				c->seg->dir_synced = 1;
-			sp->fsyncs++;
+			calls++;
 			if (ndone < 8) {
 				done[ndone] = c->seg;
 				status[ndone++] = rc;
@@ -116,6 +117,7 @@ static void sync_batch(struct spool *sp, struct spool_commit *batch)
 			c->status = status[i];
 		}
 	}
+	return calls;
 }
 
 void *spool_commit_thread(void *arg)
@@ -130,8 +132,9 @@ void *spool_commit_thread(void *arg)
 		struct spool_commit *batch = sp->todo;
 		sp->todo = sp->todo_tail = NULL;
 		pthread_mutex_unlock(&sp->mu);
-		sync_batch(sp, batch);
+		uint64_t n = sync_batch(sp, batch);
 		pthread_mutex_lock(&sp->mu);
+		sp->fsyncs += n;
 		struct spool_commit **end = &sp->finished;
 		while (*end)
 			end = &(*end)->next;
@@ -150,6 +153,7 @@ static void complete_one(struct spool *sp, struct spool_commit *c)
 	struct spool_msg *msg = c->msg;
 	c->seg->inflight--;
 	if (c->status == 0) {
+		sp->commits++;
 		c->seg->pending++;
 		spool_msg_link(sp, msg);
 		if (c->cb)
@@ -167,6 +171,14 @@ static void complete_one(struct spool *sp, struct spool_commit *c)
 		c->cb(c->arg, c->status, msg->qid);
 	spool_env_clear(&msg->env);
 	free(msg);
+}
+
+void spool_stats(struct spool *sp, uint64_t *commits, uint64_t *syncs)
+{
+	pthread_mutex_lock(&sp->mu);
+	*syncs = sp->fsyncs;
+	pthread_mutex_unlock(&sp->mu);
+	*commits = sp->commits;
 }
 
 void spool_run_completions(struct spool *sp)

@@ -114,6 +114,9 @@ void spool_run_completions(struct spool *sp);
  * the last one and drops segments that hold nothing pending. */
 void spool_rcpt_done(struct spool *sp, struct spool_msg *msg, size_t idx);
 
+/* Statistics: messages committed, and fdatasync calls the commit thread made for them. */
+void spool_stats(struct spool *sp, uint64_t *commits, uint64_t *syncs);
+
 /* Calls fn for every message still queued (for listing). */
 void spool_foreach(struct spool *sp, void (*fn)(void *arg, const struct spool_msg *m), void *arg);
 

@@ -54,7 +54,8 @@ struct spool {
 	int stopping;
 	pthread_t thread;
 	int thread_started;
-	uint64_t fsyncs; /* statistics: fdatasync calls made (commit thread only) */
+	uint64_t fsyncs;  /* statistics: fdatasync calls made (under mu) */
+	uint64_t commits; /* statistics: commits made durable (loop thread) */
 };
 
 /* spool.c */

@@ -1,0 +1,284 @@
+/* local.c — local delivery: a Maildir delivery per recipient on the worker pool, then one
+ * fsync of new/ for every batch of deliveries into the same Maildir, then the done record.
+ * A failed attempt is retried after LOCAL_RETRY_SECONDS; the message stays in the spool. */
+#include "server_int.h"
+
+#include "../deliver/deliver.h"
+#include "../util/util.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOCAL_RETRY_SECONDS 60 /* a failed Maildir delivery (disk full, permissions) */
+
+struct delivery {
+	struct server *srv;
+	struct spool_msg *msg;
+	size_t idx;
+	int status;
+	unsigned attempts;
+	char err[256];
+	struct event *retry;
+	struct delivery *prev, *next; /* in srv->deferred, or in a dirsync batch */
+};
+
+/* The deliveries into one Maildir that wait for (or are covered by) an fsync of its new/. */
+struct dirsync {
+	struct server *srv;
+	struct dirsync *next;
+	char *user;
+	struct delivery *waiting; /* renamed, not yet covered by a sync */
+	struct delivery *batch;   /* covered by the sync running now */
+	int running, status;
+	char err[256];
+};
+
+static void delivery_submit(struct delivery *d);
+
+/* Maildir file name "<time>.Q<qid>R<idx>.<host>": unique, and the same on every attempt, so a
+ * redelivery after a crash can see that the first one happened. */
+static void delivery_name(const struct delivery *d, char *buf, size_t len)
+{
+	char host[256];
+	size_t o = 0;
+	for (const char *h = d->srv->conf->hostname; *h && o + 1 < sizeof(host); h++)
+		host[o++] = (*h == '/' || *h == ':') ? '_' : *h;
+	host[o] = '\0';
+	snprintf(buf, len, "%" PRId64 ".Q%sR%zu.%s", d->msg->env.time, d->msg->qid, d->idx, host);
+}
+
+/* Runs on a worker thread: touches only d, the immutable config and the message's body. */
+static void delivery_work(void *arg)
+{
+	struct delivery *d = arg;
+	const struct spool_msg *m = d->msg;
+	const struct spool_rcpt *r = &m->env.rcpts[d->idx];
+	char name[512], prefix[2048];
+	int n = snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
+			 m->env.from, r->addr);
+	struct deliver_body body = {m->fd, m->body_off, m->body_len};
+	delivery_name(d, name, sizeof(name));
+	if (n < 0 || (size_t)n >= sizeof(prefix)) {
+		snprintf(d->err, sizeof(d->err), "header too long");
+		d->status = -1;
+		return;
+	}
+	/* after a crash or a failed attempt the file may already be there */
+	int check = m->recovered || d->attempts > 0;
+	d->status = maildir_deliver(d->srv->conf->mail_root, r->user, name, prefix, (size_t)n,
+				    &body, check, d->err, sizeof(d->err));
+}
+
+static void list_push(struct delivery **head, struct delivery *d)
+{
+	d->prev = NULL;
+	d->next = *head;
+	if (d->next)
+		d->next->prev = d;
+	*head = d;
+}
+
+static void list_remove(struct delivery **head, struct delivery *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		*head = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->prev = d->next = NULL;
+}
+
+static void delivery_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery *d = arg;
+	(void)fd, (void)what;
+	list_remove(&d->srv->deferred, d);
+	event_free(d->retry);
+	d->retry = NULL;
+	delivery_submit(d);
+}
+
+static void delivery_failed(struct delivery *d, const char *err)
+{
+	struct timeval tv = {LOCAL_RETRY_SECONDS, 0};
+	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
+	d->srv->failed++;
+	d->attempts++;
+	log_msg(LOG_WARN, "deliver: maildir failed, will retry",
+		"qid=%s to=<%s> user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid, r->addr,
+		r->user, err, d->attempts, LOCAL_RETRY_SECONDS);
+	d->retry = evtimer_new(d->srv->base, delivery_retry_cb, d);
+	if (!d->retry) {
+		log_msg(LOG_ERR, "deliver: cannot schedule retry (message stays queued until restart)",
+			"qid=%s", d->msg->qid);
+		free(d);
+		return;
+	}
+	list_push(&d->srv->deferred, d);
+	evtimer_add(d->retry, &tv);
+}
+
+static void delivery_finished(struct delivery *d)
+{
+	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
+	d->srv->delivered++;
+	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=<%s> user=%s method=maildir%s",
+		d->msg->qid, r->addr, r->user, d->msg->recovered ? " recovered=yes" : "");
+	spool_rcpt_done(d->srv->spool, d->msg, d->idx);
+	free(d);
+}
+
+/* ---- group fsync of new/ ---- */
+
+static void dirsync_work(void *arg)
+{
+	struct dirsync *ds = arg;
+	ds->status = maildir_sync(ds->srv->conf->mail_root, ds->user, ds->err, sizeof(ds->err));
+}
+
+static void dirsync_done(void *arg);
+
+static void dirsync_start(struct dirsync *ds)
+{
+	ds->batch = ds->waiting;
+	ds->waiting = NULL;
+	ds->running = 1;
+	ds->srv->dirsync_calls++;
+	if (workq_submit(ds->srv->workq, dirsync_work, dirsync_done, ds) < 0) {
+		ds->status = -1;
+		snprintf(ds->err, sizeof(ds->err), "out of memory");
+		dirsync_done(ds);
+	}
+}
+
+static void dirsync_free(struct dirsync *ds)
+{
+	struct dirsync **p = &ds->srv->dirsyncs;
+	while (*p != ds)
+		p = &(*p)->next;
+	*p = ds->next;
+	free(ds->user);
+	free(ds);
+}
+
+static void dirsync_done(void *arg)
+{
+	struct dirsync *ds = arg;
+	struct delivery *batch = ds->batch;
+	ds->batch = NULL;
+	ds->running = 0;
+	while (batch) {
+		struct delivery *d = batch;
+		batch = d->next;
+		if (ds->status == 0)
+			delivery_finished(d);
+		else
+			delivery_failed(d, ds->err);
+	}
+	if (ds->waiting)
+		dirsync_start(ds);
+	else
+		dirsync_free(ds);
+}
+
+/* A delivery renamed its file into new/: it is done once new/ is fsync'd. */
+static void dirsync_add(struct delivery *d)
+{
+	struct server *srv = d->srv;
+	const char *user = d->msg->env.rcpts[d->idx].user;
+	struct dirsync *ds = srv->dirsyncs;
+	while (ds && strcmp(ds->user, user) != 0)
+		ds = ds->next;
+	if (!ds) {
+		ds = calloc(1, sizeof(*ds));
+		if (ds && !(ds->user = strdup(user))) {
+			free(ds);
+			ds = NULL;
+		}
+		if (!ds) {
+			delivery_failed(d, "out of memory");
+			return;
+		}
+		ds->srv = srv;
+		ds->next = srv->dirsyncs;
+		srv->dirsyncs = ds;
+	}
+	list_push(&ds->waiting, d);
+	if (!ds->running)
+		dirsync_start(ds);
+}
+
+/* Back in the loop thread after delivery_work. */
+static void delivery_done(void *arg)
+{
+	struct delivery *d = arg;
+	if (d->status < 0)
+		delivery_failed(d, d->err);
+	else
+		dirsync_add(d);
+}
+
+static void delivery_submit(struct delivery *d)
+{
+	if (workq_submit(d->srv->workq, delivery_work, delivery_done, d) < 0)
+		delivery_failed(d, "out of memory");
+}
+
+/* The spool made a message durable (or found it at start): deliver its local recipients;
+ * relayed ones stay queued until remote delivery exists. */
+void local_on_queued(void *arg, struct spool_msg *msg)
+{
+	struct server *srv = arg;
+	for (size_t i = 0; i < msg->env.n_rcpts; i++) {
+		const struct spool_rcpt *r = &msg->env.rcpts[i];
+		if (r->done)
+			continue;
+		if (!r->user) {
+			log_msg(LOG_INFO, "queue: held for relay (remote delivery not available)",
+				"qid=%s to=<%s> rule=%s", msg->qid, r->addr, r->rule);
+			continue;
+		}
+		struct delivery *d = calloc(1, sizeof(*d));
+		if (!d) {
+			log_msg(LOG_ERR, "deliver: out of memory (message stays queued until restart)",
+				"qid=%s", msg->qid);
+			continue;
+		}
+		d->srv = srv;
+		d->msg = msg;
+		d->idx = i;
+		delivery_submit(d);
+	}
+}
+
+static void free_list(struct delivery *d)
+{
+	while (d) {
+		struct delivery *next = d->next;
+		if (d->retry)
+			event_free(d->retry);
+		free(d);
+		d = next;
+	}
+}
+
+/* After the worker pool stopped and its completions ran: free what waits for a timer or for
+ * a new/ fsync that will not run now. Their messages stay in the spool: without a done
+ * record they are delivered again (idempotently) at the next start. */
+void local_shutdown(struct server *srv)
+{
+	free_list(srv->deferred);
+	srv->deferred = NULL;
+	while (srv->dirsyncs) {
+		struct dirsync *ds = srv->dirsyncs;
+		srv->dirsyncs = ds->next;
+		free_list(ds->waiting);
+		free_list(ds->batch);
+		free(ds->user);
+		free(ds);
+	}
+}

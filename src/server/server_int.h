@@ -1,0 +1,33 @@
+/* server_int.h — the running server's context, shared by the files of src/server. */
+#ifndef RG_SERVER_INT_H
+#define RG_SERVER_INT_H
+
+#include "server.h"
+
+#include "../conf/conf.h"
+#include "../queue/queue.h"
+#include "../smtp/smtp.h"
+#include "../util/workq.h"
+
+#include <stddef.h>
+
+struct delivery;
+struct dirsync;
+
+struct server {
+	struct conf *conf;
+	struct event_base *base;
+	struct spool *spool;
+	struct workq *workq;
+	struct smtp_ctx smtp;
+	struct event *ev_spool, *ev_workq, *ev_term, *ev_int;
+	struct delivery *deferred; /* waiting for their retry timer */
+	struct dirsync *dirsyncs;  /* Maildirs with renames waiting for their new/ fsync */
+	unsigned long delivered, failed, dirsync_calls;
+};
+
+/* local.c: delivery of local recipients */
+void local_on_queued(void *arg, struct spool_msg *msg);
+void local_shutdown(struct server *srv);
+
+#endif
