@@ -148,6 +148,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	size_t used;
 	char to[ADDR_PATH_MAX * 4];
 	(void)verb;
+	s->tx->rcpt_tries++;
 	if (s->tx->env.n_rcpts >= s->ctx->conf->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
@@ -185,6 +186,12 @@ static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	(void)verb;
 	(void)arg;
 	(void)len;
+	/* RFC 5321 3.3: 503 when no RCPT came at all; 554 when every one was refused (the
+	 * pipelining case of RFC 2920, where the client sent DATA before seeing the replies). */
+	if (s->tx->rcpt_tries == 0) {
+		smtp_error(s, "503 5.5.1 Need RCPT command first");
+		return;
+	}
 	if (s->tx->env.n_rcpts == 0) {
 		smtp_error(s, "554 5.5.1 No valid recipients");
 		return;

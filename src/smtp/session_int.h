@@ -30,6 +30,7 @@ struct smtp_tx {
 	struct smtp_data data;
 	char first_rcpt[ADDR_PATH_MAX * 4];
 	int utf8_addr;    /* some address needed SMTPUTF8 */
+	unsigned rcpt_tries; /* RCPT commands seen, accepted or not */
 	int stage_failed; /* writing the body to the stage failed (disk full?) */
 };
 
