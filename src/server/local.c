@@ -108,8 +108,10 @@ static void delivery_failed(struct delivery *d, const char *err)
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
 	d->srv->failed++;
 	d->attempts++;
+	char qt[1200 * 4];
 	log_msg(LOG_WARN, "deliver: maildir failed, will retry",
-		"qid=%s to=<%s> user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid, r->addr,
+		"qid=%s to=%s user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid,
+		log_quote_path(r->addr, qt, sizeof(qt)),
 		r->user, err, d->attempts, LOCAL_RETRY_SECONDS);
 	d->retry = evtimer_new(d->srv->base, delivery_retry_cb, d);
 	if (!d->retry) {
@@ -126,8 +128,9 @@ static void delivery_finished(struct delivery *d)
 {
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
 	d->srv->delivered++;
-	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=<%s> user=%s method=maildir%s",
-		d->msg->qid, r->addr, r->user, d->msg->recovered ? " recovered=yes" : "");
+	char qt[1200 * 4];
+	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=%s user=%s method=maildir%s",
+		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user, d->msg->recovered ? " recovered=yes" : "");
 	spool_rcpt_done(d->srv->spool, d->msg, d->idx);
 	free(d);
 }
@@ -238,8 +241,10 @@ void local_on_queued(void *arg, struct spool_msg *msg)
 		if (r->done)
 			continue;
 		if (!r->user) {
+			char qt[1200 * 4];
 			log_msg(LOG_INFO, "queue: held for relay (remote delivery not available)",
-				"qid=%s to=<%s> rule=%s", msg->qid, r->addr, r->rule);
+				"qid=%s to=%s rule=%s", msg->qid,
+				log_quote_path(r->addr, qt, sizeof(qt)), r->rule);
 			continue;
 		}
 		struct delivery *d = calloc(1, sizeof(*d));

@@ -130,16 +130,16 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
-static void log_rcpt(struct smtp_session *s, const char *to, const struct policy_verdict *v)
+static void log_rcpt(struct smtp_session *s, const struct addr_path *to,
+		     const struct policy_verdict *v)
 {
-	char from[ADDR_PATH_MAX * 4], qf[sizeof(from) + 64], qt[sizeof(from) + 64], qr[300];
-	addr_format(&s->tx->from, from, sizeof(from));
+	char qf[ADDR_PATH_MAX * 4 * 4], qt[sizeof(qf)], qh[1100], qr[300];
 	log_msg(v->result == POLICY_REJECT ? LOG_WARN : LOG_INFO,
 		v->result == POLICY_REJECT ? "smtp: rcpt rejected" : "smtp: rcpt accepted",
-		"session=%llu client=%s helo=%s from=<%s> to=<%s> rule=%s reply=%s",
-		(unsigned long long)s->id, s->ip, s->helo, log_quote(from, strlen(from), qf, sizeof(qf)),
-		log_quote(to, strlen(to), qt, sizeof(qt)), v->rule_id,
-		log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
+		"session=%llu client=%s helo=%s from=%s to=%s rule=%s reply=%s",
+		(unsigned long long)s->id, s->ip, log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
+		smtp_log_addr(&s->tx->from, qf, sizeof(qf)), smtp_log_addr(to, qt, sizeof(qt)),
+		v->rule_id, log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
 }
 
 static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
@@ -166,7 +166,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	}
 	addr_format(&rcpt, to, sizeof(to));
 	struct policy_verdict v = policy_check_rcpt(s->ctx->conf, &s->client, &s->tx->from, &rcpt);
-	log_rcpt(s, to, &v);
+	log_rcpt(s, &rcpt, &v);
 	if (v.result == POLICY_REJECT) {
 		smtp_error(s, "%s", v.reply);
 		return;

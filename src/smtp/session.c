@@ -59,6 +59,13 @@ int smtp_error(struct smtp_session *s, const char *fmt, ...)
 	return -1;
 }
 
+const char *smtp_log_addr(const struct addr_path *a, char *buf, size_t len)
+{
+	char addr[ADDR_PATH_MAX * 4];
+	addr_format(a, addr, sizeof(addr));
+	return log_quote_path(addr, buf, len);
+}
+
 void smtp_tx_free(struct smtp_tx *tx)
 {
 	if (!tx)

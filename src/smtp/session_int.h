@@ -56,6 +56,8 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((for
 /* Count an error reply; past the limit, say 421 and close. Returns -1 if now closing. */
 int smtp_error(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtp_close(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "<addr>" as one log value (quoted when needed, so client text cannot forge fields). */
+const char *smtp_log_addr(const struct addr_path *a, char *buf, size_t len);
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local);
 void smtp_session_free(struct smtp_session *s);

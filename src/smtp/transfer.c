@@ -95,10 +95,9 @@ static const char *data_verdict(const struct smtp_data *d)
 static void log_message(struct smtp_session *s, const char *qid, const char *result,
 			const char *reply)
 {
-	char from[ADDR_PATH_MAX * 4], qf[sizeof(from) + 64], qr[300];
-	addr_format(&s->tx->from, from, sizeof(from));
-	log_msg(LOG_INFO, result, "session=%llu client=%s qid=%s from=<%s> size=%llu nrcpt=%zu reply=%s",
-		(unsigned long long)s->id, s->ip, qid, log_quote(from, strlen(from), qf, sizeof(qf)),
+	char qf[ADDR_PATH_MAX * 4 * 4], qr[300];
+	log_msg(LOG_INFO, result, "session=%llu client=%s qid=%s from=%s size=%llu nrcpt=%zu reply=%s",
+		(unsigned long long)s->id, s->ip, qid, smtp_log_addr(&s->tx->from, qf, sizeof(qf)),
 		(unsigned long long)s->tx->data.size, s->tx->env.n_rcpts,
 		log_quote(reply, strlen(reply), qr, sizeof(qr)));
 }

@@ -58,3 +58,12 @@ const char *log_quote(const char *s, size_t slen, char *buf, size_t buflen)
 	buf[o] = '\0';
 	return buf;
 }
+
+const char *log_quote_path(const char *addr, char *buf, size_t buflen)
+{
+	char path[1200];
+	int n = snprintf(path, sizeof(path), "<%s>", addr);
+	if (n < 0)
+		n = 0;
+	return log_quote(path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1, buf, buflen);
+}

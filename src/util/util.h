@@ -60,6 +60,10 @@ void log_msg(enum log_level lvl, const char *msg, const char *fields, ...)
  * contains a space, quote or '='. Always NUL-terminated; truncated with "..." if too long. */
 const char *log_quote(const char *s, size_t slen, char *buf, size_t buflen);
 
+/* An address as one log value: "<addr>" rendered by log_quote, brackets inside the quotes, so
+ * client text cannot pose as another field. */
+const char *log_quote_path(const char *addr, char *buf, size_t buflen);
+
 /* Normalise a domain name for comparison: one trailing dot removed, UTF-8 labels converted to
  * A-labels (IDNA2008 with UTS#46 mapping, libidn2), lower-case. Pure. Returns 0, or -1 when in is
  * not a valid host name (empty label, bad characters, too long). */

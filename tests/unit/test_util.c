@@ -100,6 +100,9 @@ static void test_log_quote(void)
 	CHECK_STR(log_quote("a b", 3, buf, sizeof(buf)), "\"a b\"", "space");
 	CHECK_STR(log_quote("a\r\n", 3, buf, sizeof(buf)), "a\\x0d\\x0a", "controls");
 	CHECK_STR(log_quote("", 0, buf, sizeof(buf)), "\"\"", "empty");
+	CHECK_STR(log_quote_path("a@b.example", buf, sizeof(buf)), "<a@b.example>", "path");
+	CHECK_STR(log_quote_path("\"x rule=y\"@b", buf, sizeof(buf)), "\"<\\x22x rule=y\\x22@b>\"",
+		  "a forged field stays inside one quoted value");
 }
 
 int main(void)

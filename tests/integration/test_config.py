@@ -1,0 +1,177 @@
+"""Configuration errors stop the server before it starts, and say where: FILE:LINE:COLUMN and
+the problem (docs/config.md, "Errors"). `relayguard check` reports the same without starting
+anything; the shipped etc/relayguard.conf passes it."""
+import pathlib
+import subprocess
+import time
+
+import pytest
+from conftest import BIN, free_port
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+GOOD = """\
+hostname mx.example.test
+listen 127.0.0.1:{port}
+spool {tmp}/spool
+mail-root {tmp}/mail
+local-domain example.test
+mailbox alice
+"""
+BAD_LINE = GOOD.count("\n") + 1  # the bad directive is appended: it is line 7
+
+# (id, bad line(s) appended to GOOD, line, column, the problem)
+BAD = [
+    ("unknown-directive", "relya allow from any", BAD_LINE, 1, "unknown directive 'relya'"),
+    ("unknown-directive-after-tab", "\trelya allow from any", BAD_LINE, 2, "unknown directive 'relya'"),
+    ("unknown-directive-capitalised", "Hostname mx.example.test", BAD_LINE, 1, "unknown directive 'Hostname'"),
+    ("bad-cidr-host-bits", "trusted-network 10.0.0.1/8", BAD_LINE, 17, "invalid CIDR '10.0.0.1/8'"),
+    ("bad-cidr-octet", "trusted-network 300.1.1.1", BAD_LINE, 17, "invalid CIDR '300.1.1.1'"),
+    ("bad-cidr-ipv6-prefix", "trusted-network ::1/129", BAD_LINE, 17, "invalid CIDR '::1/129'"),
+    ("bad-cidr-after-tab", "trusted-network 127.0.0.1\t10.0.0.1/8  # comment", BAD_LINE, 27,
+     "invalid CIDR '10.0.0.1/8'"),
+    ("bad-cidr-in-relay-rule", "relay allow from 10.0.0.0/33", BAD_LINE, 18, "invalid CIDR '10.0.0.0/33'"),
+    ("bad-cidr-in-relay-list", "relay allow from 10.0.0.0/8,bogus id x", BAD_LINE, 18, "invalid CIDR 'bogus'"),
+    ("bad-listen-name", "listen localhost:25", BAD_LINE, 8,
+     "invalid listen address 'localhost:25' (expected IPV4:PORT or [IPV6]:PORT)"),
+    ("bad-listen-no-port", "listen 127.0.0.1", BAD_LINE, 8, "invalid listen address '127.0.0.1'"),
+    ("bad-listen-ipv6-no-colon", "listen [::1]25", BAD_LINE, 8, "invalid listen address '[::1]25'"),
+    ("bad-listen-port-0", "listen 127.0.0.1:0", BAD_LINE, 8, "invalid port in '127.0.0.1:0' (expected 1..65535)"),
+    ("bad-listen-port-99999", "listen 127.0.0.1:99999", BAD_LINE, 8, "invalid port in '127.0.0.1:99999'"),
+    ("bad-listen-role", "listen 127.0.0.1:2 role relay", BAD_LINE, 25,
+     "invalid role 'relay' (expected smtp or submission)"),
+    ("listen-role-without-value", "listen 127.0.0.1:2 role", BAD_LINE, 1,
+     "'listen' expects ADDR:PORT [role smtp|submission]"),
+    ("duplicate-hostname", "hostname other.example.test", BAD_LINE, 1, "duplicate 'hostname' (first at line 1)"),
+    ("duplicate-listen", "listen 127.0.0.1:{port}", BAD_LINE, 8, "duplicate listen '127.0.0.1:{port}' (first at line 2)"),
+    ("duplicate-local-domain", "local-domain EXAMPLE.TEST.", BAD_LINE, 14, "duplicate local-domain"),
+    ("duplicate-mailbox", "mailbox ALICE", BAD_LINE, 9, "duplicate mailbox 'ALICE' (first at line 6)"),
+    ("mailbox-in-non-local-domain", "mailbox bob@other.test", BAD_LINE, 9,
+     "mailbox domain 'other.test' is not a local-domain"),
+    ("mailbox-in-subdomain-of-local", "mailbox bob@sub.example.test", BAD_LINE, 9,
+     "mailbox domain 'sub.example.test' is not a local-domain"),
+    ("mailbox-bad-user-name", "mailbox carol user ../etc", BAD_LINE, 20, "invalid user name '../etc'"),
+    ("bad-domain-after-utf8", "local-domain b\u00fccher.example exa_mple.test", BAD_LINE, 29,
+     "invalid domain 'exa_mple.test'"),
+    ("limit-bad-size-suffix", "limit message-size 10X", BAD_LINE, 20, "invalid size '10X' for limit message-size"),
+    ("limit-size-out-of-range", "limit message-size 2G", BAD_LINE, 20, "value 2G out of range 1K..1G for limit message-size"),
+    ("limit-line-length-below-rfc-512", "limit line-length 5", BAD_LINE, 19,
+     "value 5 out of range 512..65536 for limit line-length"),
+    ("limit-recipients-zero", "limit recipients 0", BAD_LINE, 18, "value 0 out of range 1..100000 for limit recipients"),
+    ("limit-not-a-number", "limit max-errors abc", BAD_LINE, 18, "invalid number 'abc' for limit max-errors"),
+    ("limit-timeout-zero", "limit command-timeout 0s", BAD_LINE, 23, "value 0s out of range 1s..1h for limit command-timeout"),
+    ("limit-bad-duration", "limit data-timeout 5x", BAD_LINE, 20, "invalid duration '5x' for limit data-timeout"),
+    ("limit-unknown-name", "limit nonsense 5", BAD_LINE, 7, "unknown limit 'nonsense'"),
+    ("limit-twice", "limit recipients 5\nlimit recipients 6", BAD_LINE + 1, 1,
+     "duplicate 'limit recipients' (first at line %d)" % BAD_LINE),
+    ("relay-bad-source", "relay allow from anyone", BAD_LINE, 18, "invalid CIDR 'anyone'"),
+    ("relay-missing-from", "relay allow", BAD_LINE, 1, "'relay' expects allow|deny from SOURCE [to DEST] [id NAME]"),
+    ("relay-reserved-id", "relay allow from any id implicit-reject", BAD_LINE, 25, "relay id 'implicit-reject' is reserved"),
+    ("relay-duplicate-id", "relay allow from 127.0.0.1 id a\nrelay deny from any id a", BAD_LINE + 1, 24,
+     "duplicate relay id 'a' (first at line %d)" % BAD_LINE),
+    ("bare-newline-bad-value", "bare-newline maybe", BAD_LINE, 14,
+     "invalid value 'maybe' for 'bare-newline' (expected reject or normalise)"),
+    ("ip-literal-bad-value", "ip-literal-recipients true", BAD_LINE, 23,
+     "invalid value 'true' for 'ip-literal-recipients' (expected yes or no)"),
+    ("hostname-without-argument", "hostname", BAD_LINE, 1, "'hostname' expects NAME"),
+    ("unterminated-quote", 'hostname "mx.example.test', BAD_LINE, 10, "unterminated quoted string"),
+]
+
+
+def write_conf(tmp_path, extra, port):
+    conf = tmp_path / "bad.conf"
+    conf.write_text((GOOD + extra + "\n").format(port=port, tmp=tmp_path))
+    return conf
+
+
+def run(*args, timeout=10, cwd=None):
+    start = time.time()
+    out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return out, time.time() - start
+
+
+def located(err, conf, line, col, problem):
+    """The first line of stderr holds "FILE:LINE:COL: problem"."""
+    where = "%s:%d:%d: " % (conf, line, col)
+    first = err.strip().splitlines()[0] if err.strip() else ""
+    assert where in first, err
+    assert problem in first[first.index(where) + len(where):], err
+
+
+@pytest.mark.parametrize("extra,line,col,problem", [pytest.param(*row[1:], id=row[0]) for row in BAD])
+def test_serve_refuses_a_bad_config(tmp_path, extra, line, col, problem):
+    port = free_port()
+    conf = write_conf(tmp_path, extra, port)
+    out, took = run("serve", "-c", str(conf))
+    assert out.returncode != 0
+    assert took < 3, "refusing a bad config took %.1fs" % took
+    located(out.stderr, conf, line, col, problem.format(port=port))
+    assert not (tmp_path / "spool").exists()  # nothing was started or created
+
+
+@pytest.mark.parametrize("extra,line,col,problem", [pytest.param(*row[1:], id=row[0]) for row in BAD])
+def test_check_reports_a_bad_config(tmp_path, extra, line, col, problem):
+    port = free_port()
+    conf = write_conf(tmp_path, extra, port)
+    out, _ = run("check", "-c", str(conf))
+    assert out.returncode == 1, out
+    located(out.stderr, conf, line, col, problem.format(port=port))
+    assert "configuration OK" not in out.stdout
+
+
+@pytest.mark.parametrize("content,problem", [
+    pytest.param(b"hostname mx.example.test\r\nlisten 127.0.0.1:2\r\nrelya x\r\n", ":3:1: unknown directive 'relya'",
+                 id="crlf-line-ends-count-lines"),
+    pytest.param(b"hostname a\x00b\nlisten 127.0.0.1:2\n", ":1:11: NUL byte", id="nul-byte"),
+    pytest.param(b"hostname mx.example.test\nspool /nonexistent/x\n", ": no 'listen' directive", id="no-listen"),
+])
+def test_whole_file_problems(tmp_path, content, problem):
+    conf = tmp_path / "c.conf"
+    conf.write_bytes(content)
+    for cmd in ("serve", "check"):
+        out, took = run(cmd, "-c", str(conf))
+        assert out.returncode == 1 and took < 3, out
+        assert "%s%s" % (conf, problem) in out.stderr, out.stderr
+
+
+def test_missing_file(tmp_path):
+    conf = tmp_path / "nope.conf"
+    for cmd in ("serve", "check"):
+        out, _ = run(cmd, "-c", str(conf))
+        assert out.returncode == 1
+        assert "%s: cannot read: No such file or directory" % conf in out.stderr
+
+
+def test_good_config_checks_ok(tmp_path):
+    conf = write_conf(tmp_path, "", free_port())
+    out, _ = run("check", "-c", str(conf))
+    assert out.returncode == 0, out.stderr
+    assert "configuration OK" in out.stdout
+    assert not (tmp_path / "spool").exists()  # check starts nothing
+
+
+def test_shipped_default_config_checks_ok():
+    out, _ = run("check", "-c", "etc/relayguard.conf", cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("etc/relayguard.conf: configuration OK"), out.stdout
+    assert out.stderr == ""
+
+
+def test_check_defaults_to_the_shipped_config():
+    out, _ = run("check", cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("etc/relayguard.conf: configuration OK"), out.stdout
+
+
+@pytest.mark.parametrize("args,status", [
+    pytest.param(["help"], 0, id="help"),
+    pytest.param(["--help"], 0, id="--help"),
+    pytest.param([], 2, id="no-arguments"),
+    pytest.param(["frobnicate"], 2, id="unknown-subcommand"),
+    pytest.param(["check", "-x"], 2, id="bad-option"),
+])
+def test_usage(args, status):
+    out, _ = run(*args)
+    assert out.returncode == status
+    text = out.stdout if status == 0 else out.stderr
+    assert "usage: relayguard serve" in text and "relayguard check" in text
