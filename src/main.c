@@ -1,5 +1,4 @@
 /* main.c — subcommand dispatch only. */
-#include "conf/conf.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -10,7 +9,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: relayguard serve [-c FILE]          run the mail server\n"
-		   "       relayguard check [-c FILE]          check the configuration file\n"
+		   "       relayguard check [-c FILE]          check the configuration, print the relay policy\n"
 		   "       relayguard queue list [-c FILE]     list queued messages\n"
 		   "       relayguard help\n"
 		   "FILE defaults to " DEFAULT_CONF ".\n");
@@ -26,21 +25,6 @@ static const char *conf_arg(int argc, char **argv, int first)
 	return NULL;
 }
 
-static int cmd_check(const char *path)
-{
-	struct conf *c;
-	char err[1024];
-	if (conf_load(path, &c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard: %s\n", err);
-		return 1;
-	}
-	printf("%s: configuration OK (%zu listen, %zu local domains, %zu mailboxes, %zu relay "
-	       "rules + implicit-reject)\n",
-	       path, c->n_listens, c->n_local_domains, c->n_mailboxes, c->n_rules);
-	conf_free(c);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path;
@@ -52,7 +36,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "serve") && (path = conf_arg(argc, argv, 2)))
 		return server_run(path);
 	if (!strcmp(argv[1], "check") && (path = conf_arg(argc, argv, 2)))
-		return cmd_check(path);
+		return server_check(path);
 	if (argc >= 3 && !strcmp(argv[1], "queue") && !strcmp(argv[2], "list") &&
 	    (path = conf_arg(argc, argv, 3)))
 		return server_queue_list(path);

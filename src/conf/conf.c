@@ -1056,3 +1056,21 @@ const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *l
 		i = find_mailbox_index(c, local, NULL);
 	return i < 0 ? NULL : &c->mailboxes[i];
 }
+
+void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len)
+{
+	size_t o = 0;
+	o += (size_t)snprintf(buf, len, "%s from ", r->action == CONF_RELAY_ALLOW ? "allow" : "deny");
+	static const char *const sources[] = {"any", "trusted", "authenticated"};
+	if (r->from != CONF_FROM_NETS && o < len)
+		o += (size_t)snprintf(buf + o, len - o, "%s", sources[r->from]);
+	for (size_t i = 0; r->from == CONF_FROM_NETS && i < r->n_nets && o < len; i++) {
+		char net[64];
+		cidr_format(&r->nets[i], net, sizeof(net));
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", net);
+	}
+	if (o < len)
+		o += (size_t)snprintf(buf + o, len - o, " to %s", r->n_to ? "" : "any");
+	for (size_t i = 0; i < r->n_to && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", r->to_domains[i]);
+}

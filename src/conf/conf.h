@@ -102,6 +102,9 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
 void conf_free(struct conf *c);
 
+/* One line describing a relay rule: "allow from trusted to any". Pure. */
+void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len);
+
 /* Is domain (normalised) one of the local domains? */
 int conf_is_local_domain(const struct conf *c, const char *domain);
 

@@ -6,6 +6,9 @@
 /* Run the server on the config file at path until SIGTERM/SIGINT. Returns the exit status. */
 int server_run(const char *conf_path);
 
+/* `relayguard check`: parse the config, print the relay policy; 0 OK, 1 on an error. */
+int server_check(const char *conf_path);
+
 /* `relayguard queue list`: print the messages still queued in the spool of the config. */
 int server_queue_list(const char *conf_path);
 

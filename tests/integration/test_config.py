@@ -175,3 +175,21 @@ def test_usage(args, status):
     assert out.returncode == status
     text = out.stdout if status == 0 else out.stderr
     assert "usage: relayguard serve" in text and "relayguard check" in text
+
+
+def test_check_prints_the_relay_policy_in_order(tmp_path):
+    """`relayguard check` shows what the server will relay, rule by rule, ending with the
+    implicit reject, so an admin reads the effective policy in one place."""
+    conf = tmp_path / "c.conf"
+    conf.write_text("listen 127.0.0.1:2525\nlocal-domain example.test\n"
+                    "trusted-network 10.0.0.0/8\n"
+                    "relay deny from 192.0.2.0/24,2001:db8::/32 id bad-nets\n"
+                    "relay allow from trusted to partner.example,other.example\n")
+    out, _ = run("check", "-c", str(conf))
+    assert out.returncode == 0
+    lines = [l.split() for l in out.stdout.splitlines() if l.startswith("  ")]
+    assert lines == [
+        ["1", "deny", "from", "192.0.2.0/24,2001:db8::/32", "to", "any", "[bad-nets]"],
+        ["2", "allow", "from", "trusted", "to", "partner.example,other.example", "[%s:5]" % conf],
+        ["-", "deny", "from", "any", "to", "any", "[implicit-reject]"],
+    ]

@@ -607,8 +607,33 @@ static void test_load_errors(void)
 	rmdir(dir);
 }
 
+/* conf_rule_describe: the one-line form `relayguard check` prints. */
+static void test_rule_describe(void)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+	    {"relay allow from trusted\n", "allow from trusted to any"},
+	    {"relay deny from any to a.test,b.test\n", "deny from any to a.test,b.test"},
+	    {"relay allow from authenticated id x\n", "allow from authenticated to any"},
+	    {"relay deny from 192.0.2.0/24,2001:db8::/32\n", "deny from 192.0.2.0/24,2001:db8::/32 to any"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *c = NULL;
+		char err[256], got[256];
+		if (conf_parse(cases[i].line, strlen(cases[i].line), "t", &c, err, sizeof(err)) < 0) {
+			CHECK(0, "%s: %s", cases[i].line, err);
+			continue;
+		}
+		conf_rule_describe(&c->rules[0], got, sizeof(got));
+		CHECK_STR(got, cases[i].want, "%s", cases[i].line);
+		conf_free(c);
+	}
+}
+
 int main(void)
 {
+	test_rule_describe();
 	test_lexer();
 	test_valid();
 	test_listen_sockaddr();
