@@ -124,6 +124,8 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
 		return;
 	}
+	/* the queue ID names the transaction from MAIL on, so RCPT log lines carry it too */
+	s->tx->env.qid = spool_qid_new(s->ctx->spool);
 	s->tx->from = from;
 	s->tx->params = params;
 	s->tx->utf8_addr = from.utf8;
@@ -133,11 +135,12 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 static void log_rcpt(struct smtp_session *s, const struct addr_path *to,
 		     const struct policy_verdict *v)
 {
-	char qf[ADDR_PATH_MAX * 4 * 4], qt[sizeof(qf)], qh[1100], qr[300];
+	char qf[ADDR_PATH_MAX * 4 * 4], qt[sizeof(qf)], qh[1100], qr[300], qid[SPOOL_QID_LEN + 1];
+	spool_qid_format(s->tx->env.qid, qid);
 	log_msg(v->result == POLICY_REJECT ? LOG_WARN : LOG_INFO,
 		v->result == POLICY_REJECT ? "smtp: rcpt rejected" : "smtp: rcpt accepted",
-		"session=%llu client=%s helo=%s from=%s to=%s rule=%s reply=%s",
-		(unsigned long long)s->id, s->ip, log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
+		"session=%llu client=%s qid=%s helo=%s from=%s to=%s rule=%s reply=%s",
+		(unsigned long long)s->id, s->ip, qid, log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
 		smtp_log_addr(&s->tx->from, qf, sizeof(qf)), smtp_log_addr(to, qt, sizeof(qt)),
 		v->rule_id, log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
 }

@@ -47,7 +47,6 @@ void smtp_data_begin(struct smtp_session *s)
 	const struct conf *c = s->ctx->conf;
 	char hdr[1024];
 	struct smtp_tx *tx = s->tx;
-	tx->env.qid = spool_qid_new(s->ctx->spool);
 	tx->stage = spool_stage_new(s->ctx->spool);
 	int n = received_header(s, hdr, sizeof(hdr));
 	if (!tx->stage || n <= 0 || (size_t)n >= sizeof(hdr) ||
