@@ -9,7 +9,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: relayguard serve [-c FILE]          run the mail server\n"
-		   "       relayguard check [-c FILE]          check the configuration, print the relay policy\n"
+		   "       relayguard check [-c FILE]          check the configuration, print the "
+		   "relay policy\n"
 		   "       relayguard queue list [-c FILE]     list queued messages\n"
 		   "       relayguard help\n"
 		   "FILE defaults to " DEFAULT_CONF ".\n");

@@ -12,22 +12,22 @@
 
 enum addr_status {
 	ADDR_OK = 0,
-	ADDR_ERR_SYNTAX,    /* not a Path per RFC 5321 4.1.2 */
-	ADDR_ERR_TOO_LONG,  /* a length limit of 4.5.3.1 exceeded */
-	ADDR_ERR_8BIT,      /* non-ASCII without SMTPUTF8 */
-	ADDR_ERR_DOMAIN,    /* domain part is not a valid name or address literal */
+	ADDR_ERR_SYNTAX,   /* not a Path per RFC 5321 4.1.2 */
+	ADDR_ERR_TOO_LONG, /* a length limit of 4.5.3.1 exceeded */
+	ADDR_ERR_8BIT,	   /* non-ASCII without SMTPUTF8 */
+	ADDR_ERR_DOMAIN,   /* domain part is not a valid name or address literal */
 };
 
 struct addr_path {
-	int null;              /* "<>" */
-	int unqualified;       /* no "@domain" at all, e.g. "<postmaster>" */
-	int quoted;            /* local part was a quoted-string */
-	int routing;           /* local part holds '%', '!' or '@' (percent hack, UUCP bang, …) */
-	int source_route;      /* "<@a,@b:x@y>" was given; the route was dropped (RFC 5321 C) */
-	int trailing_dot;      /* "x@example.org." was given; the dot was dropped */
-	int utf8;              /* local part or domain held UTF-8 */
-	int literal;           /* domain is an address literal */
-	uint8_t literal_addr[16]; /* its address, IPv4 as IPv4-mapped IPv6 */
+	int null;	  /* "<>" */
+	int unqualified;  /* no "@domain" at all, e.g. "<postmaster>" */
+	int quoted;	  /* local part was a quoted-string */
+	int routing;	  /* local part holds '%', '!' or '@' (percent hack, UUCP bang, …) */
+	int source_route; /* "<@a,@b:x@y>" was given; the route was dropped (RFC 5321 C) */
+	int trailing_dot; /* "x@example.org." was given; the dot was dropped */
+	int utf8;	  /* local part or domain held UTF-8 */
+	int literal;	  /* domain is an address literal */
+	uint8_t literal_addr[16];	    /* its address, IPv4 as IPv4-mapped IPv6 */
 	char local[ADDR_LOCAL_MAX * 4 + 1]; /* local part, unquoted (escapes resolved), case kept */
 	char domain[ADDR_DOMAIN_MAX + 1];   /* lower-case A-label, or canonical "[192.0.2.1]" /
 					       "[IPv6:2001:db8::1]"; "" when unqualified/null */

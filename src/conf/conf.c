@@ -1060,7 +1060,8 @@ const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *l
 void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len)
 {
 	size_t o = 0;
-	o += (size_t)snprintf(buf, len, "%s from ", r->action == CONF_RELAY_ALLOW ? "allow" : "deny");
+	o += (size_t)snprintf(buf, len, "%s from ",
+			      r->action == CONF_RELAY_ALLOW ? "allow" : "deny");
 	static const char *const sources[] = {"any", "trusted", "authenticated"};
 	if (r->from != CONF_FROM_NETS && o < len)
 		o += (size_t)snprintf(buf + o, len - o, "%s", sources[r->from]);

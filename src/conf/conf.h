@@ -14,7 +14,7 @@
 #define CONF_MAX_SIZE (1024 * 1024)
 
 enum conf_role {
-	CONF_ROLE_SMTP,       /* port-25 style: inbound mail from the world */
+	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
 	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
 };
 
@@ -36,9 +36,9 @@ struct conf_mailbox {
 enum conf_relay_action { CONF_RELAY_ALLOW, CONF_RELAY_DENY };
 enum conf_relay_from {
 	CONF_FROM_ANY,
-	CONF_FROM_TRUSTED,       /* any of the trusted-network prefixes */
+	CONF_FROM_TRUSTED,	 /* any of the trusted-network prefixes */
 	CONF_FROM_AUTHENTICATED, /* an SMTP AUTH session */
-	CONF_FROM_NETS,          /* the rule's own prefixes */
+	CONF_FROM_NETS,		 /* the rule's own prefixes */
 };
 
 /* relay allow|deny from SOURCE [to DEST] [id NAME] — ordered, first match wins, followed by an
@@ -56,25 +56,25 @@ struct conf_relay_rule {
 enum conf_bare_newline { CONF_BARE_REJECT, CONF_BARE_NORMALISE };
 
 struct conf_limits {
-	uint64_t message_size;     /* limit message-size, default 10M */
-	unsigned recipients;       /* limit recipients, default 100 */
-	unsigned line_length;      /* limit line-length (command lines, incl. CRLF), default 1000 */
-	uint64_t header_size;      /* limit header-size, default 256K */
-	unsigned command_timeout;  /* limit command-timeout, seconds, default 300 */
-	unsigned data_timeout;     /* limit data-timeout, seconds, default 600 */
-	unsigned max_sessions;     /* limit max-sessions, default 1000 */
-	unsigned max_errors;       /* limit max-errors, default 10 */
-	unsigned greeting_delay;   /* limit greeting-delay, seconds, default 0: banner delay; a
-				      client that talks before the banner is dropped */
+	uint64_t message_size;	  /* limit message-size, default 10M */
+	unsigned recipients;	  /* limit recipients, default 100 */
+	unsigned line_length;	  /* limit line-length (command lines, incl. CRLF), default 1000 */
+	uint64_t header_size;	  /* limit header-size, default 256K */
+	unsigned command_timeout; /* limit command-timeout, seconds, default 300 */
+	unsigned data_timeout;	  /* limit data-timeout, seconds, default 600 */
+	unsigned max_sessions;	  /* limit max-sessions, default 1000 */
+	unsigned max_errors;	  /* limit max-errors, default 10 */
+	unsigned greeting_delay;  /* limit greeting-delay, seconds, default 0: banner delay; a
+				     client that talks before the banner is dropped */
 };
 
 struct conf {
-	char *path;     /* file it came from */
+	char *path;	/* file it came from */
 	char *hostname; /* NULL in the parse result when absent; conf_load fills gethostname() */
 	struct conf_listen *listens;
 	size_t n_listens;
-	char *spool_dir; /* default "var/spool" */
-	char *mail_root; /* default "var/mail" */
+	char *spool_dir;      /* default "var/spool" */
+	char *mail_root;      /* default "var/mail" */
 	char **local_domains; /* normalised: lower-case, A-label, no trailing dot */
 	size_t n_local_domains;
 	struct conf_mailbox *mailboxes;
@@ -84,10 +84,10 @@ struct conf {
 	struct conf_relay_rule *rules;
 	size_t n_rules;
 	struct conf_limits limits;
-	int ip_literal_recipients; /* accept RCPT to [our own address]; default 0 */
+	int ip_literal_recipients;	     /* accept RCPT to [our own address]; default 0 */
 	enum conf_bare_newline bare_newline; /* default reject */
-	unsigned delivery_workers;  /* default 4 */
-	uint64_t spool_segment_size; /* default 64M */
+	unsigned delivery_workers;	     /* default 4 */
+	uint64_t spool_segment_size;	     /* default 64M */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

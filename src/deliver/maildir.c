@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 /* snprintf into a path buffer; -ENAMETOOLONG instead of a silently truncated path. */
-__attribute__((format(printf, 3, 4))) static int pathf(char *buf, size_t len, const char *fmt,
-						       ...)
+__attribute__((format(printf, 3, 4))) static int pathf(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

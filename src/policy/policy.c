@@ -5,15 +5,15 @@
 #include <string.h>
 
 static const struct policy_verdict reject_unqualified = {
-    POLICY_REJECT, "unqualified-recipient",
-    "553 5.1.3 Recipient address must be fully qualified", NULL};
+    POLICY_REJECT, "unqualified-recipient", "553 5.1.3 Recipient address must be fully qualified",
+    NULL};
 static const struct policy_verdict reject_routing = {
     POLICY_REJECT, "routing-in-local-part",
     "550 5.7.1 Routing characters (% ! @) in the local part are not accepted", NULL};
-static const struct policy_verdict reject_unknown_user = {
-    POLICY_REJECT, "unknown-user", "550 5.1.1 No such user here", NULL};
-static const struct policy_verdict reject_implicit = {
-    POLICY_REJECT, "implicit-reject", "554 5.7.1 Relay access denied", NULL};
+static const struct policy_verdict reject_unknown_user = {POLICY_REJECT, "unknown-user",
+							  "550 5.1.1 No such user here", NULL};
+static const struct policy_verdict reject_implicit = {POLICY_REJECT, "implicit-reject",
+						      "554 5.7.1 Relay access denied", NULL};
 
 static struct policy_verdict accept_local(const char *rule, const struct conf_mailbox *mb)
 {

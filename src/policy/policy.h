@@ -15,9 +15,9 @@ enum policy_result {
 };
 
 struct policy_client {
-	uint8_t addr[16];       /* client address, IPv4-mapped for IPv4 */
+	uint8_t addr[16];	/* client address, IPv4-mapped for IPv4 */
 	uint8_t local_addr[16]; /* the address the client connected to */
-	int authenticated;      /* SMTP AUTH succeeded */
+	int authenticated;	/* SMTP AUTH succeeded */
 };
 
 struct policy_verdict {

@@ -14,8 +14,8 @@
 #include <zlib.h>
 
 /* Write header, envelope and body; on failure cut the segment back to where it was. */
-static int write_record(struct spool *sp, struct spool_segment *seg, const char *env,
-			size_t envlen, struct spool_stage *st, uint64_t qid, uint64_t *body_off)
+static int write_record(struct spool *sp, struct spool_segment *seg, const char *env, size_t envlen,
+			struct spool_stage *st, uint64_t qid, uint64_t *body_off)
 {
 	char hdr[128];
 	uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)env, (uInt)envlen);

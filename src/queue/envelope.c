@@ -15,7 +15,8 @@ static char *dup_clean(const char *s)
 	if (d)
 		for (char *p = d; *p; p++)
 			if (*p == '\r' || *p == '\n')
-				*p = '?'; /* values are single lines; the parsers never yield these */
+				*p = '?'; /* values are single lines; the parsers never yield these
+					   */
 	return d;
 }
 

@@ -44,10 +44,10 @@ enum spool_rec_type { SPOOL_REC_MSG, SPOOL_REC_DONE, SPOOL_REC_CANCEL };
 struct spool_rec {
 	enum spool_rec_type type;
 	uint64_t qid;
-	uint64_t rcpt;         /* DONE: recipient index */
-	uint64_t env_off, env_len;   /* MSG: offsets relative to the record start */
+	uint64_t rcpt;		   /* DONE: recipient index */
+	uint64_t env_off, env_len; /* MSG: offsets relative to the record start */
 	uint64_t body_off, body_len;
-	uint32_t crc;          /* MSG: CRC-32 of envelope then body */
+	uint32_t crc; /* MSG: CRC-32 of envelope then body */
 };
 /* Parse the record at the start of buf. Returns the record length (> 0), 0 when buf holds an
  * incomplete record (a torn tail), or -1 when it is corrupt (bad header or CRC). */

@@ -33,7 +33,9 @@ static int take_number(const char *s, size_t n, size_t *i, int base, size_t widt
 	uint64_t v = 0;
 	while (*i < n) {
 		char c = s[*i];
-		int d = c >= '0' && c <= '9' ? c - '0' : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'		     ? c - '0'
+			: base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10
+							     : -1;
 		if (d < 0)
 			break;
 		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
@@ -105,7 +107,8 @@ long long spool_rec_parse(const char *buf, size_t len, struct spool_rec *out)
 	size_t scan = len < REC_HEADER_MAX ? len : REC_HEADER_MAX;
 	const char *nl = memchr(buf, '\n', scan);
 	if (!nl)
-		return len < REC_HEADER_MAX && (len < 4 || memcmp(buf, "RG", len < 2 ? len : 2) == 0)
+		return len < REC_HEADER_MAX &&
+			       (len < 4 || memcmp(buf, "RG", len < 2 ? len : 2) == 0)
 			   ? 0
 			   : -1;
 	size_t hlen = (size_t)(nl - buf);

@@ -111,9 +111,11 @@ static int load_segment(struct spool *sp, struct recovery *r, uint64_t seq, int 
 		return (int)valid;
 	if ((uint64_t)valid < seg->size) {
 		if (!sp->readonly)
-			log_msg(LOG_WARN, last ? "spool: torn record at the end cut off (never acknowledged)"
-				       : "spool: corrupt record, rest of segment ignored",
-			"segment=%" PRIu64 " offset=%lld size=%" PRIu64, seq, valid, seg->size);
+			log_msg(LOG_WARN,
+				last ? "spool: torn record at the end cut off (never acknowledged)"
+				     : "spool: corrupt record, rest of segment ignored",
+				"segment=%" PRIu64 " offset=%lld size=%" PRIu64, seq, valid,
+				seg->size);
 		if (last && !sp->readonly && ftruncate(seg->fd, (off_t)valid) == 0)
 			seg->size = (uint64_t)valid;
 		else

@@ -38,7 +38,6 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-
 int spool_open(const char *dir, uint64_t segment_size, spool_queued_fn on_queued, void *arg,
 	       struct spool **out, char *err, size_t errlen)
 {

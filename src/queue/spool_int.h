@@ -11,11 +11,11 @@
 struct spool_segment {
 	uint64_t seq;
 	int fd;
-	uint64_t size;     /* bytes written (the loop thread's view) */
-	size_t pending;    /* queued messages stored here */
-	size_t inflight;   /* commits written here, not yet durable */
-	int dir_synced;    /* its directory entry is durable */
-	int broken;        /* a write failed: never append again */
+	uint64_t size;	 /* bytes written (the loop thread's view) */
+	size_t pending;	 /* queued messages stored here */
+	size_t inflight; /* commits written here, not yet durable */
+	int dir_synced;	 /* its directory entry is durable */
+	int broken;	 /* a write failed: never append again */
 	struct spool_segment *next;
 };
 
@@ -32,7 +32,7 @@ struct spool_stage {
 	struct spool *sp;
 	char *mem;
 	size_t len, cap;
-	int fd;          /* unlinked temporary file once the body outgrew memory */
+	int fd; /* unlinked temporary file once the body outgrew memory */
 	uint64_t total;
 	uint32_t crc;
 };
@@ -50,7 +50,7 @@ struct spool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct spool_commit *todo, *todo_tail; /* written, waiting for fdatasync */
-	struct spool_commit *finished;          /* fdatasync done, waiting for the loop */
+	struct spool_commit *finished;	       /* fdatasync done, waiting for the loop */
 	int stopping;
 	pthread_t thread;
 	int thread_started;

@@ -31,7 +31,7 @@ struct dirsync {
 	struct dirsync *next;
 	char *user;
 	struct delivery *waiting; /* renamed, not yet covered by a sync */
-	struct delivery *batch;   /* covered by the sync running now */
+	struct delivery *batch;	  /* covered by the sync running now */
 	int running, status;
 	char err[256];
 };
@@ -111,11 +111,12 @@ static void delivery_failed(struct delivery *d, const char *err)
 	char qt[1200 * 4];
 	log_msg(LOG_WARN, "deliver: maildir failed, will retry",
 		"qid=%s to=%s user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid,
-		log_quote_path(r->addr, qt, sizeof(qt)),
-		r->user, err, d->attempts, LOCAL_RETRY_SECONDS);
+		log_quote_path(r->addr, qt, sizeof(qt)), r->user, err, d->attempts,
+		LOCAL_RETRY_SECONDS);
 	d->retry = evtimer_new(d->srv->base, delivery_retry_cb, d);
 	if (!d->retry) {
-		log_msg(LOG_ERR, "deliver: cannot schedule retry (message stays queued until restart)",
+		log_msg(LOG_ERR,
+			"deliver: cannot schedule retry (message stays queued until restart)",
 			"qid=%s", d->msg->qid);
 		free(d);
 		return;
@@ -130,7 +131,8 @@ static void delivery_finished(struct delivery *d)
 	d->srv->delivered++;
 	char qt[1200 * 4];
 	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=%s user=%s method=maildir%s",
-		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user, d->msg->recovered ? " recovered=yes" : "");
+		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user,
+		d->msg->recovered ? " recovered=yes" : "");
 	spool_rcpt_done(d->srv->spool, d->msg, d->idx);
 	free(d);
 }
@@ -249,7 +251,8 @@ void local_on_queued(void *arg, struct spool_msg *msg)
 		}
 		struct delivery *d = calloc(1, sizeof(*d));
 		if (!d) {
-			log_msg(LOG_ERR, "deliver: out of memory (message stays queued until restart)",
+			log_msg(LOG_ERR,
+				"deliver: out of memory (message stays queued until restart)",
 				"qid=%s", msg->qid);
 			continue;
 		}

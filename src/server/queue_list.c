@@ -20,7 +20,8 @@ static void print_msg(void *arg, const struct spool_msg *m)
 	for (size_t i = 0; i < m->env.n_rcpts; i++) {
 		const struct spool_rcpt *r = &m->env.rcpts[i];
 		if (!r->done)
-			printf("    %-8s <%s>  rule=%s\n", r->user ? "local" : "relay", r->addr, r->rule);
+			printf("    %-8s <%s>  rule=%s\n", r->user ? "local" : "relay", r->addr,
+			       r->rule);
 	}
 	(*count)++;
 }

@@ -41,10 +41,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int server_events(struct server *srv)
 {
-	srv->ev_spool = event_new(srv->base, spool_notify_fd(srv->spool), EV_READ | EV_PERSIST,
-				  spool_cb, srv);
-	srv->ev_workq = event_new(srv->base, workq_notify_fd(srv->workq), EV_READ | EV_PERSIST,
-				  workq_cb, srv);
+	srv->ev_spool =
+	    event_new(srv->base, spool_notify_fd(srv->spool), EV_READ | EV_PERSIST, spool_cb, srv);
+	srv->ev_workq =
+	    event_new(srv->base, workq_notify_fd(srv->workq), EV_READ | EV_PERSIST, workq_cb, srv);
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
 	if (!srv->ev_spool || !srv->ev_workq || !srv->ev_term || !srv->ev_int)

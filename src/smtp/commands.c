@@ -34,7 +34,8 @@ static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *ar
 {
 	const struct conf *c = s->ctx->conf;
 	if (!helo_arg_valid(arg, len)) {
-		smtp_error(s, "501 5.5.4 Syntax: %s hostname", verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
+		smtp_error(s, "501 5.5.4 Syntax: %s hostname",
+			   verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
 		return;
 	}
 	tx_reset(s);
@@ -57,11 +58,13 @@ static const char *path_error(enum addr_status st, int sender)
 {
 	switch (st) {
 	case ADDR_ERR_TOO_LONG:
-		return sender ? "501 5.1.7 Sender address too long" : "501 5.1.3 Recipient address too long";
+		return sender ? "501 5.1.7 Sender address too long"
+			      : "501 5.1.3 Recipient address too long";
 	case ADDR_ERR_8BIT:
 		return "553 5.6.7 Non-ASCII address requires SMTPUTF8";
 	case ADDR_ERR_DOMAIN:
-		return sender ? "501 5.1.7 Invalid sender domain" : "501 5.1.3 Invalid recipient domain";
+		return sender ? "501 5.1.7 Invalid sender domain"
+			      : "501 5.1.3 Invalid recipient domain";
 	default:
 		return sender ? "501 5.1.7 Bad sender address syntax"
 			      : "501 5.1.3 Bad recipient address syntax";
@@ -140,7 +143,8 @@ static void log_rcpt(struct smtp_session *s, const struct addr_path *to,
 	log_msg(v->result == POLICY_REJECT ? LOG_WARN : LOG_INFO,
 		v->result == POLICY_REJECT ? "smtp: rcpt rejected" : "smtp: rcpt accepted",
 		"session=%llu client=%s qid=%s helo=%s from=%s to=%s rule=%s reply=%s",
-		(unsigned long long)s->id, s->ip, qid, log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
+		(unsigned long long)s->id, s->ip, qid,
+		log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
 		smtp_log_addr(&s->tx->from, qf, sizeof(qf)), smtp_log_addr(to, qt, sizeof(qt)),
 		v->rule_id, log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
 }
@@ -174,7 +178,8 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "%s", v.reply);
 		return;
 	}
-	if (spool_env_add_rcpt(&s->tx->env, to, v.mailbox ? v.mailbox->user : NULL, v.rule_id) < 0) {
+	if (spool_env_add_rcpt(&s->tx->env, to, v.mailbox ? v.mailbox->user : NULL, v.rule_id) <
+	    0) {
 		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
 		return;
 	}
@@ -232,7 +237,8 @@ static void cmd_help(struct smtp_session *s, enum smtp_verb verb, const char *ar
 static void cmd_vrfy(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
-	smtp_reply(s, "252 2.5.2 Cannot verify the user, but will accept a message and attempt delivery");
+	smtp_reply(
+	    s, "252 2.5.2 Cannot verify the user, but will accept a message and attempt delivery");
 }
 
 typedef void (*cmd_fn)(struct smtp_session *, enum smtp_verb, const char *, size_t);
@@ -243,11 +249,16 @@ static const struct {
 	enum need need;
 	cmd_fn fn;
 } commands[] = {
-    {SMTP_VERB_HELO, "HELO", NEED_NOTHING, cmd_helo}, {SMTP_VERB_EHLO, "EHLO", NEED_NOTHING, cmd_helo},
-    {SMTP_VERB_MAIL, "MAIL", NEED_HELO, cmd_mail},    {SMTP_VERB_RCPT, "RCPT", NEED_TX, cmd_rcpt},
-    {SMTP_VERB_DATA, "DATA", NEED_TX, cmd_data},      {SMTP_VERB_RSET, "RSET", NEED_NOTHING, cmd_rset},
-    {SMTP_VERB_NOOP, "NOOP", NEED_NOTHING, cmd_noop}, {SMTP_VERB_QUIT, "QUIT", NEED_NOTHING, cmd_quit},
-    {SMTP_VERB_HELP, "HELP", NEED_NOTHING, cmd_help}, {SMTP_VERB_VRFY, "VRFY", NEED_NOTHING, cmd_vrfy},
+    {SMTP_VERB_HELO, "HELO", NEED_NOTHING, cmd_helo},
+    {SMTP_VERB_EHLO, "EHLO", NEED_NOTHING, cmd_helo},
+    {SMTP_VERB_MAIL, "MAIL", NEED_HELO, cmd_mail},
+    {SMTP_VERB_RCPT, "RCPT", NEED_TX, cmd_rcpt},
+    {SMTP_VERB_DATA, "DATA", NEED_TX, cmd_data},
+    {SMTP_VERB_RSET, "RSET", NEED_NOTHING, cmd_rset},
+    {SMTP_VERB_NOOP, "NOOP", NEED_NOTHING, cmd_noop},
+    {SMTP_VERB_QUIT, "QUIT", NEED_NOTHING, cmd_quit},
+    {SMTP_VERB_HELP, "HELP", NEED_NOTHING, cmd_help},
+    {SMTP_VERB_VRFY, "VRFY", NEED_NOTHING, cmd_vrfy},
     {SMTP_VERB_EXPN, "EXPN", NEED_NOTHING, cmd_vrfy},
 };
 

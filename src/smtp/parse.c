@@ -33,7 +33,7 @@ static const struct {
 } verbs[] = {
     {"HELO", SMTP_VERB_HELO, SMTP_ARG_REQUIRED}, {"EHLO", SMTP_VERB_EHLO, SMTP_ARG_REQUIRED},
     {"MAIL", SMTP_VERB_MAIL, SMTP_ARG_REQUIRED}, {"RCPT", SMTP_VERB_RCPT, SMTP_ARG_REQUIRED},
-    {"DATA", SMTP_VERB_DATA, SMTP_ARG_NONE},     {"RSET", SMTP_VERB_RSET, SMTP_ARG_NONE},
+    {"DATA", SMTP_VERB_DATA, SMTP_ARG_NONE},	 {"RSET", SMTP_VERB_RSET, SMTP_ARG_NONE},
     {"NOOP", SMTP_VERB_NOOP, SMTP_ARG_OPTIONAL}, {"QUIT", SMTP_VERB_QUIT, SMTP_ARG_NONE},
     {"HELP", SMTP_VERB_HELP, SMTP_ARG_OPTIONAL}, {"VRFY", SMTP_VERB_VRFY, SMTP_ARG_REQUIRED},
     {"EXPN", SMTP_VERB_EXPN, SMTP_ARG_REQUIRED},
@@ -160,5 +160,5 @@ enum smtp_param_status smtp_rcpt_params_parse(const char *s, size_t len)
 	const char *kw, *val;
 	size_t kwlen, vallen, i = 0;
 	return next_param(s, len, &i, &kw, &kwlen, &val, &vallen) ? SMTP_PARAM_UNKNOWN
-								 : SMTP_PARAM_OK;
+								  : SMTP_PARAM_OK;
 }

@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 enum smtp_line_status {
-	SMTP_LINE_OK,        /* a CRLF-terminated line */
-	SMTP_LINE_MORE,      /* no complete line yet and still under the limit */
-	SMTP_LINE_TOO_LONG,  /* max bytes seen without LF: caller discards up to the next LF */
-	SMTP_LINE_BARE_LF,   /* line ended by LF without CR */
-	SMTP_LINE_BARE_CR,   /* CR not followed by LF inside the line */
-	SMTP_LINE_NUL,       /* NUL byte inside the line */
+	SMTP_LINE_OK,	    /* a CRLF-terminated line */
+	SMTP_LINE_MORE,	    /* no complete line yet and still under the limit */
+	SMTP_LINE_TOO_LONG, /* max bytes seen without LF: caller discards up to the next LF */
+	SMTP_LINE_BARE_LF,  /* line ended by LF without CR */
+	SMTP_LINE_BARE_CR,  /* CR not followed by LF inside the line */
+	SMTP_LINE_NUL,	    /* NUL byte inside the line */
 };
 
 /* Look for one command line at the start of buf. max is the line-length limit including CRLF.
@@ -87,16 +87,16 @@ enum smtp_data_state { SMTP_DATA_SOL, SMTP_DATA_MID, SMTP_DATA_CR, SMTP_DATA_DOT
 
 struct smtp_data {
 	enum smtp_data_state state;
-	int normalise;       /* bare-newline normalise */
-	int in_header;       /* still inside the header block */
-	int line_empty;      /* the current line has no bytes yet */
-	int done;            /* end of data seen */
-	int bad_newline;     /* a bare CR or LF was seen (reject mode) */
-	int bad_nul;         /* a NUL byte was seen */
-	int too_big;         /* message-size exceeded: output stopped */
-	int header_too_big;  /* header-size exceeded */
-	int eight_bit;       /* a byte >= 0x80 was seen */
-	uint64_t size;       /* bytes of the (unstuffed) message */
+	int normalise;	    /* bare-newline normalise */
+	int in_header;	    /* still inside the header block */
+	int line_empty;	    /* the current line has no bytes yet */
+	int done;	    /* end of data seen */
+	int bad_newline;    /* a bare CR or LF was seen (reject mode) */
+	int bad_nul;	    /* a NUL byte was seen */
+	int too_big;	    /* message-size exceeded: output stopped */
+	int header_too_big; /* header-size exceeded */
+	int eight_bit;	    /* a byte >= 0x80 was seen */
+	uint64_t size;	    /* bytes of the (unstuffed) message */
 	uint64_t header_size;
 	uint64_t max_size, max_header;
 };

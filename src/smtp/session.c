@@ -54,8 +54,7 @@ int smtp_error(struct smtp_session *s, const char *fmt, ...)
 		return 0;
 	log_msg(LOG_WARN, "smtp: too many errors", "session=%llu client=%s errors=%u",
 		(unsigned long long)s->id, s->ip, s->errors);
-	smtp_close(s, "421 4.7.0 %s Too many errors, closing connection",
-		   s->ctx->conf->hostname);
+	smtp_close(s, "421 4.7.0 %s Too many errors, closing connection", s->ctx->conf->hostname);
 	return -1;
 }
 
@@ -97,8 +96,9 @@ static void pregreet(struct smtp_session *s)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t n = evbuffer_get_length(in) < 40 ? evbuffer_get_length(in) : 40;
 	const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
-	log_msg(LOG_WARN, "smtp: client talked before the greeting", "session=%llu client=%s data=%s",
-		(unsigned long long)s->id, s->ip, log_quote(p ? p : "", p ? n : 0, q, sizeof(q)));
+	log_msg(LOG_WARN, "smtp: client talked before the greeting",
+		"session=%llu client=%s data=%s", (unsigned long long)s->id, s->ip,
+		log_quote(p ? p : "", p ? n : 0, q, sizeof(q)));
 	evtimer_del(s->greet);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	smtp_close(s, "554 5.5.1 %s Protocol error: talking before the greeting",
@@ -293,8 +293,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	    s->state != SMTP_STATE_COMMIT) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);
-		smtp_close(s, "421 4.4.2 %s Timeout, closing connection",
-			   s->ctx->conf->hostname);
+		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->ctx->conf->hostname);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {

@@ -10,14 +10,14 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-#define SMTP_OUT_MAX (64 * 1024)  /* replies queued for a client that does not read */
+#define SMTP_OUT_MAX (64 * 1024)    /* replies queued for a client that does not read */
 #define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
 
 enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT, /* waiting for the spool; input is not read */
+	SMTP_STATE_COMMIT,  /* waiting for the spool; input is not read */
 	SMTP_STATE_CLOSING, /* final reply queued; freed once it is written */
 };
 
@@ -29,9 +29,9 @@ struct smtp_tx {
 	struct spool_stage *stage;
 	struct smtp_data data;
 	char first_rcpt[ADDR_PATH_MAX * 4];
-	int utf8_addr;    /* some address needed SMTPUTF8 */
+	int utf8_addr;	     /* some address needed SMTPUTF8 */
 	unsigned rcpt_tries; /* RCPT commands seen, accepted or not */
-	int stage_failed; /* writing the body to the stage failed (disk full?) */
+	int stage_failed;    /* writing the body to the stage failed (disk full?) */
 };
 
 struct smtp_session {

@@ -38,8 +38,10 @@ static int received_header(struct smtp_session *s, char *buf, size_t len)
 	if (tx->env.n_rcpts == 1)
 		snprintf(forpart, sizeof(forpart), "\r\n\tfor <%s>", tx->first_rcpt);
 	const char *proto = tx->params.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
-	return snprintf(buf, len, "Received: from %s ([%s])\r\n\tby %s (relayguard) with %s id %s%s;\r\n\t%s\r\n",
-			helo, s->ip, s->ctx->conf->hostname, proto, qid, forpart, date);
+	return snprintf(
+	    buf, len,
+	    "Received: from %s ([%s])\r\n\tby %s (relayguard) with %s id %s%s;\r\n\t%s\r\n", helo,
+	    s->ip, s->ctx->conf->hostname, proto, qid, forpart, date);
 }
 
 void smtp_data_begin(struct smtp_session *s)
@@ -72,7 +74,8 @@ static void commit_done(void *arg, int status, const char *qid)
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", qid);
 	else
 		smtp_reply(s, "451 4.3.0 Could not store the message durably, try again later");
-	log_msg(status == 0 ? LOG_INFO : LOG_ERR, status == 0 ? "smtp: message queued" : "smtp: message commit failed",
+	log_msg(status == 0 ? LOG_INFO : LOG_ERR,
+		status == 0 ? "smtp: message queued" : "smtp: message commit failed",
 		"session=%llu client=%s qid=%s", (unsigned long long)s->id, s->ip, qid);
 	smtp_session_resume(s);
 }
@@ -95,7 +98,8 @@ static void log_message(struct smtp_session *s, const char *qid, const char *res
 			const char *reply)
 {
 	char qf[ADDR_PATH_MAX * 4 * 4], qr[300];
-	log_msg(LOG_INFO, result, "session=%llu client=%s qid=%s from=%s size=%llu nrcpt=%zu reply=%s",
+	log_msg(LOG_INFO, result,
+		"session=%llu client=%s qid=%s from=%s size=%llu nrcpt=%zu reply=%s",
 		(unsigned long long)s->id, s->ip, qid, smtp_log_addr(&s->tx->from, qf, sizeof(qf)),
 		(unsigned long long)s->tx->data.size, s->tx->env.n_rcpts,
 		log_quote(reply, strlen(reply), qr, sizeof(qr)));
@@ -118,8 +122,8 @@ static void data_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 	char qid[SPOOL_QID_LEN + 1];
-	const char *bad = tx->stage_failed ? "452 4.3.1 Insufficient system storage"
-					    : data_verdict(&tx->data);
+	const char *bad =
+	    tx->stage_failed ? "452 4.3.1 Insufficient system storage" : data_verdict(&tx->data);
 	spool_qid_format(tx->env.qid, qid);
 	s->state = SMTP_STATE_COMMAND;
 	smtp_session_set_data_timeout(s, 0);
@@ -142,8 +146,9 @@ static void data_end(struct smtp_session *s)
 		const char *reply = err == ENOSPC || err == EDQUOT
 					? "452 4.3.1 Insufficient system storage"
 					: "451 4.3.0 Could not store the message, try again later";
-		log_msg(LOG_ERR, "smtp: message not stored", "session=%llu client=%s qid=%s error=\"%s\"",
-			(unsigned long long)s->id, s->ip, qid, strerror(err));
+		log_msg(LOG_ERR, "smtp: message not stored",
+			"session=%llu client=%s qid=%s error=\"%s\"", (unsigned long long)s->id,
+			s->ip, qid, strerror(err));
 		smtp_reply(s, "%s", reply);
 	} else {
 		s->commit = c;

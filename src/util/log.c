@@ -65,5 +65,6 @@ const char *log_quote_path(const char *addr, char *buf, size_t buflen)
 	int n = snprintf(path, sizeof(path), "<%s>", addr);
 	if (n < 0)
 		n = 0;
-	return log_quote(path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1, buf, buflen);
+	return log_quote(path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1, buf,
+			 buflen);
 }

@@ -25,7 +25,7 @@ static int check_failures, check_count;
 		check_count++;                                                                     \
 		if (!g_ || strcmp(g_, w_) != 0) {                                                  \
 			check_failures++;                                                          \
-			fprintf(stderr, "%s:%d: FAIL got \"%s\" want \"%s\": ", __FILE__,         \
+			fprintf(stderr, "%s:%d: FAIL got \"%s\" want \"%s\": ", __FILE__,          \
 				__LINE__, g_ ? g_ : "(null)", w_);                                 \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \

@@ -167,7 +167,8 @@ static void describe(const struct conf *c, const char *key, char *out, size_t le
 	else if (!strcmp(key, "rules"))
 		describe_rules(c, out, len);
 	else if (!strcmp(key, "limits"))
-		add(out, len, "msg=%llu rcpt=%u line=%u hdr=%llu cmd=%u data=%u sess=%u err=%u greet=%u",
+		add(out, len,
+		    "msg=%llu rcpt=%u line=%u hdr=%llu cmd=%u data=%u sess=%u err=%u greet=%u",
 		    (unsigned long long)l->message_size, l->recipients, l->line_length,
 		    (unsigned long long)l->header_size, l->command_timeout, l->data_timeout,
 		    l->max_sessions, l->max_errors, l->greeting_delay);
@@ -190,7 +191,8 @@ static void test_valid(void)
 	    {"", "listen", ""},
 	    {"", "paths", "spool=var/spool mail-root=var/mail"},
 	    {"", "limits",
-	     "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 err=10 greet=0"},
+	     "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 err=10 "
+	     "greet=0"},
 	    {"", "misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
 	    {"", "rules", ""},
 	    {"# only a comment\n\n   \n\t# indented\n", "rules", ""},
@@ -245,9 +247,11 @@ static void test_valid(void)
 	     "limit header-size 1K\nlimit command-timeout 1h\nlimit data-timeout 90\n"
 	     "limit max-sessions 1\nlimit max-errors 1000\nlimit greeting-delay 1m\n",
 	     "limits",
-	     "msg=52428800 rcpt=100000 line=512 hdr=1024 cmd=3600 data=90 sess=1 err=1000 greet=60"},
+	     "msg=52428800 rcpt=100000 line=512 hdr=1024 cmd=3600 data=90 sess=1 err=1000 "
+	     "greet=60"},
 	    {"limit message-size 1G\nlimit line-length 65536\nlimit command-timeout 1s\n", "limits",
-	     "msg=1073741824 rcpt=100 line=65536 hdr=262144 cmd=1 data=600 sess=1000 err=10 greet=0"},
+	     "msg=1073741824 rcpt=100 line=65536 hdr=262144 cmd=1 data=600 sess=1000 err=10 "
+	     "greet=0"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conf *c = NULL;
@@ -423,7 +427,8 @@ static const struct {
     {"limit max-sessions 1000001\n",
      "t:1:20: value 1000001 out of range 1..1000000 for limit max-sessions"},
     {"limit max-errors 1001\n", "t:1:18: value 1001 out of range 1..1000 for limit max-errors"},
-    {"limit greeting-delay 61s\n", "t:1:22: value 61s out of range 0s..60s for limit greeting-delay"},
+    {"limit greeting-delay 61s\n",
+     "t:1:22: value 61s out of range 0s..60s for limit greeting-delay"},
     {"limit max-recipients 10\n", "t:1:7: unknown limit 'max-recipients'"},
     {"limit recipients\n", "t:1:1: 'limit' expects NAME VALUE"},
     {"limit recipients 1 2\n", "t:1:20: 'limit' expects NAME VALUE"},
@@ -553,8 +558,8 @@ static void test_load_shipped(void)
 			  "bob@example.test=bob"},
 	    {"trusted", "127.0.0.1/32 ::1/128"},
 	    {"rules", "allow trusted->any [local-host]"},
-	    {"limits",
-	     "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 err=10 greet=0"},
+	    {"limits", "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 "
+		       "err=10 greet=0"},
 	    {"misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -616,12 +621,14 @@ static void test_rule_describe(void)
 	    {"relay allow from trusted\n", "allow from trusted to any"},
 	    {"relay deny from any to a.test,b.test\n", "deny from any to a.test,b.test"},
 	    {"relay allow from authenticated id x\n", "allow from authenticated to any"},
-	    {"relay deny from 192.0.2.0/24,2001:db8::/32\n", "deny from 192.0.2.0/24,2001:db8::/32 to any"},
+	    {"relay deny from 192.0.2.0/24,2001:db8::/32\n",
+	     "deny from 192.0.2.0/24,2001:db8::/32 to any"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conf *c = NULL;
 		char err[256], got[256];
-		if (conf_parse(cases[i].line, strlen(cases[i].line), "t", &c, err, sizeof(err)) < 0) {
+		if (conf_parse(cases[i].line, strlen(cases[i].line), "t", &c, err, sizeof(err)) <
+		    0) {
 			CHECK(0, "%s: %s", cases[i].line, err);
 			continue;
 		}

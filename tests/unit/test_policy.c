@@ -36,19 +36,25 @@ struct row {
 static const struct row rows[] = {
     /* nmap smtp-open-relay: the 16 MAIL/RCPT forms (recipient side) */
     {"nmap 1-3", OUTSIDE, "<relaytest@nmap.scanme.org>", W_REJECT, "implicit-reject"},
-    {"nmap 4", OUTSIDE, "<relaytest%nmap.scanme.org@[127.0.0.1]>", W_REJECT, "routing-in-local-part"},
-    {"nmap 5", OUTSIDE, "<relaytest%nmap.scanme.org@relay.test>", W_REJECT, "routing-in-local-part"},
+    {"nmap 4", OUTSIDE, "<relaytest%nmap.scanme.org@[127.0.0.1]>", W_REJECT,
+     "routing-in-local-part"},
+    {"nmap 5", OUTSIDE, "<relaytest%nmap.scanme.org@relay.test>", W_REJECT,
+     "routing-in-local-part"},
     {"nmap 6", OUTSIDE, "<\"relaytest@nmap.scanme.org\">", W_REJECT, "routing-in-local-part"},
     {"nmap 7", OUTSIDE, "<\"relaytest%nmap.scanme.org\">", W_REJECT, "routing-in-local-part"},
     {"nmap 8", OUTSIDE, "<relaytest@nmap.scanme.org@[127.0.0.1]>", W_SYNTAX, NULL},
-    {"nmap 9", OUTSIDE, "<\"relaytest@nmap.scanme.org\"@[127.0.0.1]>", W_REJECT, "routing-in-local-part"},
+    {"nmap 9", OUTSIDE, "<\"relaytest@nmap.scanme.org\"@[127.0.0.1]>", W_REJECT,
+     "routing-in-local-part"},
     {"nmap 10", OUTSIDE, "<relaytest@nmap.scanme.org@relay.test>", W_SYNTAX, NULL},
     {"nmap 11", OUTSIDE, "<@[127.0.0.1]:relaytest@nmap.scanme.org>", W_REJECT, "implicit-reject"},
     {"nmap 12", OUTSIDE, "<@relay.test:relaytest@nmap.scanme.org>", W_REJECT, "implicit-reject"},
     {"nmap 13", OUTSIDE, "<nmap.scanme.org!relaytest>", W_REJECT, "routing-in-local-part"},
-    {"nmap 14", OUTSIDE, "<nmap.scanme.org!relaytest@[127.0.0.1]>", W_REJECT, "routing-in-local-part"},
-    {"nmap 15", OUTSIDE, "<nmap.scanme.org!relaytest@relay.test>", W_REJECT, "routing-in-local-part"},
-    {"nmap 16", OUTSIDE, "<\"relaytest@nmap.scanme.org\"@relay.test>", W_REJECT, "routing-in-local-part"},
+    {"nmap 14", OUTSIDE, "<nmap.scanme.org!relaytest@[127.0.0.1]>", W_REJECT,
+     "routing-in-local-part"},
+    {"nmap 15", OUTSIDE, "<nmap.scanme.org!relaytest@relay.test>", W_REJECT,
+     "routing-in-local-part"},
+    {"nmap 16", OUTSIDE, "<\"relaytest@nmap.scanme.org\"@relay.test>", W_REJECT,
+     "routing-in-local-part"},
     /* Greenbone smtp_relay2 tuples (recipient side; senders do not change the verdict) */
     {"greenbone unqualified", OUTSIDE, "<nobody>", W_REJECT, "unqualified-recipient"},
     {"greenbone localhost", OUTSIDE, "<nobody@localhost>", W_REJECT, "unknown-user"},
@@ -57,11 +63,15 @@ static const struct row rows[] = {
     {"greenbone postmaster@ip", OUTSIDE, "<postmaster@[127.0.0.1]>", W_REJECT, "implicit-reject"},
     {"greenbone ipv6 literal", OUTSIDE, "<nobody@[IPv6:::1]>", W_REJECT, "implicit-reject"},
     /* DSBL / MAPS quoted and routed forms */
-    {"dsbl quoted bang", OUTSIDE, "<\"external.example!relaytest\"@relay.test>", W_REJECT, "routing-in-local-part"},
-    {"maps double route", OUTSIDE, "<@a.example,@relay.test:relaytest@external.example>", W_REJECT, "implicit-reject"},
-    {"trailing dot external", OUTSIDE, "<relaytest@external.example.>", W_REJECT, "implicit-reject"},
+    {"dsbl quoted bang", OUTSIDE, "<\"external.example!relaytest\"@relay.test>", W_REJECT,
+     "routing-in-local-part"},
+    {"maps double route", OUTSIDE, "<@a.example,@relay.test:relaytest@external.example>", W_REJECT,
+     "implicit-reject"},
+    {"trailing dot external", OUTSIDE, "<relaytest@external.example.>", W_REJECT,
+     "implicit-reject"},
     {"upper-case external", OUTSIDE, "<RelayTest@EXTERNAL.EXAMPLE>", W_REJECT, "implicit-reject"},
-    {"look-alike domain", OUTSIDE, "<alice@relay.test.external.example>", W_REJECT, "implicit-reject"},
+    {"look-alike domain", OUTSIDE, "<alice@relay.test.external.example>", W_REJECT,
+     "implicit-reject"},
     {"subdomain of local", OUTSIDE, "<alice@sub.relay.test>", W_REJECT, "implicit-reject"},
     /* real local users are accepted, in every spelling of the domain */
     {"local user", OUTSIDE, "<alice@relay.test>", W_LOCAL, "local-mailbox"},
@@ -74,7 +84,8 @@ static const struct row rows[] = {
     {"unknown local user", OUTSIDE, "<nosuch@relay.test>", W_REJECT, "unknown-user"},
     /* relay rules: first match wins */
     {"trusted relays", TRUSTED, "<friend@external.example>", W_RELAY, "local-host"},
-    {"trusted, percent hack", TRUSTED, "<a%external.example@relay.test>", W_REJECT, "routing-in-local-part"},
+    {"trusted, percent hack", TRUSTED, "<a%external.example@relay.test>", W_REJECT,
+     "routing-in-local-part"},
     {"authenticated relays", AUTHED, "<friend@external.example>", W_RELAY, "auth-users"},
     {"deny before allow", BLOCKED, "<friend@external.example>", W_REJECT, "blocked-net"},
     {"blocked still gets local mail", BLOCKED, "<alice@relay.test>", W_LOCAL, "local-mailbox"},
@@ -107,17 +118,20 @@ static void run_rows(const struct conf *conf)
 			CHECK(st != ADDR_OK, "%s: %s must be a syntax error", r->source, r->rcpt);
 			continue;
 		}
-		CHECK(st == ADDR_OK, "%s: %s must parse (%s)", r->source, r->rcpt, addr_status_text(st));
+		CHECK(st == ADDR_OK, "%s: %s must parse (%s)", r->source, r->rcpt,
+		      addr_status_text(st));
 		if (st != ADDR_OK)
 			continue;
 		struct policy_verdict v = policy_check_rcpt(conf, &client, NULL, &rcpt);
-		enum want got = v.result == POLICY_ACCEPT_LOCAL   ? W_LOCAL
+		enum want got = v.result == POLICY_ACCEPT_LOCAL	  ? W_LOCAL
 				: v.result == POLICY_ACCEPT_RELAY ? W_RELAY
 								  : W_REJECT;
-		CHECK(got == r->want, "%s: %s verdict %d want %d", r->source, r->rcpt, got, r->want);
+		CHECK(got == r->want, "%s: %s verdict %d want %d", r->source, r->rcpt, got,
+		      r->want);
 		CHECK_STR(v.rule_id, r->rule, "%s: %s rule", r->source, r->rcpt);
 		/* the single invariant the whole project exists for */
-		CHECK(r->who != OUTSIDE || v.result != POLICY_ACCEPT_RELAY, "%s: outside relay", r->source);
+		CHECK(r->who != OUTSIDE || v.result != POLICY_ACCEPT_RELAY, "%s: outside relay",
+		      r->source);
 	}
 }
 
@@ -129,7 +143,8 @@ static void test_reply_codes(const struct conf *conf)
 	    {"<x@external.example>", "554 5.7.1 Relay access denied"},
 	    {"<nosuch@relay.test>", "550 5.1.1 No such user here"},
 	    {"<nobody>", "553 5.1.3 Recipient address must be fully qualified"},
-	    {"<a%b@relay.test>", "550 5.7.1 Routing characters (% ! @) in the local part are not accepted"},
+	    {"<a%b@relay.test>",
+	     "550 5.7.1 Routing characters (% ! @) in the local part are not accepted"},
 	    {"<alice@relay.test>", "250 2.1.5 Ok"},
 	};
 	struct policy_client client;
@@ -146,11 +161,13 @@ static void test_reply_codes(const struct conf *conf)
 /* ip-literal-recipients yes: [our address] is local, any other literal is a relay. */
 static void test_ip_literal(void)
 {
-	static const char text[] = "listen 127.0.0.1:25\nlocal-domain relay.test\nmailbox postmaster\n"
-				   "ip-literal-recipients yes\n";
+	static const char text[] =
+	    "listen 127.0.0.1:25\nlocal-domain relay.test\nmailbox postmaster\n"
+	    "ip-literal-recipients yes\n";
 	struct conf *conf;
 	char err[256];
-	CHECK(conf_parse(text, sizeof(text) - 1, "lit.conf", &conf, err, sizeof(err)) == 0, "%s", err);
+	CHECK(conf_parse(text, sizeof(text) - 1, "lit.conf", &conf, err, sizeof(err)) == 0, "%s",
+	      err);
 	if (!conf)
 		return;
 	struct policy_client client;
@@ -182,7 +199,8 @@ static void test_default_rule_id(void)
 	static const char text[] = "listen 127.0.0.1:25\n\nrelay allow from 10.0.0.0/8\n";
 	struct conf *conf;
 	char err[256];
-	CHECK(conf_parse(text, sizeof(text) - 1, "etc/x.conf", &conf, err, sizeof(err)) == 0, "%s", err);
+	CHECK(conf_parse(text, sizeof(text) - 1, "etc/x.conf", &conf, err, sizeof(err)) == 0, "%s",
+	      err);
 	if (!conf)
 		return;
 	struct policy_client client = {0};
@@ -192,7 +210,8 @@ static void test_default_rule_id(void)
 	struct addr_path rcpt;
 	size_t used;
 	addr_parse_path("<x@y.example>", 13, 0, &rcpt, &used);
-	CHECK_STR(policy_check_rcpt(conf, &client, NULL, &rcpt).rule_id, "etc/x.conf:3", "default id");
+	CHECK_STR(policy_check_rcpt(conf, &client, NULL, &rcpt).rule_id, "etc/x.conf:3",
+		  "default id");
 	conf_free(conf);
 }
 
@@ -200,7 +219,8 @@ int main(void)
 {
 	struct conf *conf;
 	char err[256];
-	if (conf_parse(CONF_TEXT, sizeof(CONF_TEXT) - 1, "policy.conf", &conf, err, sizeof(err)) < 0) {
+	if (conf_parse(CONF_TEXT, sizeof(CONF_TEXT) - 1, "policy.conf", &conf, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "config: %s\n", err);
 		return 1;
 	}

@@ -20,7 +20,8 @@ static void test_records(void)
 	size_t total = h + 11;
 	struct spool_rec r;
 	CHECK(spool_rec_parse(rec, total, &r) == (long long)total, "whole MSG record");
-	CHECK(r.type == SPOOL_REC_MSG && r.qid == 0xABC && r.env_len == 6 && r.body_len == 5, "fields");
+	CHECK(r.type == SPOOL_REC_MSG && r.qid == 0xABC && r.env_len == 6 && r.body_len == 5,
+	      "fields");
 	CHECK(memcmp(rec + r.body_off, "hello", 5) == 0, "body offset");
 	for (size_t cut = 0; cut < total; cut++) /* every torn tail is "incomplete", never valid */
 		CHECK(spool_rec_parse(rec, cut, &r) == 0, "torn at %zu", cut);
@@ -33,15 +34,16 @@ static void test_records(void)
 	} small[] = {
 	    {"RGD1 0000000000000ABC 3\n", 24, SPOOL_REC_DONE},
 	    {"RGX1 0000000000000ABC\n", 22, SPOOL_REC_CANCEL},
-	    {"RGD1 0000000000000ABC\n", -1, 0},          /* DONE without index */
-	    {"RGD1 ABC 3\n", -1, 0},                       /* qid not 16 digits */
-	    {"RGQ1 0000000000000ABC\n", -1, 0},          /* unknown type */
-	    {"RGD1 0000000000000abc 3\n", -1, 0},          /* lower-case hex is not ours */
-	    {"RGD1 0000000000000ABC 3 \n", -1, 0},         /* trailing junk */
+	    {"RGD1 0000000000000ABC\n", -1, 0},			   /* DONE without index */
+	    {"RGD1 ABC 3\n", -1, 0},				   /* qid not 16 digits */
+	    {"RGQ1 0000000000000ABC\n", -1, 0},			   /* unknown type */
+	    {"RGD1 0000000000000abc 3\n", -1, 0},		   /* lower-case hex is not ours */
+	    {"RGD1 0000000000000ABC 3 \n", -1, 0},		   /* trailing junk */
 	    {"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\n", -1, 0}, /* zeroed block */
 	};
 	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
-		long long n = spool_rec_parse(small[i].in, strlen(small[i].in) ? strlen(small[i].in) : 21, &r);
+		long long n = spool_rec_parse(small[i].in,
+					      strlen(small[i].in) ? strlen(small[i].in) : 21, &r);
 		CHECK(n == small[i].want && (n < 0 || r.type == small[i].type), "record %zu", i);
 	}
 }
@@ -58,10 +60,12 @@ static void test_envelope(void)
 	e.client = strdup("127.0.0.2");
 	e.eight_bit = 1;
 	CHECK(spool_env_add_rcpt(&e, "alice@example.test", "alice", "local-mailbox") == 0, "add");
-	CHECK(spool_env_add_rcpt(&e, "\"a b\"@remote.example", NULL, "rule with\nnewline") == 0, "add");
+	CHECK(spool_env_add_rcpt(&e, "\"a b\"@remote.example", NULL, "rule with\nnewline") == 0,
+	      "add");
 	CHECK(spool_env_format(&e, &text, &len) == 0, "format");
 	CHECK(spool_env_parse(text, len, &back) == 0, "parse back");
-	CHECK(back.qid == 0x1234 && back.time == 1700000000 && back.eight_bit && !back.smtputf8, "scalars");
+	CHECK(back.qid == 0x1234 && back.time == 1700000000 && back.eight_bit && !back.smtputf8,
+	      "scalars");
 	CHECK_STR(back.from, "", "null sender");
 	CHECK_STR(back.helo, "client.example with spaces", "helo");
 	CHECK(back.n_rcpts == 2, "rcpts");
@@ -71,13 +75,18 @@ static void test_envelope(void)
 	CHECK_STR(back.rcpts[1].rule, "rule with?newline", "newline cannot break the format");
 	spool_env_clear(&back);
 	static const char *const bad[] = {
-	    "", "qid 1\n", "qid 1\nfrom a\n", /* no recipient */
+	    "",
+	    "qid 1\n",
+	    "qid 1\nfrom a\n",		       /* no recipient */
 	    "qid 1\nfrom a\nuser x\nrcpt b\n", /* user before rcpt */
-	    "qid 1\nfrom a\nrcpt b\nbody 9bit\n", "qid zz\nfrom a\nrcpt b\n",
-	    "qid 1\nfrom a\nrcpt b\nbogus 1\n", "qid 1\nfrom a\nrcpt b", /* no final newline */
+	    "qid 1\nfrom a\nrcpt b\nbody 9bit\n",
+	    "qid zz\nfrom a\nrcpt b\n",
+	    "qid 1\nfrom a\nrcpt b\nbogus 1\n",
+	    "qid 1\nfrom a\nrcpt b", /* no final newline */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK(spool_env_parse(bad[i], strlen(bad[i]), &back) == -EINVAL, "bad envelope %zu", i);
+		CHECK(spool_env_parse(bad[i], strlen(bad[i]), &back) == -EINVAL, "bad envelope %zu",
+		      i);
 	free(text);
 	spool_env_clear(&e);
 }
@@ -123,7 +132,10 @@ static void commit_one(struct spool *sp, struct seen *seen, size_t body_len, siz
 		spool_env_add_rcpt(&e, "alice@example.test", "alice", "local-mailbox");
 	memset(chunk, 'x', sizeof(chunk));
 	for (size_t done = 0; done < body_len; done += sizeof(chunk))
-		CHECK(spool_stage_write(st, chunk, body_len - done < sizeof(chunk) ? body_len - done : sizeof(chunk)) == 0, "stage");
+		CHECK(spool_stage_write(st, chunk,
+					body_len - done < sizeof(chunk) ? body_len - done
+									: sizeof(chunk)) == 0,
+		      "stage");
 	CHECK(spool_commit(sp, &e, st, on_commit, seen, &err) != NULL, "commit");
 	wait_completions(sp);
 	CHECK(seen->status == 0, "durable");
@@ -140,12 +152,13 @@ static void test_spool_cycle(void)
 	CHECK(spool_open(dir, 1 << 20, on_queued, &seen, &second, err, sizeof(err)) == -1,
 	      "a second server on the same spool is refused");
 	CHECK(spool_recover(sp, err, sizeof(err)) == 0, "empty spool");
-	commit_one(sp, &seen, 100, 2);             /* small: staged in memory */
-	commit_one(sp, &seen, 600 * 1024, 1);      /* large: staged in an unlinked file */
+	commit_one(sp, &seen, 100, 2);	      /* small: staged in memory */
+	commit_one(sp, &seen, 600 * 1024, 1); /* large: staged in an unlinked file */
 	CHECK(seen.n == 2, "both queued");
 	CHECK(seen.msgs[1]->body_len == 600 * 1024, "large body length");
 	char c;
-	CHECK(pread(seen.msgs[1]->fd, &c, 1, (off_t)seen.msgs[1]->body_off) == 1 && c == 'x', "body readable");
+	CHECK(pread(seen.msgs[1]->fd, &c, 1, (off_t)seen.msgs[1]->body_off) == 1 && c == 'x',
+	      "body readable");
 	CHECK(strcmp(seen.msgs[0]->qid, seen.msgs[1]->qid) < 0, "queue IDs sort by arrival");
 	spool_rcpt_done(sp, seen.msgs[0], 0); /* message 0: one of two recipients done */
 	spool_rcpt_done(sp, seen.msgs[1], 0); /* message 1: finished (freed) */
@@ -153,8 +166,10 @@ static void test_spool_cycle(void)
 	struct seen again = {0};
 	CHECK(spool_open(dir, 1 << 20, on_queued, &again, &sp, err, sizeof(err)) == 0, "%s", err);
 	CHECK(spool_recover(sp, err, sizeof(err)) == 1, "one message still pending");
-	CHECK(again.n == 1 && again.msgs[0]->recovered && again.msgs[0]->pending == 1, "recovered state");
-	CHECK(again.msgs[0]->env.rcpts[0].done && !again.msgs[0]->env.rcpts[1].done, "per-recipient progress");
+	CHECK(again.n == 1 && again.msgs[0]->recovered && again.msgs[0]->pending == 1,
+	      "recovered state");
+	CHECK(again.msgs[0]->env.rcpts[0].done && !again.msgs[0]->env.rcpts[1].done,
+	      "per-recipient progress");
 	spool_rcpt_done(sp, again.msgs[0], 1);
 	spool_close(sp);
 	char cmd[128];

@@ -11,9 +11,9 @@ static void test_sizes(void)
 		int rc;
 		uint64_t want;
 	} cases[] = {
-	    {"10", 0, 10}, {"10K", 0, 10240}, {"64m", 0, 64u << 20}, {"1G", 0, 1u << 30},
-	    {"", -1, 0},   {"K", -1, 0},      {"10KB", -1, 0},       {"-1", -1, 0},
-	    {"99999999999999999999", -1, 0},
+	    {"10", 0, 10},	 {"10K", 0, 10240}, {"64m", 0, 64u << 20},
+	    {"1G", 0, 1u << 30}, {"", -1, 0},	    {"K", -1, 0},
+	    {"10KB", -1, 0},	 {"-1", -1, 0},	    {"99999999999999999999", -1, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t v = 0;
@@ -33,11 +33,16 @@ static void test_cidr(void)
 		const char *net, *addr;
 		int in;
 	} cases[] = {
-	    {"127.0.0.0/8", "127.0.0.2", 1},   {"127.0.0.1", "127.0.0.2", 0},
-	    {"127.0.0.1", "127.0.0.1", 1},     {"10.0.0.0/8", "11.0.0.1", 0},
-	    {"0.0.0.0/0", "203.0.113.9", 1},   {"::1", "::1", 1},
-	    {"2001:db8::/32", "2001:db8:1::5", 1}, {"2001:db8::/32", "2001:db9::5", 0},
-	    {"192.0.2.128/25", "192.0.2.200", 1},  {"192.0.2.128/25", "192.0.2.100", 0},
+	    {"127.0.0.0/8", "127.0.0.2", 1},
+	    {"127.0.0.1", "127.0.0.2", 0},
+	    {"127.0.0.1", "127.0.0.1", 1},
+	    {"10.0.0.0/8", "11.0.0.1", 0},
+	    {"0.0.0.0/0", "203.0.113.9", 1},
+	    {"::1", "::1", 1},
+	    {"2001:db8::/32", "2001:db8:1::5", 1},
+	    {"2001:db8::/32", "2001:db9::5", 0},
+	    {"192.0.2.128/25", "192.0.2.200", 1},
+	    {"192.0.2.128/25", "192.0.2.100", 0},
 	    {"::/0", "127.0.0.1", 1}, /* IPv4 lives in the mapped space */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -47,8 +52,9 @@ static void test_cidr(void)
 		CHECK(cidr_contains(&c, a.addr) == cases[i].in, "%s in %s", cases[i].addr,
 		      cases[i].net);
 	}
-	static const char *const bad[] = {"", "/8", "10.0.0.0/33", "10.0.0.1/8", "::1/129",
-					  "1.2.3", "10.0.0.0/", "10.0.0.0/8x", "a::b::c"};
+	static const char *const bad[] = {"",		"/8",	       "10.0.0.0/33",
+					  "10.0.0.1/8", "::1/129",     "1.2.3",
+					  "10.0.0.0/",	"10.0.0.0/8x", "a::b::c"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cidr c;
 		CHECK(cidr_parse(bad[i], &c) == -1, "bad cidr %s", bad[i]);
@@ -70,8 +76,12 @@ static void test_domains(void)
 	} cases[] = {
 	    {"LocalHost", "localhost"},
 	    {"example.test.", "example.test"},
-	    {"b\xc3\xbc" "cher.example", "xn--bcher-kva.example"},
-	    {"B\xc3\x9c" "CHER.example", "xn--bcher-kva.example"},
+	    {"b\xc3\xbc"
+	     "cher.example",
+	     "xn--bcher-kva.example"},
+	    {"B\xc3\x9c"
+	     "CHER.example",
+	     "xn--bcher-kva.example"},
 	    {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
 	    {"", NULL},
 	    {".", NULL},
