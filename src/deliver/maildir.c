@@ -73,20 +73,6 @@ static int already_delivered(const char *md, const char *name)
 	return found;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Maildir files hold the message in local form: LF line ends. The spool holds CR LF only
  * (a bare CR was refused or normalised at DATA), so dropping every CR is exact. */
 static int copy_body(int out, const struct deliver_body *b)
@@ -105,7 +91,7 @@ static int copy_body(int out, const struct deliver_body *b)
 		for (ssize_t i = 0; i < n; i++)
 			if (in[i] != '\r')
 				in[o++] = in[i];
-		int rc = write_all(out, in, o);
+		int rc = util_write_all(out, in, o, -1);
 		if (rc < 0)
 			return rc;
 	}
@@ -118,7 +104,7 @@ static int write_file(const char *tmp, const char *prefix, size_t prefixlen,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, prefix, prefixlen);
+	int rc = util_write_all(fd, prefix, prefixlen, -1);
 	if (rc == 0)
 		rc = copy_body(fd, body);
 	if (rc == 0 && fsync(fd) < 0)

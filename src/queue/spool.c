@@ -186,18 +186,10 @@ void spool_segments_reap(struct spool *sp)
  * known (no O_APPEND, which copy_file_range refuses). */
 int spool_segment_append(struct spool_segment *s, const void *buf, size_t len)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = pwrite(s->fd, p, len, (off_t)s->size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		s->size += (uint64_t)n;
-	}
-	return 0;
+	int rc = util_write_all(s->fd, buf, len, (long long)s->size);
+	if (rc == 0)
+		s->size += len;
+	return rc;
 }
 
 /* A small record that needs no fsync: a redelivery after a crash is made harmless by
@@ -276,15 +268,9 @@ static int stage_spill(struct spool_stage *st)
 	st->fd = openat(st->sp->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (st->fd < 0)
 		return -errno;
-	size_t off = 0;
-	while (off < st->len) {
-		ssize_t n = write(st->fd, st->mem + off, st->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		off += (size_t)n;
-	}
+	int rc = util_write_all(st->fd, st->mem, st->len, -1);
+	if (rc < 0)
+		return rc;
 	free(st->mem);
 	st->mem = NULL;
 	st->cap = 0;
@@ -311,17 +297,7 @@ int spool_stage_write(struct spool_stage *st, const void *buf, size_t len)
 		return 0;
 	}
 	int rc = st->fd < 0 ? stage_spill(st) : 0;
-	const char *p = buf;
-	while (rc == 0 && len > 0) {
-		ssize_t n = write(st->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return rc;
+	return rc == 0 ? util_write_all(st->fd, buf, len, -1) : rc;
 }
 
 void spool_stage_free(struct spool_stage *st)

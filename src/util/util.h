@@ -49,6 +49,10 @@ int cidr_set_contains(const struct cidr *set, size_t n, const uint8_t addr[16]);
 /* Text of a socket address without port ("127.0.0.2", "::1"). */
 void util_sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
 
+/* Write all len bytes to fd, at offset off (pwrite), or at the file position when off < 0.
+ * Retries short writes and EINTR. Returns 0 or -errno. */
+int util_write_all(int fd, const void *buf, size_t len, long long off);
+
 /* Logging: one line per event, "ts level msg key=value ..." on stderr.
  * fields is a printf format of the key=value part (may be NULL). Values containing spaces or
  * quotes should be passed through log_quote first. */
