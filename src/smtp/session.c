@@ -221,6 +221,11 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 		s->discarding = 1;
 		return 1;
 	}
+	/* bare-newline normalise: an old client's "NOOP\n" is a line; a CR or NUL inside still
+	 * is not (smuggling needs DATA, which never takes a bare LF as a line end) */
+	if (st == SMTP_LINE_BARE_LF && s->ctx->conf->bare_newline == CONF_BARE_NORMALISE &&
+	    !memchr(p, '\r', linelen) && !memchr(p, '\0', linelen))
+		st = SMTP_LINE_OK;
 	if (st != SMTP_LINE_OK) {
 		evbuffer_drain(in, used);
 		return smtp_error(s, "%s", line_error_reply(st)) == 0;

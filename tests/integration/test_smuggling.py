@@ -192,3 +192,19 @@ def test_bare_newline_in_command_split_across_segments(server, raw, line, split)
     send_split(c, line, split)
     expect(c.reply(), 500, "5.5.2")
     expect(c.cmd("NOOP"), 250, "2.0.0")
+
+
+@pytest.mark.parametrize("mode,want", [("reject", 500), ("normalise", 250)],
+                         ids=["reject-mode-refuses", "normalise-mode-accepts"])
+def test_bare_lf_command_line_by_mode(make_server, raw, mode, want):
+    """bare-newline normalise lets an old client end commands with LF alone; a bare CR in a
+    command is refused in both modes."""
+    srv = make_server("bare-newline %s" % mode)
+    c = raw(srv.port)
+    assert c.reply()[0] == 220
+    c.send(b"NOOP\n")
+    code, text = c.reply()
+    assert code == want and ("5.5.2" in text if want == 500 else "2.0.0" in text)
+    c.send(b"NO\rOP\r\n")
+    code, text = c.reply()
+    assert code == 500 and "5.5.2" in text
