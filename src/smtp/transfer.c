@@ -47,7 +47,7 @@ static int received_header(struct smtp_session *s, char *buf, size_t len)
 void smtp_data_begin(struct smtp_session *s)
 {
 	const struct conf *c = s->ctx->conf;
-	char hdr[1024];
+	char hdr[2048]; /* helo 255 + hostname 253 + address 256 + fixed text: well below */
 	struct smtp_tx *tx = s->tx;
 	tx->stage = spool_stage_new(s->ctx->spool);
 	int n = received_header(s, hdr, sizeof(hdr));
