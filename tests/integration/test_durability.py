@@ -115,3 +115,25 @@ def test_torn_tail_is_cut_and_never_delivered(make_server):
     assert "torn record" in srv.logtext()
     assert wait_queue_empty(srv)
     assert len(srv.messages("alice")) == 1
+
+
+def test_segments_rotate_and_delivered_ones_are_removed(make_server):
+    """spool-segment-size: the spool moves on to a new segment file when one is full, and a
+    segment whose messages are all delivered is deleted (oldest first)."""
+    srv = make_server("spool-segment-size 1M")
+    body = "Subject: tok-0-%d\r\n\r\n" + ("z" * 998 + "\r\n") * 100  # ~100 KB
+    with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.2", 0)) as s:
+        for i in range(30):  # ~3 MB through 1 MB segments
+            s.sendmail("a@outside.example", ["alice@example.test"], body % i)
+    assert len(srv.wait_messages("alice", 30)) == 30
+    assert wait_queue_empty(srv)
+    # give the loop a moment to reap after the last done record
+    deadline = time.time() + 5
+    while time.time() < deadline and len(list((srv.tmp / "spool").glob("S*.seg"))) > 1:
+        time.sleep(0.05)
+    segs = sorted(p.name for p in (srv.tmp / "spool").glob("S*.seg"))
+    assert len(segs) == 1 and segs[0] >= "S0000000000000003.seg", segs  # rotated, old ones gone
+    assert srv.stop() == 0
+    srv.start()
+    starts = [l for l in srv.logtext().splitlines() if "server: started" in l]
+    assert len(starts) == 2 and "recovered=0" in starts[1]  # nothing pending after the restart
