@@ -590,10 +590,14 @@ static int do_trusted(struct parser *p, const struct stmt *s)
 		if (cidr_parse(s->arg[i].text, &net) < 0)
 			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
 					 show(s->arg[i].text).s);
-		struct cidr *a = append_slot(c->trusted, c->n_trusted, sizeof(*a));
+		unsigned *l = append_slot(c->trusted_lines, c->n_trusted, sizeof(*l));
+		if (l)
+			c->trusted_lines = l;
+		struct cidr *a = l ? append_slot(c->trusted, c->n_trusted, sizeof(*a)) : NULL;
 		if (!a)
 			return oom(p);
 		c->trusted = a;
+		l[c->n_trusted] = s->arg[i].line;
 		a[c->n_trusted++] = net;
 	}
 	return 0;
@@ -1025,6 +1029,7 @@ void conf_free(struct conf *c)
 	}
 	free(c->rules);
 	free(c->trusted);
+	free(c->trusted_lines);
 	free(c->mailboxes);
 	free(c->local_domains);
 	free(c->listens);

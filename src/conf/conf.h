@@ -80,6 +80,7 @@ struct conf {
 	struct conf_mailbox *mailboxes;
 	size_t n_mailboxes;
 	struct cidr *trusted;
+	unsigned *trusted_lines; /* the line each prefix was written on (for the audit) */
 	size_t n_trusted;
 	struct conf_relay_rule *rules;
 	size_t n_rules;

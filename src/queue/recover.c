@@ -97,8 +97,12 @@ static long long scan_segment(struct recovery *r, struct spool_segment *seg, con
 static int load_segment(struct spool *sp, struct recovery *r, uint64_t seq, int last)
 {
 	struct spool_segment *seg = spool_segment_create(sp, seq);
+	/* a reader beside a running server: the segment was removed after the directory was
+	 * listed, because everything in it was delivered */
+	if (!seg && sp->readonly && errno == ENOENT)
+		return 0;
 	if (!seg)
-		return -errno ? -errno : -ENOMEM;
+		return errno ? -errno : -ENOMEM;
 	seg->dir_synced = 1;
 	if (seg->size == 0)
 		return 0;

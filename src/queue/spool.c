@@ -140,7 +140,9 @@ struct spool_segment *spool_segment_create(struct spool *sp, uint64_t seq)
 	s->fd = sp->readonly ? openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC)
 			     : openat(sp->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->fd < 0) {
+		int e = errno;
 		free(s);
+		errno = e;
 		return NULL;
 	}
 	struct stat st;

@@ -1,20 +1,30 @@
-/* check.c — `relayguard check`: parse the configuration and print the effective relay policy
- * in the order it is applied, so an admin reads in one place what the server will relay. */
+/* check.c — `relayguard check`: parse the configuration, print the effective relay policy and
+ * the "who may relay" matrix, and audit it (permissive settings, the relay battery simulated
+ * against the policy). Exit 0 clean, 1 findings, 2 configuration error. */
 #include "server.h"
 
 #include "../conf/conf.h"
+#include "../probe/probe.h"
 
 #include <stdio.h>
 
-int server_check(const char *conf_path)
+static void print_row(void *arg, const struct audit_row *r)
 {
-	struct conf *c;
-	char err[1024], rule[1024];
-	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard: %s\n", err);
-		return 1;
-	}
-	printf("%s: configuration OK\n", conf_path);
+	(void)arg;
+	printf("  %-44s %-3s %-24s %-3s %s\n", r->client, r->relay_unauth ? "yes" : "no",
+	       r->rule_unauth, r->relay_auth ? "yes" : "no", r->rule_auth);
+}
+
+static void print_finding(void *arg, const struct audit_finding *f)
+{
+	(void)arg;
+	printf("  %-7s %s: %s\n", f->severity == AUDIT_ERROR ? "ERROR" : "warning", f->where,
+	       f->what);
+}
+
+static void print_policy(const struct conf *c)
+{
+	char rule[1024];
 	printf("local domains:");
 	for (size_t i = 0; i < c->n_local_domains; i++)
 		printf(" %s", c->local_domains[i]);
@@ -24,6 +34,26 @@ int server_check(const char *conf_path)
 		printf("  %2zu  %-50s [%s]\n", i + 1, rule, c->rules[i].id);
 	}
 	printf("  %2s  %-50s [%s]\n", "-", "deny from any to any", "implicit-reject");
+}
+
+int server_check(const char *conf_path)
+{
+	struct conf *c;
+	char err[1024];
+	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		return 2;
+	}
+	printf("%s: configuration OK\n", conf_path);
+	print_policy(c);
+	printf("who may relay to a foreign domain:\n  %-44s %-28s %s\n", "client",
+	       "unauthenticated", "authenticated");
+	audit_matrix(c, print_row, NULL);
+	printf("audit (relay battery: %zu tests x 2 outside clients x %zu listener%s):\n",
+	       probe_battery_len, c->n_listens, c->n_listens == 1 ? "" : "s");
+	size_t n = audit_config(c, print_finding, NULL);
+	if (n == 0)
+		printf("  no findings: no outside client can relay\n");
 	conf_free(c);
-	return 0;
+	return n ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 the problem (docs/config.md, "Errors"). `relayguard check` reports the same without starting
 anything; the shipped etc/relayguard.conf passes it."""
 import pathlib
+import re
 import subprocess
 import time
 
@@ -114,7 +115,7 @@ def test_check_reports_a_bad_config(tmp_path, extra, line, col, problem):
     port = free_port()
     conf = write_conf(tmp_path, extra, port)
     out, _ = run("check", "-c", str(conf))
-    assert out.returncode == 1, out
+    assert out.returncode == 2, out  # 2: configuration error (1 is audit findings)
     located(out.stderr, conf, line, col, problem.format(port=port))
     assert "configuration OK" not in out.stdout
 
@@ -128,17 +129,17 @@ def test_check_reports_a_bad_config(tmp_path, extra, line, col, problem):
 def test_whole_file_problems(tmp_path, content, problem):
     conf = tmp_path / "c.conf"
     conf.write_bytes(content)
-    for cmd in ("serve", "check"):
+    for cmd, status in (("serve", 1), ("check", 2)):
         out, took = run(cmd, "-c", str(conf))
-        assert out.returncode == 1 and took < 3, out
+        assert out.returncode == status and took < 3, out
         assert "%s%s" % (conf, problem) in out.stderr, out.stderr
 
 
 def test_missing_file(tmp_path):
     conf = tmp_path / "nope.conf"
-    for cmd in ("serve", "check"):
+    for cmd, status in (("serve", 1), ("check", 2)):
         out, _ = run(cmd, "-c", str(conf))
-        assert out.returncode == 1
+        assert out.returncode == status
         assert "%s: cannot read: No such file or directory" % conf in out.stderr
 
 
@@ -182,14 +183,31 @@ def test_check_prints_the_relay_policy_in_order(tmp_path):
     implicit reject, so an admin reads the effective policy in one place."""
     conf = tmp_path / "c.conf"
     conf.write_text("listen 127.0.0.1:2525\nlocal-domain example.test\n"
-                    "trusted-network 10.0.0.0/8\n"
+                    "trusted-network 10.1.0.0/16\n"
                     "relay deny from 192.0.2.0/24,2001:db8::/32 id bad-nets\n"
                     "relay allow from trusted to partner.example,other.example\n")
     out, _ = run("check", "-c", str(conf))
-    assert out.returncode == 0
-    lines = [l.split() for l in out.stdout.splitlines() if l.startswith("  ")]
+    assert out.returncode == 0, out.stdout
+    section = out.stdout.split("relay policy (first match wins):\n")[1].split("who may relay")[0]
+    lines = [l.split() for l in section.splitlines()]
     assert lines == [
         ["1", "deny", "from", "192.0.2.0/24,2001:db8::/32", "to", "any", "[bad-nets]"],
         ["2", "allow", "from", "trusted", "to", "partner.example,other.example", "[%s:5]" % conf],
         ["-", "deny", "from", "any", "to", "any", "[implicit-reject]"],
     ]
+
+
+def test_check_audits_and_exits_by_verdict(tmp_path):
+    """Exit 0 when no outside client can relay; 1 with findings, each naming where and why."""
+    shipped, _ = run("check", "-c", "etc/relayguard.conf", cwd=REPO)
+    assert shipped.returncode == 0 and "no findings" in shipped.stdout, shipped.stdout
+    conf = tmp_path / "open.conf"
+    conf.write_text("listen 127.0.0.1:2525\nlocal-domain example.test\n"
+                    "trusted-network 10.0.0.0/8\nrelay allow from any id everyone\n")
+    out, _ = run("check", "-c", str(conf))
+    assert out.returncode == 1
+    assert "warning %s:3: trusted-network 10.0.0.0/8 is wider than one site" % conf in out.stdout
+    assert "ERROR   everyone: 'relay allow from any' makes an open relay" in out.stdout
+    assert "ERROR   everyone: relay test external-to-external" in out.stdout
+    matrix = out.stdout.split("who may relay to a foreign domain:")[1]
+    assert re.search(r"any other IPv4 \(\S+\)\s+yes everyone", matrix), matrix

@@ -1,0 +1,287 @@
+/* audit.c — the static relay audit of a configuration: settings that are wider than a site
+ * needs, rules that can never match, and the relay battery run through policy_check_rcpt from
+ * simulated outside clients on every listener. Pure: no I/O. */
+#include "probe.h"
+
+#include "../addr/addr.h"
+#include "../policy/policy.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SITE_PREFIX_V4 16 /* a trusted IPv4 network wider than this is not one site */
+#define SITE_PREFIX_V6 48 /* nor an IPv6 one wider than this */
+
+struct sink {
+	void (*fn)(void *arg, const struct audit_finding *f);
+	void *arg;
+	size_t n;
+};
+
+__attribute__((format(printf, 4, 5))) static void report(struct sink *k, enum audit_severity sev,
+							 const char *where, const char *fmt, ...)
+{
+	struct audit_finding f = {sev, "", ""};
+	va_list ap;
+	snprintf(f.where, sizeof(f.where), "%s", where);
+	va_start(ap, fmt);
+	vsnprintf(f.what, sizeof(f.what), fmt, ap);
+	va_end(ap);
+	k->fn(k->arg, &f);
+	k->n++;
+}
+
+static int is_v4(const struct cidr *c)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0;
+}
+
+/* The prefix length as written (IPv4 prefixes live at 96+n in the mapped space). */
+static unsigned written_len(const struct cidr *c)
+{
+	return is_v4(c) ? c->prefix - 96 : c->prefix;
+}
+
+/* Wider than one site? Returns the site prefix it falls short of, or 0. */
+static unsigned too_wide(const struct cidr *c)
+{
+	unsigned site = is_v4(c) ? SITE_PREFIX_V4 : SITE_PREFIX_V6;
+	return written_len(c) < site ? site : 0;
+}
+
+static void check_trusted(const struct conf *c, struct sink *k)
+{
+	for (size_t i = 0; i < c->n_trusted; i++) {
+		char net[64], where[128];
+		unsigned site = too_wide(&c->trusted[i]);
+		if (!site)
+			continue;
+		cidr_format(&c->trusted[i], net, sizeof(net));
+		snprintf(where, sizeof(where), "%s:%u", c->path ? c->path : "config",
+			 c->trusted_lines ? c->trusted_lines[i] : 0);
+		int all = written_len(&c->trusted[i]) == 0;
+		report(
+		    k, all ? AUDIT_ERROR : AUDIT_WARNING, where,
+		    "trusted-network %s is wider than one site (/%u): every host in it may relay%s",
+		    net, site, all ? " - that is the whole Internet" : "");
+	}
+}
+
+/* Does prefix a contain all of prefix b? */
+static int net_covers(const struct cidr *a, const struct cidr *b)
+{
+	return a->prefix <= b->prefix && cidr_contains(a, b->addr);
+}
+
+static int nets_cover(const struct cidr *a, size_t na, const struct cidr *b, size_t nb)
+{
+	for (size_t j = 0; j < nb; j++) {
+		size_t i = 0;
+		while (i < na && !net_covers(&a[i], &b[j]))
+			i++;
+		if (i == na)
+			return 0;
+	}
+	return 1;
+}
+
+/* Does rule a match every client and destination that rule b matches? */
+static int rule_covers(const struct conf *c, const struct conf_relay_rule *a,
+		       const struct conf_relay_rule *b)
+{
+	int src = a->from == CONF_FROM_ANY || (a->from == b->from && a->from != CONF_FROM_NETS) ||
+		  (b->from == CONF_FROM_NETS && a->from == CONF_FROM_NETS &&
+		   nets_cover(a->nets, a->n_nets, b->nets, b->n_nets)) ||
+		  (b->from == CONF_FROM_NETS && a->from == CONF_FROM_TRUSTED &&
+		   nets_cover(c->trusted, c->n_trusted, b->nets, b->n_nets));
+	if (!src || (a->n_to && !b->n_to))
+		return 0;
+	for (size_t j = 0; j < b->n_to; j++) {
+		size_t i = 0;
+		while (i < a->n_to && strcmp(a->to_domains[i], b->to_domains[j]) != 0)
+			i++;
+		if (a->n_to && i == a->n_to)
+			return 0;
+	}
+	return 1;
+}
+
+static void check_rules(const struct conf *c, struct sink *k)
+{
+	for (size_t j = 0; j < c->n_rules; j++) {
+		const struct conf_relay_rule *r = &c->rules[j];
+		if (r->action == CONF_RELAY_ALLOW && r->from == CONF_FROM_ANY && r->n_to == 0)
+			report(k, AUDIT_ERROR, r->id, "'relay allow from any' makes an open relay");
+		for (size_t i = 0;
+		     r->action == CONF_RELAY_ALLOW && r->from == CONF_FROM_NETS && i < r->n_nets;
+		     i++) {
+			char net[64];
+			unsigned site = too_wide(&r->nets[i]);
+			cidr_format(&r->nets[i], net, sizeof(net));
+			if (site)
+				report(k,
+				       written_len(&r->nets[i]) == 0 ? AUDIT_ERROR : AUDIT_WARNING,
+				       r->id, "relay allowed from %s, wider than one site (/%u)",
+				       net, site);
+		}
+		for (size_t i = 0; i < j && r->action == CONF_RELAY_DENY; i++)
+			if (c->rules[i].action == CONF_RELAY_ALLOW &&
+			    rule_covers(c, &c->rules[i], r)) {
+				report(k, AUDIT_WARNING, r->id,
+				       "this deny never matches: allow rule %s comes first and "
+				       "covers it",
+				       c->rules[i].id);
+				break;
+			}
+	}
+}
+
+/* Is addr inside a network the config names on purpose (trusted, or a rule's own, of at
+ * most site size)? An "outside" client must not be. */
+static int named_network(const struct conf *c, const uint8_t addr[16])
+{
+	if (cidr_set_contains(c->trusted, c->n_trusted, addr))
+		return 1;
+	for (size_t i = 0; i < c->n_rules; i++)
+		for (size_t j = 0; c->rules[i].from == CONF_FROM_NETS && j < c->rules[i].n_nets;
+		     j++)
+			if (!too_wide(&c->rules[i].nets[j]) &&
+			    cidr_contains(&c->rules[i].nets[j], addr))
+				return 1;
+	return 0;
+}
+
+/* A client of the given family outside every network the config names; the first candidate
+ * when none is (then the config trusts everything and the battery says so). */
+static const char *outside_client(const struct conf *c, int v6, uint8_t out[16])
+{
+	static const char *const v4[] = {"203.0.113.77", "198.51.100.77", "192.0.2.77",
+					 "100.64.7.77", "8.8.4.77"};
+	static const char *const six[] = {"2001:db8:77::77", "2001:db8:ffff::1", "fd77::1",
+					  "2a00:77::1"};
+	const char *const *cand = v6 ? six : v4;
+	size_t n = v6 ? sizeof(six) / sizeof(six[0]) : sizeof(v4) / sizeof(v4[0]);
+	for (size_t i = 0; i <= n; i++) {
+		struct cidr a;
+		const char *ip = cand[i < n ? i : 0];
+		cidr_parse(ip, &a);
+		memcpy(out, a.addr, 16);
+		if (i == n || !named_network(c, out))
+			return ip;
+	}
+	return cand[0];
+}
+
+/* The server's side of a listener: its address, as bytes and as an address literal body.
+ * A wildcard listener gets a documentation address standing for "one of ours". */
+static void listener_side(const struct conf_listen *l, uint8_t addr[16], char *lit, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	struct cidr a;
+	util_sockaddr_ip((const struct sockaddr *)&l->addr, ip, sizeof(ip));
+	int v6 = l->addr.ss_family == AF_INET6;
+	if (!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::"))
+		snprintf(ip, sizeof(ip), "%s", v6 ? "2001:db8::25" : "192.0.2.25");
+	cidr_parse(ip, &a);
+	memcpy(addr, a.addr, 16);
+	snprintf(lit, len, "%s%s", v6 ? "IPv6:" : "", ip);
+}
+
+/* One battery test from one outside client: a relay verdict is a finding. */
+static void battery_one(const struct conf *c, const struct probe_test *t,
+			const struct probe_target *tgt, const struct policy_client *cl,
+			const char *client_ip, const char *listen, struct sink *k)
+{
+	char rcpt[600], where[128];
+	struct addr_path path;
+	size_t used;
+	if (probe_expand(t->rcpt, tgt, rcpt, sizeof(rcpt)) < 0 ||
+	    addr_parse_path(rcpt, strlen(rcpt), 1, &path, &used) != ADDR_OK)
+		return; /* refused as a syntax error: not relayed */
+	struct policy_verdict v = policy_check_rcpt(c, cl, NULL, &path);
+	if (v.result != POLICY_ACCEPT_RELAY)
+		return;
+	snprintf(where, sizeof(where), "%s", v.rule_id);
+	report(k, AUDIT_ERROR, where,
+	       "relay test %s (%s) RCPT TO:%s is accepted for outside client %s on %s", t->id,
+	       t->why, rcpt, client_ip, listen);
+}
+
+static void check_battery(const struct conf *c, struct sink *k)
+{
+	const char *dom = c->n_local_domains ? c->local_domains[0]
+			  : c->hostname	     ? c->hostname
+					     : "localhost";
+	for (size_t l = 0; l < c->n_listens; l++) {
+		char lit[64];
+		struct policy_client cl = {0};
+		listener_side(&c->listens[l], cl.local_addr, lit, sizeof(lit));
+		struct probe_target tgt = {dom, lit};
+		for (int v6 = 0; v6 <= 1; v6++) {
+			const char *ip = outside_client(c, v6, cl.addr);
+			for (size_t i = 0; i < probe_battery_len; i++)
+				battery_one(c, &probe_battery[i], &tgt, &cl, ip, c->listens[l].text,
+					    k);
+		}
+	}
+}
+
+size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
+		    void *arg)
+{
+	struct sink k = {fn, arg, 0};
+	check_trusted(conf, &k);
+	check_rules(conf, &k);
+	check_battery(conf, &k);
+	return k.n;
+}
+
+/* May this client send to a foreign domain? */
+static void matrix_cell(const struct conf *c, struct policy_client *cl, int auth, int *relay,
+			const char **rule)
+{
+	struct addr_path path;
+	size_t used;
+	static const char foreign[] = "<recipient@relay-test.example>";
+	addr_parse_path(foreign, sizeof(foreign) - 1, 0, &path, &used);
+	cl->authenticated = auth;
+	struct policy_verdict v = policy_check_rcpt(c, cl, NULL, &path);
+	*relay = v.result == POLICY_ACCEPT_RELAY;
+	*rule = v.rule_id;
+}
+
+static void matrix_row(const struct conf *c, const char *label, const uint8_t addr[16],
+		       void (*fn)(void *arg, const struct audit_row *r), void *arg)
+{
+	struct audit_row row;
+	struct policy_client cl = {0};
+	memcpy(cl.addr, addr, 16);
+	snprintf(row.client, sizeof(row.client), "%s", label);
+	matrix_cell(c, &cl, 0, &row.relay_unauth, &row.rule_unauth);
+	matrix_cell(c, &cl, 1, &row.relay_auth, &row.rule_auth);
+	fn(arg, &row);
+}
+
+void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
+		  void *arg)
+{
+	struct cidr lo;
+	uint8_t out[16];
+	char label[96], net[64];
+	cidr_parse("127.0.0.1", &lo);
+	matrix_row(conf, "localhost 127.0.0.1", lo.addr, fn, arg);
+	for (size_t i = 0; i < conf->n_trusted; i++) {
+		cidr_format(&conf->trusted[i], net, sizeof(net));
+		snprintf(label, sizeof(label), "trusted %s", net);
+		matrix_row(conf, label, conf->trusted[i].addr, fn, arg);
+	}
+	const char *ip = outside_client(conf, 0, out);
+	snprintf(label, sizeof(label), "any other IPv4 (%s)", ip);
+	matrix_row(conf, label, out, fn, arg);
+	ip = outside_client(conf, 1, out);
+	snprintf(label, sizeof(label), "any other IPv6 (%s)", ip);
+	matrix_row(conf, label, out, fn, arg);
+}

@@ -1,0 +1,60 @@
+/* probe.h — the relay-test battery (data: one row per test, from nmap smtp-open-relay,
+ * Greenbone smtp_relay2, DSBL/MAPS) and the static audit of a configuration that runs it
+ * through policy_check_rcpt. The live probe will use the same battery over the wire. */
+#ifndef RG_PROBE_H
+#define RG_PROBE_H
+
+#include <stddef.h>
+
+#include "../conf/conf.h"
+
+/* Placeholders in the address templates:
+ *   {ext}  a third-party domain (RFC 2606: relay-test.example)
+ *   {ext2} a second third-party domain, for the external sender (sender.example)
+ *   {dom}  the server's own domain (a local domain, or its host name)
+ *   {ip}   the server's own address as a literal ("127.0.0.1" / "IPv6:::1"), inside [ ] */
+struct probe_test {
+	const char *id;	  /* stable: "nmap-01", "greenbone-forged-own", … */
+	const char *from; /* MAIL FROM path template, with the brackets */
+	const char *rcpt; /* RCPT TO path template */
+	const char *why;  /* one line: what this form tries to exploit */
+};
+
+extern const struct probe_test probe_battery[];
+extern const size_t probe_battery_len;
+
+struct probe_target {
+	const char *dom; /* server domain */
+	const char *ip;	 /* literal body: "192.0.2.1" or "IPv6:2001:db8::1" */
+};
+
+/* Expand a template into out. Returns 0, or -1 if it does not fit or a placeholder is
+ * unknown. Pure. */
+int probe_expand(const char *tmpl, const struct probe_target *t, char *out, size_t len);
+
+/* ---- static audit (`relayguard check`) ---- */
+enum audit_severity { AUDIT_WARNING, AUDIT_ERROR };
+
+struct audit_finding {
+	enum audit_severity severity;
+	char where[128]; /* "FILE:LINE", a rule ID, or "battery nmap-05 via 127.0.0.1:25" */
+	char what[512];
+};
+
+/* Audit conf: permissive settings and the battery simulated against the policy from outside
+ * clients. Calls fn for each finding; returns the number of findings. Pure. */
+size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
+		    void *arg);
+
+/* The "who may relay" matrix: for each client class (localhost, each trusted network, any
+ * other IPv4, any other IPv6) whether an unauthenticated and an authenticated client may
+ * send to a foreign domain, and the deciding rule. Calls fn once per row. Pure. */
+struct audit_row {
+	char client[96];
+	int relay_unauth, relay_auth;
+	const char *rule_unauth, *rule_auth;
+};
+void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
+		  void *arg);
+
+#endif

@@ -1,0 +1,174 @@
+/* test_probe.c — the relay battery (data) and the static audit over a corpus of configs:
+ * correct ones must be clean, the deliberately wrong ones (real mistakes) must be flagged. */
+#include "addr/addr.h"
+#include "conf/conf.h"
+#include "probe/probe.h"
+#include "check.h"
+
+#include <stdlib.h>
+
+static void test_battery_shape(void)
+{
+	CHECK(probe_battery_len >= 24, "at least 24 tests, have %zu", probe_battery_len);
+	size_t nmap = 0;
+	for (size_t i = 0; i < probe_battery_len; i++) {
+		const struct probe_test *t = &probe_battery[i];
+		nmap += strncmp(t->id, "nmap-", 5) == 0;
+		CHECK(t->why && *t->why, "%s has an explanation", t->id);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(t->id, probe_battery[j].id) != 0, "duplicate id %s", t->id);
+		static const struct probe_target targets[] = {
+		    {"mx.example.org", "192.0.2.1"}, {"mx.example.org", "IPv6:2001:db8::1"}};
+		for (size_t k = 0; k < 2; k++) {
+			char from[600], rcpt[600];
+			CHECK(probe_expand(t->from, &targets[k], from, sizeof(from)) == 0,
+			      "%s from", t->id);
+			CHECK(probe_expand(t->rcpt, &targets[k], rcpt, sizeof(rcpt)) == 0,
+			      "%s rcpt", t->id);
+			CHECK(strchr(rcpt, '{') == NULL, "%s: no placeholder left in %s", t->id,
+			      rcpt);
+		}
+	}
+	CHECK(nmap == 16, "all 16 nmap smtp-open-relay forms, have %zu", nmap);
+	char out[64];
+	struct probe_target t = {"d.example", "192.0.2.1"};
+	CHECK(probe_expand("<a@{nope}>", &t, out, sizeof(out)) == -1, "unknown placeholder");
+	CHECK(probe_expand("<{dom}{dom}{dom}{dom}{dom}{dom}{dom}>", &t, out, sizeof(out)) == -1,
+	      "does not fit");
+	CHECK(probe_expand("<x@[{ip}]>", &t, out, sizeof(out)) == 0 &&
+		  !strcmp(out, "<x@[192.0.2.1]>"),
+	      "ip literal");
+}
+
+struct tally {
+	size_t errors, warnings;
+	char text[8192];
+};
+
+static void collect(void *arg, const struct audit_finding *f)
+{
+	struct tally *t = arg;
+	size_t n = strlen(t->text);
+	*(f->severity == AUDIT_ERROR ? &t->errors : &t->warnings) += 1;
+	snprintf(t->text + n, sizeof(t->text) - n, "%s %s: %s\n",
+		 f->severity == AUDIT_ERROR ? "E" : "W", f->where, f->what);
+}
+
+#define BASE "listen 192.0.2.25:25\nlocal-domain example.org\nmailbox postmaster\n"
+
+/* The battery forms a "relay from anyone" rule lets through: those that name a plain third-party
+ * mailbox (the routing forms, unqualified and malformed ones are refused whatever the rules). */
+static size_t relayable(void)
+{
+	size_t n = 0;
+	struct probe_target t = {"example.org", "192.0.2.25"};
+	for (size_t i = 0; i < probe_battery_len; i++) {
+		char rcpt[600];
+		struct addr_path a;
+		size_t used;
+		probe_expand(probe_battery[i].rcpt, &t, rcpt, sizeof(rcpt));
+		n += addr_parse_path(rcpt, strlen(rcpt), 1, &a, &used) == ADDR_OK && !a.routing &&
+		     !a.unqualified;
+	}
+	return n;
+}
+
+static const struct {
+	const char *name, *text;
+	size_t errors, relay_clients,
+	    warnings;	    /* errors besides the relayed tests; outside
+			       clients (v4, v6) that relay each relayable test */
+	const char *expect; /* a substring of the findings, NULL when clean */
+} corpus[] = {
+    /* correct configurations: nothing to report */
+    {"closed defaults", BASE "trusted-network 127.0.0.1 ::1\nrelay allow from trusted\n", 0, 0, 0,
+     NULL},
+    {"backup MX for one domain", BASE "relay allow from any to backup.example id backup-mx\n", 0, 0,
+     0, NULL},
+    {"submission-only relay",
+     BASE "listen 192.0.2.25:587 role submission\nrelay allow from authenticated\n", 0, 0, 0, NULL},
+    {"office network",
+     BASE "trusted-network 198.51.100.0/24 2001:db8:5::/48\nrelay allow from trusted\n", 0, 0, 0,
+     NULL},
+    {"partner gateway", BASE "relay allow from 203.0.113.7 to partner.example\n", 0, 0, 0, NULL},
+    {"no relay at all", BASE, 0, 0, 0, NULL},
+    /* real mistakes */
+    {"mynetworks too wide", BASE "trusted-network 10.0.0.0/8\nrelay allow from trusted\n", 0, 0, 1,
+     "trusted-network 10.0.0.0/8 is wider than one site"},
+    {"relay to any domain from anyone", BASE "relay allow from any id oops\n", 1, 2, 0,
+     "'relay allow from any' makes an open relay"},
+    {"permit before the reject it shadows",
+     BASE "trusted-network 10.1.0.0/16\nrelay allow from trusted id lan\nrelay deny from "
+	  "10.1.2.0/24 id quarantine\n",
+     0, 0, 1, "quarantine: this deny never matches: allow rule lan"},
+    {"trusted 0.0.0.0/0 via a typo", BASE "trusted-network 0.0.0.0/0\nrelay allow from trusted\n",
+     1, 1, 0,
+     "trusted-network 0.0.0.0/0 is wider than one site (/16): every host in it may relay - that is "
+     "the whole Internet"},
+    {"IPv6 ::/0 trusted", BASE "trusted-network ::/0\nrelay allow from trusted\n", 1, 2, 0,
+     "trusted-network ::/0"},
+    {"relay from a /1 (meant /31)", BASE "relay allow from 128.0.0.0/1 id typo\n", 0, 1, 1,
+     "relay allowed from 128.0.0.0/1, wider than one site"},
+    {"allow any IPv6 to a domain list", BASE "relay allow from ::/0 to relay-test.example id v6\n",
+     1, 2, 0, "relay test external-to-external"},
+};
+
+static void test_corpus(void)
+{
+	size_t r = relayable();
+	CHECK(r >= 10, "the battery has plain third-party forms: %zu", r);
+	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+		struct conf *c;
+		char err[256];
+		struct tally t = {0};
+		if (conf_parse(corpus[i].text, strlen(corpus[i].text), "c.conf", &c, err,
+			       sizeof(err)) < 0) {
+			CHECK(0, "%s: %s", corpus[i].name, err);
+			continue;
+		}
+		size_t n = audit_config(c, collect, &t);
+		CHECK(n == t.errors + t.warnings, "%s: count", corpus[i].name);
+		size_t want = corpus[i].errors + corpus[i].relay_clients * r;
+		CHECK(t.errors == want && t.warnings == corpus[i].warnings,
+		      "%s: %zu errors %zu warnings, want %zu/%zu\n%s", corpus[i].name, t.errors,
+		      t.warnings, want, corpus[i].warnings, t.text);
+		if (corpus[i].expect)
+			CHECK(strstr(t.text, corpus[i].expect) != NULL, "%s: want \"%s\" in\n%s",
+			      corpus[i].name, corpus[i].expect, t.text);
+		conf_free(c);
+	}
+}
+
+struct rows {
+	size_t n, relay_unauth;
+};
+
+static void count_row(void *arg, const struct audit_row *r)
+{
+	struct rows *rs = arg;
+	rs->n++;
+	rs->relay_unauth += r->relay_unauth;
+}
+
+static void test_matrix(void)
+{
+	static const char text[] =
+	    BASE "trusted-network 127.0.0.1 198.51.100.0/24\n"
+		 "relay allow from trusted\nrelay allow from authenticated\n";
+	struct conf *c;
+	char err[256];
+	struct rows rs = {0};
+	CHECK(conf_parse(text, sizeof(text) - 1, "m.conf", &c, err, sizeof(err)) == 0, "%s", err);
+	audit_matrix(c, count_row, &rs);
+	CHECK(rs.n == 5, "localhost, 2 trusted, other v4, other v6: %zu rows", rs.n);
+	CHECK(rs.relay_unauth == 3, "localhost and the trusted may relay: %zu", rs.relay_unauth);
+	conf_free(c);
+}
+
+int main(void)
+{
+	test_battery_shape();
+	test_corpus();
+	test_matrix();
+	return check_report("test_probe");
+}
