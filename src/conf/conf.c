@@ -53,6 +53,7 @@ static int do_bare_newline(struct parser *p, const struct stmt *s);
 static int do_workers(struct parser *p, const struct stmt *s);
 static int do_segment_size(struct parser *p, const struct stmt *s);
 static int do_limit(struct parser *p, const struct stmt *s);
+static int do_open_relay_override(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -69,6 +70,7 @@ static const struct directive directives[] = {
     {"delivery-workers", "N", 1, 1, ONCE, do_workers},
     {"spool-segment-size", "SIZE", 1, 1, ONCE, do_segment_size},
     {"limit", "NAME VALUE", 2, 2, MANY, do_limit},
+    {"open-relay-override", "REASON", 1, 1, ONCE, do_open_relay_override},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -276,6 +278,14 @@ static int do_hostname(struct parser *p, const struct stmt *s)
 	if (util_domain_normalise(s->arg[0].text, norm, sizeof(norm)) < 0)
 		return error_tok(p, &s->arg[0], "invalid hostname '%s'", show(s->arg[0].text).s);
 	return set_str(p, &p->c->hostname, norm);
+}
+
+/* The admin's named reason for running a config that relays for outside clients. */
+static int do_open_relay_override(struct parser *p, const struct stmt *s)
+{
+	if (s->arg[0].text[0] == '\0')
+		return error_tok(p, &s->arg[0], "'open-relay-override' needs a reason");
+	return set_str(p, &p->c->open_relay_override, s->arg[0].text);
 }
 
 static int set_path(struct parser *p, const struct stmt *s, char **dst)
@@ -1036,6 +1046,7 @@ void conf_free(struct conf *c)
 	free(c->mail_root);
 	free(c->spool_dir);
 	free(c->hostname);
+	free(c->open_relay_override);
 	free(c->path);
 	free(c);
 }

@@ -88,7 +88,10 @@ struct conf {
 	int ip_literal_recipients;	     /* accept RCPT to [our own address]; default 0 */
 	enum conf_bare_newline bare_newline; /* default reject */
 	unsigned delivery_workers;	     /* default 4 */
-	uint64_t spool_segment_size;	     /* default 64M */
+	/* the reason given to run although outside clients can relay (serve refuses such a config
+	 * without one), or NULL */
+	char *open_relay_override;
+	uint64_t spool_segment_size; /* default 64M */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

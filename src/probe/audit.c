@@ -18,13 +18,15 @@ struct sink {
 	void (*fn)(void *arg, const struct audit_finding *f);
 	void *arg;
 	size_t n;
+	int relays; /* the next report is a relayed battery test */
 };
 
 __attribute__((format(printf, 4, 5))) static void report(struct sink *k, enum audit_severity sev,
 							 const char *where, const char *fmt, ...)
 {
-	struct audit_finding f = {sev, "", ""};
+	struct audit_finding f = {sev, k->relays, "", ""};
 	va_list ap;
+	k->relays = 0;
 	snprintf(f.where, sizeof(f.where), "%s", where);
 	va_start(ap, fmt);
 	vsnprintf(f.what, sizeof(f.what), fmt, ap);
@@ -205,6 +207,7 @@ static void battery_one(const struct conf *c, const struct probe_test *t,
 	if (v.result != POLICY_ACCEPT_RELAY)
 		return;
 	snprintf(where, sizeof(where), "%s", v.rule_id);
+	k->relays = 1;
 	report(k, AUDIT_ERROR, where,
 	       "relay test %s (%s) RCPT TO:%s is accepted for outside client %s on %s", t->id,
 	       t->why, rcpt, client_ip, listen);
@@ -232,7 +235,7 @@ static void check_battery(const struct conf *c, struct sink *k)
 size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
 		    void *arg)
 {
-	struct sink k = {fn, arg, 0};
+	struct sink k = {fn, arg, 0, 0};
 	check_trusted(conf, &k);
 	check_rules(conf, &k);
 	check_battery(conf, &k);

@@ -37,6 +37,7 @@ enum audit_severity { AUDIT_WARNING, AUDIT_ERROR };
 
 struct audit_finding {
 	enum audit_severity severity;
+	int relays;	 /* a battery test the policy accepts: an outside client can relay */
 	char where[128]; /* "FILE:LINE", a rule ID, or "battery nmap-05 via 127.0.0.1:25" */
 	char what[512];
 };

@@ -54,6 +54,10 @@ int server_check(const char *conf_path)
 	size_t n = audit_config(c, print_finding, NULL);
 	if (n == 0)
 		printf("  no findings: no outside client can relay\n");
+	if (c->open_relay_override)
+		printf("open-relay-override in force (\"%s\"): serve runs this configuration and "
+		       "logs an OPEN RELAY warning every hour\n",
+		       c->open_relay_override);
 	conf_free(c);
 	return n ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include "../smtp/smtp.h"
 #include "../util/util.h"
 #include "../util/workq.h"
+#include "../probe/probe.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -56,6 +57,63 @@ static int server_events(struct server *srv)
 	return 0;
 }
 
+#define OPEN_RELAY_WARN_SECONDS 3600
+
+struct relay_findings {
+	size_t n;
+	struct audit_finding first;
+};
+
+static void count_relays(void *arg, const struct audit_finding *f)
+{
+	struct relay_findings *r = arg;
+	if (f->relays && r->n++ == 0)
+		r->first = *f;
+}
+
+static void warn_open_relay(const struct server *srv)
+{
+	log_msg(LOG_WARN,
+		"server: OPEN RELAY: outside clients can relay through this configuration",
+		"config=%s relay_tests=%zu override=\"%s\"", srv->conf->path, srv->open_relay_tests,
+		srv->conf->open_relay_override);
+}
+
+static void open_relay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	warn_open_relay(arg);
+}
+
+/* The same audit as `relayguard check`: a config under which an unauthenticated outside client
+ * can relay is refused, unless the admin named a reason with open-relay-override; then it is
+ * announced at start and every hour. */
+static int audit_gate(struct server *srv, char *err, size_t errlen)
+{
+	struct relay_findings r = {0};
+	const struct conf *c = srv->conf;
+	audit_config(c, count_relays, &r);
+	srv->open_relay_tests = r.n;
+	if (r.n == 0)
+		return 0;
+	if (!c->open_relay_override) {
+		snprintf(err, errlen,
+			 "%s: refusing to start an open relay: %s: %s (and %zu more); see "
+			 "'relayguard check -c %s', or add 'open-relay-override REASON' to run it "
+			 "anyway",
+			 c->path, r.first.where, r.first.what, r.n - 1, c->path);
+		return -1;
+	}
+	struct timeval hour = {OPEN_RELAY_WARN_SECONDS, 0};
+	srv->ev_open_relay = event_new(srv->base, -1, EV_PERSIST, open_relay_cb, srv);
+	if (!srv->ev_open_relay || event_add(srv->ev_open_relay, &hour) < 0) {
+		snprintf(err, errlen, "cannot register the open-relay warning timer");
+		return -1;
+	}
+	warn_open_relay(srv);
+	return 0;
+}
+
 static void server_free(struct server *srv)
 {
 	smtp_shutdown(&srv->smtp);
@@ -66,8 +124,9 @@ static void server_free(struct server *srv)
 	}
 	local_shutdown(srv);
 	spool_close(srv->spool);
-	struct event *evs[] = {srv->ev_spool, srv->ev_workq, srv->ev_term, srv->ev_int};
-	for (size_t i = 0; i < 4; i++)
+	struct event *evs[] = {srv->ev_spool, srv->ev_workq, srv->ev_term, srv->ev_int,
+			       srv->ev_open_relay};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (srv->base)
@@ -81,9 +140,15 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	const struct conf *c = srv->conf;
 	srv->base = event_base_new();
+	if (!srv->base) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	if (audit_gate(srv, err, errlen) < 0)
+		return -1;
 	srv->workq = workq_create(c->delivery_workers);
-	if (!srv->base || !srv->workq) {
-		snprintf(err, errlen, "cannot create the event loop or delivery threads");
+	if (!srv->workq) {
+		snprintf(err, errlen, "cannot start the delivery threads");
 		return -1;
 	}
 	if (spool_open(c->spool_dir, c->spool_segment_size, local_on_queued, srv, &srv->spool, err,

@@ -21,8 +21,10 @@ struct server {
 	struct workq *workq;
 	struct smtp_ctx smtp;
 	struct event *ev_spool, *ev_workq, *ev_term, *ev_int;
-	struct delivery *deferred; /* waiting for their retry timer */
-	struct dirsync *dirsyncs;  /* Maildirs with renames waiting for their new/ fsync */
+	struct event *ev_open_relay; /* hourly warning while open-relay-override is in force */
+	size_t open_relay_tests;     /* battery tests an outside client could relay */
+	struct delivery *deferred;   /* waiting for their retry timer */
+	struct dirsync *dirsyncs;    /* Maildirs with renames waiting for their new/ fsync */
 	unsigned long delivered, failed, dirsync_calls;
 };
 

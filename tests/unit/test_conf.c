@@ -613,6 +613,20 @@ static void test_load_errors(void)
 }
 
 /* conf_rule_describe: the one-line form `relayguard check` prints. */
+static void test_open_relay_override(void)
+{
+	static const char text[] = "open-relay-override \"lab, ticket 42\"\n";
+	struct conf *c = NULL;
+	char err[256];
+	CHECK(conf_parse(text, sizeof(text) - 1, "t", &c, err, sizeof(err)) == 0, "%s", err);
+	if (c)
+		CHECK_STR(c->open_relay_override, "lab, ticket 42", "reason kept as written");
+	conf_free(c);
+	CHECK(conf_parse("", 0, "t", &c, err, sizeof(err)) == 0 && c->open_relay_override == NULL,
+	      "absent by default");
+	conf_free(c);
+}
+
 static void test_rule_describe(void)
 {
 	static const struct {
@@ -641,6 +655,7 @@ static void test_rule_describe(void)
 int main(void)
 {
 	test_rule_describe();
+	test_open_relay_override();
 	test_lexer();
 	test_valid();
 	test_listen_sockaddr();
