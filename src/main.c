@@ -1,4 +1,5 @@
 /* main.c — subcommand dispatch only. */
+#include "probe/probe.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -8,12 +9,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: relayguard serve [-c FILE]          run the mail server\n"
-		   "       relayguard check [-c FILE]          check the configuration, print the "
-		   "relay policy\n"
-		   "       relayguard queue list [-c FILE]     list queued messages\n"
-		   "       relayguard help\n"
-		   "FILE defaults to " DEFAULT_CONF ".\n");
+	fprintf(f,
+		"usage: relayguard serve [-c FILE]          run the mail server\n"
+		"       relayguard check [-c FILE]          check the configuration, print the "
+		"relay policy\n"
+		"       relayguard queue list [-c FILE]     list queued messages\n"
+		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
+		"       relayguard help\n"
+		"FILE defaults to " DEFAULT_CONF ".\n");
 }
 
 /* Parse "[-c FILE]" from argv[first..]; returns the config path or NULL on bad usage. */
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "probe"))
+		return probe_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "serve") && (path = conf_arg(argc, argv, 2)))
 		return server_run(path);
 	if (!strcmp(argv[1], "check") && (path = conf_arg(argc, argv, 2)))

@@ -58,4 +58,38 @@ struct audit_row {
 void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
 		  void *arg);
 
+/* ---- the live probe (`relayguard probe`) ---- */
+
+/* One SMTP reply at the start of buf: "250-a\r\n250 b\r\n". Returns the bytes it spans and
+ * sets *code, 0 when incomplete, -1 when malformed (bad code, mixed codes, line too long).
+ * Bare LF line ends are accepted (we judge others, we do not need them to be strict). Pure. */
+long probe_reply_parse(const char *buf, size_t len, int *code);
+
+/* The server's name from a banner or EHLO reply: the first word after the code ("220
+ * mx.example.org ESMTP" -> "mx.example.org"). Pure. Returns 0 or -1. */
+int probe_reply_name(const char *reply, size_t len, char *out, size_t outlen);
+
+enum probe_verdict {
+	PROBE_REFUSED,	    /* MAIL or RCPT refused: closed */
+	PROBE_AUTH_NEEDED,  /* 530: closed, authentication required */
+	PROBE_ACCEPTS_RCPT, /* RCPT got 2xx but the message was refused: not open */
+	PROBE_OPEN,	    /* the message got 250 after DATA: open relay */
+	PROBE_ERROR,	    /* timeout, connection lost: could not test */
+};
+const char *probe_verdict_name(enum probe_verdict v);
+
+struct probe_options {
+	const char *host, *port, *source; /* source: local address to connect from, or NULL */
+	unsigned timeout;		  /* seconds per reply */
+	unsigned max_time;		  /* seconds for the whole run */
+	int json, verbose;
+};
+
+/* Run the battery against host:port. Prints the report on stdout (transcript on stderr with
+ * verbose). Returns the exit status: 0 closed, 1 open, 2 could not test. */
+int probe_run(const struct probe_options *o);
+
+/* `relayguard probe ARGS…` (argv after the subcommand). Returns the exit status. */
+int probe_cli(int argc, char **argv);
+
 #endif

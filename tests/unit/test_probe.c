@@ -165,8 +165,43 @@ static void test_matrix(void)
 	conf_free(c);
 }
 
+/* SMTP replies from untrusted servers. */
+static void test_replies(void)
+{
+	static const struct {
+		const char *in;
+		long want;
+		int code;
+	} cases[] = {
+	    {"250 ok\r\n", 8, 250},
+	    {"250-a\r\n250-b\r\n250 c\r\n", 21, 250},
+	    {"354\r\n", 5, 354},		/* code alone */
+	    {"220 mx ESMTP\n", 13, 220},	/* bare LF tolerated */
+	    {"250-a\r\n", 0, 0},		/* continuation: incomplete */
+	    {"250 ok", 0, 0},			/* no line end yet */
+	    {"250-a\r\n251 b\r\n", -1, 0},	/* codes differ */
+	    {"25 x\r\n", -1, 0},		/* short code */
+	    {"abc ok\r\n", -1, 0},		/* not a code */
+	    {"250xok\r\n", -1, 0},		/* bad separator */
+	    {"650 ok\r\n", -1, 0},		/* no such class */
+	    {"250 ok\r\n550 next\r\n", 8, 250}, /* only the first reply */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int code = 0;
+		long n = probe_reply_parse(cases[i].in, strlen(cases[i].in), &code);
+		CHECK(n == cases[i].want && (n <= 0 || code == cases[i].code), "reply %zu: %ld", i,
+		      n);
+	}
+	char name[64];
+	CHECK(probe_reply_name("220 mx.example.org ESMTP", 24, name, sizeof(name)) == 0 &&
+		  !strcmp(name, "mx.example.org"),
+	      "banner name");
+	CHECK(probe_reply_name("220 <script>", 12, name, sizeof(name)) == -1, "no garbage names");
+}
+
 int main(void)
 {
+	test_replies();
 	test_battery_shape();
 	test_corpus();
 	test_matrix();
