@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 /* Write header, envelope and body; on failure cut the segment back to where it was. */
-static int write_record(struct spool *sp, struct spool_segment *seg, const char *env, size_t envlen,
+static int write_record(struct spool_segment *seg, const char *env, size_t envlen,
 			struct spool_stage *st, uint64_t qid, uint64_t *body_off)
 {
 	char hdr[128];
@@ -35,7 +35,6 @@ static int write_record(struct spool *sp, struct spool_segment *seg, const char 
 		seg->size = start;
 	else
 		seg->broken = 1;
-	(void)sp;
 	return rc;
 }
 
@@ -49,7 +48,7 @@ struct spool_commit *spool_commit(struct spool *sp, struct spool_env *env, struc
 	struct spool_segment *seg = spool_segment_current(sp);
 	int rc = !msg || !c || !seg ? -ENOMEM : spool_env_format(env, &envtext, &envlen);
 	if (rc == 0)
-		rc = write_record(sp, seg, envtext, envlen, st, env->qid, &msg->body_off);
+		rc = write_record(seg, envtext, envlen, st, env->qid, &msg->body_off);
 	free(envtext);
 	if (rc < 0) {
 		free(msg);

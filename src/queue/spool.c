@@ -38,38 +38,48 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* A spool with nothing open yet, and its directory opened; NULL with err set on failure. */
+static struct spool *spool_alloc(const char *dir, int readonly, char *err, size_t errlen)
+{
+	struct spool *sp = calloc(1, sizeof(*sp));
+	if (!sp) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	sp->dirfd = sp->lockfd = sp->notify_fd = -1;
+	sp->readonly = readonly;
+	pthread_mutex_init(&sp->mu, NULL);
+	pthread_cond_init(&sp->cv, NULL);
+	int rc = readonly ? 0 : mkdir_p(dir, 0700);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create spool directory: %s", dir, strerror(-rc));
+	} else {
+		sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sp->dirfd < 0)
+			snprintf(err, errlen, "%s: cannot open spool: %s", dir, strerror(errno));
+	}
+	if (sp->dirfd < 0) {
+		spool_close(sp);
+		return NULL;
+	}
+	return sp;
+}
+
 int spool_open(const char *dir, uint64_t segment_size, spool_queued_fn on_queued, void *arg,
 	       struct spool **out, char *err, size_t errlen)
 {
-	struct spool *sp = calloc(1, sizeof(*sp));
-	int rc;
-	if (!sp) {
-		snprintf(err, errlen, "out of memory");
+	struct spool *sp = spool_alloc(dir, 0, err, errlen);
+	if (!sp)
 		return -1;
-	}
-	sp->dirfd = sp->lockfd = sp->notify_fd = sp->tmpfd = -1;
 	sp->segment_size = segment_size;
 	sp->on_queued = on_queued;
 	sp->on_queued_arg = arg;
-	pthread_mutex_init(&sp->mu, NULL);
-	pthread_cond_init(&sp->cv, NULL);
-	if ((rc = mkdir_p(dir, 0700)) < 0) {
-		snprintf(err, errlen, "%s: cannot create spool directory: %s", dir, strerror(-rc));
-		goto fail;
-	}
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0) {
-		snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
-		goto fail;
-	}
 	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "%s: spool is in use by another relayguard (lock: %s)", dir,
 			 strerror(errno));
 		goto fail;
 	}
-	/* Bodies too large for memory are staged in unlinked files of the same file system. */
-	sp->tmpfd = sp->dirfd;
 	sp->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sp->notify_fd < 0 || pthread_create(&sp->thread, NULL, spool_commit_thread, sp) != 0) {
 		snprintf(err, errlen, "cannot start the commit thread: %s", strerror(errno));
@@ -85,23 +95,7 @@ fail:
 
 int spool_open_readonly(const char *dir, struct spool **out, char *err, size_t errlen)
 {
-	struct spool *sp = calloc(1, sizeof(*sp));
-	if (!sp) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	sp->lockfd = sp->notify_fd = sp->tmpfd = -1;
-	sp->readonly = 1;
-	pthread_mutex_init(&sp->mu, NULL);
-	pthread_cond_init(&sp->cv, NULL);
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0) {
-		snprintf(err, errlen, "%s: cannot open spool: %s", dir, strerror(errno));
-		spool_close(sp);
-		return -1;
-	}
-	*out = sp;
-	return 0;
+	return (*out = spool_alloc(dir, 1, err, errlen)) ? 0 : -1;
 }
 
 uint64_t spool_qid_new(struct spool *sp)
@@ -267,7 +261,8 @@ struct spool_stage *spool_stage_new(struct spool *sp)
 
 static int stage_spill(struct spool_stage *st)
 {
-	st->fd = openat(st->sp->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* in the spool's own file system, unlinked: an abort or a crash leaves nothing */
+	st->fd = openat(st->sp->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (st->fd < 0)
 		return -errno;
 	int rc = util_write_all(st->fd, st->mem, st->len, -1);

@@ -38,7 +38,7 @@ struct spool_stage {
 };
 
 struct spool {
-	int dirfd, lockfd, notify_fd, tmpfd;
+	int dirfd, lockfd, notify_fd;
 	uint64_t segment_size;
 	int readonly;
 	uint64_t last_qid;

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void smtp_session_set_data_timeout(struct smtp_session *s, int data);
-
 enum need { NEED_NOTHING, NEED_HELO, NEED_TX };
 
 static void tx_reset(struct smtp_session *s)
@@ -135,8 +133,7 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
-static void log_rcpt(struct smtp_session *s, const struct addr_path *to,
-		     const struct policy_verdict *v)
+static void log_rcpt(struct smtp_session *s, const char *to, const struct policy_verdict *v)
 {
 	char qf[ADDR_PATH_MAX * 4 * 4], qt[sizeof(qf)], qh[1100], qr[300], qid[SPOOL_QID_LEN + 1];
 	spool_qid_format(s->tx->env.qid, qid);
@@ -145,7 +142,7 @@ static void log_rcpt(struct smtp_session *s, const struct addr_path *to,
 		"session=%llu client=%s qid=%s helo=%s from=%s to=%s rule=%s reply=%s",
 		(unsigned long long)s->id, s->ip, qid,
 		log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
-		smtp_log_addr(&s->tx->from, qf, sizeof(qf)), smtp_log_addr(to, qt, sizeof(qt)),
+		smtp_log_addr(&s->tx->from, qf, sizeof(qf)), log_quote_path(to, qt, sizeof(qt)),
 		v->rule_id, log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
 }
 
@@ -173,7 +170,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	}
 	addr_format(&rcpt, to, sizeof(to));
 	struct policy_verdict v = policy_check_rcpt(s->ctx->conf, &s->client, &s->tx->from, &rcpt);
-	log_rcpt(s, &rcpt, &v);
+	log_rcpt(s, to, &v);
 	if (v.result == POLICY_REJECT) {
 		smtp_error(s, "%s", v.reply);
 		return;

@@ -283,7 +283,6 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* Resume reading after the spool answered (the commit of a message finished). */
-void smtp_session_resume(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s)
 {
 	bufferevent_enable(s->bev, EV_READ);
@@ -301,15 +300,13 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->ctx->conf->hostname);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		/* a stuck writer or a long commit: do not wait for the reply to drain */
-		if (s->state == SMTP_STATE_COMMIT)
-			return;
-	}
+	/* a commit is still running: its completion answers the client; otherwise (EOF, error,
+	 * or a client that never reads its final reply) the session ends now */
+	if (what & BEV_EVENT_TIMEOUT && s->state == SMTP_STATE_COMMIT)
+		return;
 	smtp_session_free(s);
 }
 
-void smtp_session_set_data_timeout(struct smtp_session *s, int data);
 void smtp_session_set_data_timeout(struct smtp_session *s, int data)
 {
 	const struct conf_limits *l = &s->ctx->conf->limits;

@@ -63,6 +63,11 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 void smtp_session_free(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx *tx);
 
+/* Switch the idle timeout between command (data = 0) and DATA (data = 1) values. */
+void smtp_session_set_data_timeout(struct smtp_session *s, int data);
+/* Read and process input again after the spool answered a commit. */
+void smtp_session_resume(struct smtp_session *s);
+
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);
 

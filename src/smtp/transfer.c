@@ -12,9 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-void smtp_session_set_data_timeout(struct smtp_session *s, int data);
-void smtp_session_resume(struct smtp_session *s);
-
 /* Keep only printable ASCII of untrusted text that goes into a header. */
 static void header_safe(const char *in, char *out, size_t outlen)
 {

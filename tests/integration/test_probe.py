@@ -82,3 +82,20 @@ def test_accepts_rcpt_but_refuses_data_is_not_open(picky_server):
     assert report["result"] == "closed" and report["server_name"] == "picky.example"
     assert {t["verdict"] for t in report["tests"]} == {"accepts-rcpt"}
     assert {t["depth"] for t in report["tests"]} == {"rcpt"}
+
+
+def test_silent_server_hits_the_timeouts_not_a_verdict():
+    """--timeout bounds each reply, --max-time the whole run: a server that never speaks
+    costs at most about timeout * 2 and every later test is marked as not run."""
+    silent = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    listener = silent.socket  # accepted by the kernel's backlog, never answered
+    try:
+        out = probe("--timeout", "1", "--max-time", "1", "--json",
+                    "127.0.0.1:%d" % listener.getsockname()[1], timeout=30)
+    finally:
+        silent.server_close()
+    assert out.returncode == 2
+    report = json.loads(out.stdout)
+    assert report["result"] == "could not test"
+    assert {t["verdict"] for t in report["tests"]} == {"error"}
+    assert any("time limit of 1s" in t["note"] for t in report["tests"])
