@@ -3,8 +3,8 @@
 #   scripts/deps.sh build   - compiler and libraries (make run)
 #   scripts/deps.sh test    - plus the test tools (make test)
 set -eu
-BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev"
-TEST="python3 python3-pytest swaks clang libclang-rt-14-dev strace"
+BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev libmicrohttpd-dev"
+TEST="python3 python3-pytest swaks clang libclang-rt-14-dev strace dnsmasq-base postfix"
 case "${1:-build}" in
 build) want="$BUILD" ;;
 test) want="$BUILD $TEST" ;;
@@ -19,4 +19,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "deps: installing$missing" >&2
 $SUDO apt-get update -qq
+# postfix is installed for its smtp-sink/smtp-source test tools only: "Local only", not started
+echo "postfix postfix/main_mailer_type select Local only" | $SUDO debconf-set-selections
+echo "postfix postfix/mailname string localhost" | $SUDO debconf-set-selections
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
