@@ -16,7 +16,17 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test-deps run test unit integration asan fuzz bench clean format
+.PHONY: all deps test-deps run test unit integration asan fuzz bench clean format install \
+        uninstall
+
+# make install: PREFIX for the program, unit and docs; the config goes to SYSCONFDIR (/etc, as
+# packagers expect, whatever the PREFIX); DESTDIR is prepended to every path (staged installs).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/relayguard
+DOCS        = README.md docs/config.md docs/operations.md docs/design.md
 
 all: deps $(BUILD)/relayguard
 
@@ -69,6 +79,31 @@ bench: all
 
 format:
 	clang-format -i src/*/*.c src/*/*.h src/main.c tests/unit/*.c tests/unit/*.h fuzz/*.c
+
+# The binary, `sendmail` and `mailq` as links to it (it will act on the name it is called by),
+# the example config only if there is none, the systemd unit, the docs.
+install: $(BUILD)/relayguard
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/relayguard
+	install -m 0755 $(BUILD)/relayguard $(DESTDIR)$(SBINDIR)/relayguard
+	ln -sf relayguard $(DESTDIR)$(SBINDIR)/sendmail
+	ln -sf relayguard $(DESTDIR)$(SBINDIR)/mailq
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf ]; then \
+	  echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf"; \
+	else install -m 0644 etc/relayguard.system.conf \
+	  $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf; fi
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  -e 's|@DOCDIR@|$(DOCDIR)|g' etc/relayguard.service.in > $(BUILD)/relayguard.service
+	install -m 0644 $(BUILD)/relayguard.service $(DESTDIR)$(UNITDIR)/relayguard.service
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
+
+# Everything install put there except the config, which is the admin's.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/relayguard $(DESTDIR)$(SBINDIR)/sendmail \
+	  $(DESTDIR)$(SBINDIR)/mailq $(DESTDIR)$(UNITDIR)/relayguard.service
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR)
+	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf is left in place"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,6 +1,7 @@
 /* fuzz_conf.c — libFuzzer target for the configuration parser: any bytes must yield either a
  * configuration that satisfies its invariants or a bounded "name:line:col: problem" error, with
- * nothing leaked either way. */
+ * nothing leaked either way. The control-socket peek (which CLI commands use instead of the full
+ * parse) must always answer, and agree with the parser on every file the parser accepts. */
 #include "conf/conf.h"
 
 #include <stdint.h>
@@ -29,8 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf *c = NULL;
 	char err[128];
 	memset(err, 'x', sizeof(err));
+	char sock[4096];
+	int peeked = conf_peek_control_socket((const char *)data, size, sock, sizeof(sock));
+	if (peeked == 0 && !memchr(sock, '\0', sizeof(sock)))
+		abort();
 	if (conf_parse((const char *)data, size, "fuzz", &c, err, sizeof(err)) == 0) {
 		check_invariants(c);
+		if (peeked != 0 || strcmp(sock, c->control_socket) != 0)
+			abort();
 		conf_free(c);
 		return 0;
 	}

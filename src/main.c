@@ -1,5 +1,6 @@
 /* main.c — subcommand dispatch only. */
 #include "probe/probe.h"
+#include "server/control.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -13,6 +14,9 @@ static void usage(FILE *f)
 		"usage: relayguard serve [-c FILE]          run the mail server\n"
 		"       relayguard check [-c FILE]          check the configuration, print the "
 		"relay policy\n"
+		"       relayguard status [-c FILE]         ask the running server how it is\n"
+		"       relayguard reload [-c FILE]         make the running server load its "
+		"configuration again\n"
 		"       relayguard queue list [-c FILE]     list queued messages\n"
 		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
 		"       relayguard help\n"
@@ -43,6 +47,9 @@ int main(int argc, char **argv)
 		return server_run(path);
 	if (!strcmp(argv[1], "check") && (path = conf_arg(argc, argv, 2)))
 		return server_check(path);
+	if ((!strcmp(argv[1], "status") || !strcmp(argv[1], "reload")) &&
+	    (path = conf_arg(argc, argv, 2)))
+		return ctl_client_main(path, 1, argv + 1);
 	if (argc >= 3 && !strcmp(argv[1], "queue") && !strcmp(argv[2], "list") &&
 	    (path = conf_arg(argc, argv, 3)))
 		return server_queue_list(path);

@@ -119,6 +119,7 @@ static const struct limit_def limit_defs[] = {
     {"max-sessions", {NUM_COUNT, 1, 1000000, "1..1000000"}, 1000, LIMIT_FIELD(max_sessions)},
     {"max-errors", {NUM_COUNT, 1, 1000, "1..1000"}, 10, LIMIT_FIELD(max_errors)},
     {"greeting-delay", {NUM_DURATION, 0, 60, "0s..60s"}, 0, LIMIT_FIELD(greeting_delay)},
+    {"shutdown-grace", {NUM_DURATION, 0, 300, "0s..5m"}, 10, LIMIT_FIELD(shutdown_grace)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
@@ -158,7 +159,6 @@ static const struct num_spec segment_spec = {NUM_SIZE, 1u << 20, 1u << 30, "1M..
 #define DEFAULT_MAIL_ROOT "var/mail"
 #define DEFAULT_WORKERS 4
 #define DEFAULT_SEGMENT_SIZE (64u << 20)
-#define DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
 #define DEFAULT_SMTP_PORT 25
 
 /* Things whose position is needed after their line: for "first at line N" and for the checks
@@ -1094,7 +1094,7 @@ static int set_defaults(struct parser *p)
 		return -1;
 	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
 		return -1;
-	if (!c->control_socket && set_str(p, &c->control_socket, DEFAULT_CONTROL_SOCKET) < 0)
+	if (!c->control_socket && set_str(p, &c->control_socket, CONF_DEFAULT_CONTROL_SOCKET) < 0)
 		return -1;
 	return 0;
 }
@@ -1108,6 +1108,7 @@ static struct conf *conf_new(const char *name)
 		free(c);
 		return NULL;
 	}
+	c->refs = 1;
 	table_defaults(limit_defs, N_LIMITS, &c->limits);
 	table_defaults(delivery_defs, N_DELIVERY, &c->delivery);
 	c->ip_literal_recipients = 0;
@@ -1245,7 +1246,33 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	return 0;
 }
 
+int conf_load_control_socket(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+	if (read_file(path, &text, &len, err, errlen) < 0)
+		return -1;
+	int rc = conf_peek_control_socket(text, len, out, outlen);
+	free(text);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: control-socket path too long", path);
+	return rc;
+}
+
 /* ---- queries ---- */
+
+struct conf *conf_ref(struct conf *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+void conf_unref(struct conf *c)
+{
+	if (c && --c->refs == 0)
+		conf_free(c);
+}
 
 void conf_free(struct conf *c)
 {

@@ -13,6 +13,9 @@
  * by a person, so anything bigger is a mistake, and the bound keeps parsing cheap. */
 #define CONF_MAX_SIZE (1024 * 1024)
 
+/* control-socket when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
 	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
@@ -66,6 +69,8 @@ struct conf_limits {
 	unsigned max_errors;	  /* limit max-errors, default 10 */
 	unsigned greeting_delay;  /* limit greeting-delay, seconds, default 0: banner delay; a
 				     client that talks before the banner is dropped */
+	unsigned shutdown_grace;  /* limit shutdown-grace, seconds, default 10: at SIGTERM, time
+				     a session inside a transaction gets to finish it */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
@@ -95,6 +100,10 @@ enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
 struct conf {
+	/* References (conf_ref/conf_unref): the server holds one on its current config, every SMTP
+	 * session and every delivery one on the config it started with, so a reload never pulls a
+	 * config from under them. Changed by the event loop thread only; 1 after conf_parse. */
+	unsigned refs;
 	char *path;	/* file it came from */
 	char *hostname; /* NULL in the parse result when absent; conf_load fills gethostname() */
 	struct conf_listen *listens;
@@ -140,7 +149,21 @@ int conf_parse(const char *text, size_t len, const char *name, struct conf **out
  * at least one listen exists. Same error convention (errors about the file itself name it). */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
+/* Free c whatever its reference count (the parse path, and programs that never share it). */
 void conf_free(struct conf *c);
+
+/* Take one more reference to c and return it (NULL stays NULL). Loop thread only. */
+struct conf *conf_ref(struct conf *c);
+/* Drop one reference; the last one frees c. NULL is ignored. Loop thread only. */
+void conf_unref(struct conf *c);
+
+/* The control-socket path a config file names (its default when it names none), found without
+ * parsing the rest: a CLI must reach the server even when the file now has an error elsewhere
+ * (that is when `relayguard reload` must report it). Lines are lexed one by one and a line
+ * that does not lex is skipped. Pure. 0, or -1 when the path does not fit in out. */
+int conf_peek_control_socket(const char *text, size_t len, char *out, size_t outlen);
+/* Read path and conf_peek_control_socket it. 0, or -1 with err set ("PATH: cannot read: ..."). */
+int conf_load_control_socket(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);

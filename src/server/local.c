@@ -16,6 +16,8 @@
 
 struct delivery {
 	struct server *srv;
+	struct conf *conf; /* the config it started under (a reference): the worker reads its
+			      mail_root and hostname while a reload may switch srv->conf */
 	struct spool_msg *msg;
 	size_t idx;
 	int status;
@@ -29,6 +31,7 @@ struct delivery {
 struct dirsync {
 	struct server *srv;
 	struct dirsync *next;
+	struct conf *conf; /* a reference: its mail_root is where user's Maildir is */
 	char *user;
 	struct delivery *waiting; /* renamed, not yet covered by a sync */
 	struct delivery *batch;	  /* covered by the sync running now */
@@ -44,7 +47,7 @@ static void delivery_name(const struct delivery *d, char *buf, size_t len)
 {
 	char host[256];
 	size_t o = 0;
-	for (const char *h = d->srv->conf->hostname; *h && o + 1 < sizeof(host); h++)
+	for (const char *h = d->conf->hostname; *h && o + 1 < sizeof(host); h++)
 		host[o++] = (*h == '/' || *h == ':') ? '_' : *h;
 	host[o] = '\0';
 	snprintf(buf, len, "%" PRId64 ".Q%sR%zu.%s", d->msg->env.time, d->msg->qid, d->idx, host);
@@ -68,8 +71,8 @@ static void delivery_work(void *arg)
 	}
 	/* after a crash or a failed attempt the file may already be there */
 	int check = m->recovered || d->attempts > 0;
-	d->status = maildir_deliver(d->srv->conf->mail_root, r->user, name, prefix, (size_t)n,
-				    &body, check, d->err, sizeof(d->err));
+	d->status = maildir_deliver(d->conf->mail_root, r->user, name, prefix, (size_t)n, &body,
+				    check, d->err, sizeof(d->err));
 }
 
 static void list_push(struct delivery **head, struct delivery *d)
@@ -90,6 +93,14 @@ static void list_remove(struct delivery **head, struct delivery *d)
 	if (d->next)
 		d->next->prev = d->prev;
 	d->prev = d->next = NULL;
+}
+
+static void delivery_free(struct delivery *d)
+{
+	if (d->retry)
+		event_free(d->retry);
+	conf_unref(d->conf);
+	free(d);
 }
 
 static void delivery_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -118,7 +129,7 @@ static void delivery_failed(struct delivery *d, const char *err)
 		log_msg(LOG_ERR,
 			"deliver: cannot schedule retry (message stays queued until restart)",
 			"qid=%s", d->msg->qid);
-		free(d);
+		delivery_free(d);
 		return;
 	}
 	list_push(&d->srv->deferred, d);
@@ -134,7 +145,7 @@ static void delivery_finished(struct delivery *d)
 		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user,
 		d->msg->recovered ? " recovered=yes" : "");
 	spool_rcpt_done(d->srv->spool, d->msg, d->idx);
-	free(d);
+	delivery_free(d);
 }
 
 /* ---- group fsync of new/ ---- */
@@ -142,7 +153,7 @@ static void delivery_finished(struct delivery *d)
 static void dirsync_work(void *arg)
 {
 	struct dirsync *ds = arg;
-	ds->status = maildir_sync(ds->srv->conf->mail_root, ds->user, ds->err, sizeof(ds->err));
+	ds->status = maildir_sync(ds->conf->mail_root, ds->user, ds->err, sizeof(ds->err));
 }
 
 static void dirsync_done(void *arg);
@@ -166,6 +177,7 @@ static void dirsync_free(struct dirsync *ds)
 	while (*p != ds)
 		p = &(*p)->next;
 	*p = ds->next;
+	conf_unref(ds->conf);
 	free(ds->user);
 	free(ds);
 }
@@ -196,7 +208,8 @@ static void dirsync_add(struct delivery *d)
 	struct server *srv = d->srv;
 	const char *user = d->msg->env.rcpts[d->idx].user;
 	struct dirsync *ds = srv->dirsyncs;
-	while (ds && strcmp(ds->user, user) != 0)
+	while (ds &&
+	       (strcmp(ds->user, user) != 0 || strcmp(ds->conf->mail_root, d->conf->mail_root)))
 		ds = ds->next;
 	if (!ds) {
 		ds = calloc(1, sizeof(*ds));
@@ -209,6 +222,7 @@ static void dirsync_add(struct delivery *d)
 			return;
 		}
 		ds->srv = srv;
+		ds->conf = conf_ref(d->conf);
 		ds->next = srv->dirsyncs;
 		srv->dirsyncs = ds;
 	}
@@ -257,6 +271,7 @@ void local_on_queued(void *arg, struct spool_msg *msg)
 			continue;
 		}
 		d->srv = srv;
+		d->conf = conf_ref(srv->conf);
 		d->msg = msg;
 		d->idx = i;
 		delivery_submit(d);
@@ -267,9 +282,7 @@ static void free_list(struct delivery *d)
 {
 	while (d) {
 		struct delivery *next = d->next;
-		if (d->retry)
-			event_free(d->retry);
-		free(d);
+		delivery_free(d);
 		d = next;
 	}
 }
@@ -286,6 +299,7 @@ void local_shutdown(struct server *srv)
 		srv->dirsyncs = ds->next;
 		free_list(ds->waiting);
 		free_list(ds->batch);
+		conf_unref(ds->conf);
 		free(ds->user);
 		free(ds);
 	}

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void spool_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -32,12 +33,57 @@ static void workq_cb(evutil_socket_t fd, short what, void *arg)
 	workq_run_completions(srv->workq);
 }
 
+static void stop_now(struct server *srv, const char *why)
+{
+	log_msg(LOG_INFO, "server: stopping now", "reason=%s sessions=%u", why,
+		srv->smtp.n_sessions);
+	event_base_loopbreak(srv->base);
+}
+
+static void drained_cb(void *arg)
+{
+	struct server *srv = arg;
+	log_msg(LOG_INFO, "server: every session ended", NULL);
+	event_base_loopbreak(srv->base);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	stop_now(arg, "shutdown-grace-over");
+}
+
+/* SIGTERM/SIGINT: stop accepting at once and let sessions inside a transaction finish it
+ * within limit shutdown-grace; a second signal stops at once. */
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
 	(void)what;
-	log_msg(LOG_INFO, "server: stopping", "signal=%d", (int)sig);
-	event_base_loopbreak(srv->base);
+	if (srv->stopping) {
+		stop_now(srv, "second-signal");
+		return;
+	}
+	srv->stopping = 1;
+	unsigned grace = srv->conf->limits.shutdown_grace;
+	log_msg(LOG_INFO, "server: stopping", "signal=%d sessions=%u grace=%us", (int)sig,
+		srv->smtp.n_sessions, grace);
+	control_stop_accepting(srv->control);
+	struct timeval tv = {(time_t)grace, 0};
+	srv->ev_grace = evtimer_new(srv->base, grace_cb, srv);
+	if (!srv->ev_grace || evtimer_add(srv->ev_grace, &tv) < 0) {
+		stop_now(srv, "no-timer");
+		return;
+	}
+	srv->smtp.on_drained = drained_cb;
+	srv->smtp.drained_arg = srv;
+	smtp_drain(&srv->smtp);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	log_msg(LOG_INFO, "server: SIGHUP: reloading the configuration", NULL);
+	server_reload(arg, NULL);
 }
 
 static int server_events(struct server *srv)
@@ -48,12 +94,14 @@ static int server_events(struct server *srv)
 	    event_new(srv->base, workq_notify_fd(srv->workq), EV_READ | EV_PERSIST, workq_cb, srv);
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
-	if (!srv->ev_spool || !srv->ev_workq || !srv->ev_term || !srv->ev_int)
+	srv->ev_hup = evsignal_new(srv->base, SIGHUP, hup_cb, srv);
+	if (!srv->ev_spool || !srv->ev_workq || !srv->ev_term || !srv->ev_int || !srv->ev_hup)
 		return -1;
 	event_add(srv->ev_spool, NULL);
 	event_add(srv->ev_workq, NULL);
 	event_add(srv->ev_term, NULL);
 	event_add(srv->ev_int, NULL);
+	event_add(srv->ev_hup, NULL);
 	return 0;
 }
 
@@ -71,6 +119,23 @@ static void count_relays(void *arg, const struct audit_finding *f)
 		r->first = *f;
 }
 
+size_t server_audit_relays(const struct conf *c, struct audit_finding *first)
+{
+	struct relay_findings r = {0};
+	audit_config(c, count_relays, &r);
+	*first = r.first;
+	return r.n;
+}
+
+void server_open_relay_error(const struct conf *c, const char *action, size_t n,
+			     const struct audit_finding *first, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "%s: refusing to %s an open relay: %s: %s (and %zu more); see "
+		 "'relayguard check -c %s', or add 'open-relay-override REASON' to run it anyway",
+		 c->path, action, first->where, first->what, n - 1, c->path);
+}
+
 static void warn_open_relay(const struct server *srv)
 {
 	log_msg(LOG_WARN,
@@ -85,28 +150,18 @@ static void open_relay_cb(evutil_socket_t fd, short what, void *arg)
 	warn_open_relay(arg);
 }
 
-/* The same audit as `relayguard check`: a config under which an unauthenticated outside client
- * can relay is refused, unless the admin named a reason with open-relay-override; then it is
- * announced at start and every hour. */
-static int audit_gate(struct server *srv, char *err, size_t errlen)
+int server_open_relay_timer(struct server *srv, char *err, size_t errlen)
 {
-	struct relay_findings r = {0};
-	const struct conf *c = srv->conf;
-	audit_config(c, count_relays, &r);
-	srv->open_relay_tests = r.n;
-	if (r.n == 0)
+	if (srv->open_relay_tests == 0) {
+		if (srv->ev_open_relay)
+			event_free(srv->ev_open_relay);
+		srv->ev_open_relay = NULL;
 		return 0;
-	if (!c->open_relay_override) {
-		snprintf(err, errlen,
-			 "%s: refusing to start an open relay: %s: %s (and %zu more); see "
-			 "'relayguard check -c %s', or add 'open-relay-override REASON' to run it "
-			 "anyway",
-			 c->path, r.first.where, r.first.what, r.n - 1, c->path);
-		return -1;
 	}
 	struct timeval hour = {OPEN_RELAY_WARN_SECONDS, 0};
-	srv->ev_open_relay = event_new(srv->base, -1, EV_PERSIST, open_relay_cb, srv);
-	if (!srv->ev_open_relay || event_add(srv->ev_open_relay, &hour) < 0) {
+	if (!srv->ev_open_relay &&
+	    (!(srv->ev_open_relay = event_new(srv->base, -1, EV_PERSIST, open_relay_cb, srv)) ||
+	     event_add(srv->ev_open_relay, &hour) < 0)) {
 		snprintf(err, errlen, "cannot register the open-relay warning timer");
 		return -1;
 	}
@@ -114,8 +169,24 @@ static int audit_gate(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+/* The same audit as `relayguard check`: a config under which an unauthenticated outside client
+ * can relay is refused, unless the admin named a reason with open-relay-override; then it is
+ * announced at start and every hour. */
+static int audit_gate(struct server *srv, char *err, size_t errlen)
+{
+	struct audit_finding first;
+	const struct conf *c = srv->conf;
+	srv->open_relay_tests = server_audit_relays(c, &first);
+	if (srv->open_relay_tests > 0 && !c->open_relay_override) {
+		server_open_relay_error(c, "start", srv->open_relay_tests, &first, err, errlen);
+		return -1;
+	}
+	return server_open_relay_timer(srv, err, errlen);
+}
+
 static void server_free(struct server *srv)
 {
+	srv->stopping = 1; /* a reload finishing below is not applied */
 	smtp_shutdown(&srv->smtp);
 	if (srv->workq) {
 		workq_stop(srv->workq); /* deliveries under way finish and are recorded */
@@ -123,15 +194,17 @@ static void server_free(struct server *srv)
 		workq_destroy(srv->workq);
 	}
 	local_shutdown(srv);
+	server_reload_shutdown(srv);
+	control_close(srv->control);
 	spool_close(srv->spool);
-	struct event *evs[] = {srv->ev_spool, srv->ev_workq, srv->ev_term, srv->ev_int,
-			       srv->ev_open_relay};
+	struct event *evs[] = {srv->ev_spool, srv->ev_workq,	  srv->ev_term, srv->ev_int,
+			       srv->ev_hup,   srv->ev_open_relay, srv->ev_grace};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (srv->base)
 		event_base_free(srv->base);
-	conf_free(srv->conf);
+	conf_unref(srv->conf);
 }
 
 static int server_start(struct server *srv, const char *conf_path, char *err, size_t errlen)
@@ -139,6 +212,7 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	if (conf_load(conf_path, &srv->conf, err, errlen) < 0)
 		return -1;
 	const struct conf *c = srv->conf;
+	srv->started = srv->conf_loaded = time(NULL);
 	srv->base = event_base_new();
 	if (!srv->base) {
 		snprintf(err, errlen, "cannot create the event loop");
@@ -158,7 +232,9 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		snprintf(err, errlen, "cannot register events");
 		return -1;
 	}
-	srv->smtp.conf = c;
+	if (control_open(srv, err, errlen) < 0)
+		return -1;
+	srv->smtp.conf = srv->conf;
 	srv->smtp.base = srv->base;
 	srv->smtp.spool = srv->spool;
 	if (smtp_listen(&srv->smtp, err, errlen) < 0)
@@ -166,8 +242,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)
 		return -1;
-	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld",
-		c->path, c->hostname, c->spool_dir, pending);
+	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
+		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
 	return 0;
 }
 

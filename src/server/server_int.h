@@ -5,31 +5,81 @@
 #include "server.h"
 
 #include "../conf/conf.h"
+#include "../probe/probe.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
 #include "../util/workq.h"
 
 #include <stddef.h>
+#include <time.h>
 
 struct delivery;
 struct dirsync;
+struct control;
+struct control_req;
+struct reload;
+struct reload_waiter;
 
 struct server {
-	struct conf *conf;
+	struct conf *conf; /* the current config: the server's reference (conf_ref) */
 	struct event_base *base;
 	struct spool *spool;
 	struct workq *workq;
 	struct smtp_ctx smtp;
-	struct event *ev_spool, *ev_workq, *ev_term, *ev_int;
+	struct control *control; /* the control socket */
+	struct event *ev_spool, *ev_workq, *ev_term, *ev_int, *ev_hup;
+	struct event *ev_grace;	     /* graceful stop: the end of limit shutdown-grace */
 	struct event *ev_open_relay; /* hourly warning while open-relay-override is in force */
 	size_t open_relay_tests;     /* battery tests an outside client could relay */
 	struct delivery *deferred;   /* waiting for their retry timer */
 	struct dirsync *dirsyncs;    /* Maildirs with renames waiting for their new/ fsync */
 	unsigned long delivered, failed, dirsync_calls;
+	time_t started, conf_loaded;	   /* the server's start; the last (re)load of the config */
+	unsigned long reloads;		   /* successful reloads */
+	int stopping;			   /* the first SIGTERM/SIGINT came: draining */
+	struct reload *reload;		   /* the reload running now, or NULL */
+	int reload_again;		   /* another one was asked for meanwhile */
+	struct reload_waiter *reload_next; /* the clients waiting for that next one */
 };
+
+/* serve.c: the open-relay gate, at start and at reload */
+/* The relay battery through conf's policy (the audit of `relayguard check`): how many tests an
+ * outside client could relay, the first one in *first. Pure: safe on a worker thread. */
+size_t server_audit_relays(const struct conf *c, struct audit_finding *first);
+/* The refusal of such a config without open-relay-override ("refusing to ACTION an open
+ * relay: ..."), into err. */
+void server_open_relay_error(const struct conf *c, const char *action, size_t n,
+			     const struct audit_finding *first, char *err, size_t errlen);
+/* After srv->conf and srv->open_relay_tests changed: start (and announce) or stop the hourly
+ * OPEN RELAY warning. 0, or -1 with err set when the timer cannot be made. */
+int server_open_relay_timer(struct server *srv, char *err, size_t errlen);
 
 /* local.c: delivery of local recipients */
 void local_on_queued(void *arg, struct spool_msg *msg);
 void local_shutdown(struct server *srv);
+
+/* reload.c: SIGHUP (req NULL) and `relayguard reload` (answered through req). The file is
+ * loaded and audited on a worker thread; the loop applies the result whole or not at all. */
+void server_reload(struct server *srv, struct control_req *req);
+/* At shutdown, after the worker pool's last completions: answer whoever still waits. */
+void server_reload_shutdown(struct server *srv);
+
+/* control.c: the control socket (see control.h for the protocol) */
+/* Create the socket at srv->conf->control_socket (mode 0600; missing parent directories
+ * 0700; a stale socket is replaced, one a live server answers on is not). 0, or -1 + err. */
+int control_open(struct server *srv, char *err, size_t errlen);
+/* Stop accepting and remove the socket (graceful stop); requests under way are answered. */
+void control_stop_accepting(struct control *ctl);
+/* Close everything. A request still waiting for an asynchronous handler is detached: its
+ * handler's control_finish then only frees it. NULL is ignored. */
+void control_close(struct control *ctl);
+
+/* A command handler gets the arguments after the command's own words (argv[0] is the first
+ * argument, argc may be 0). It writes its payload into control_payload(req) and calls
+ * control_finish exactly once, now or later (from the loop thread): error NULL sends "ok",
+ * else "error <error>" (one line; newlines become spaces), then the payload. */
+typedef void (*control_fn)(struct server *srv, struct control_req *req, int argc, char **argv);
+struct evbuffer *control_payload(struct control_req *req);
+void control_finish(struct control_req *req, const char *error);
 
 #endif

@@ -30,7 +30,7 @@ static int helo_arg_valid(const char *arg, size_t len)
 
 static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
-	const struct conf *c = s->ctx->conf;
+	const struct conf *c = s->conf;
 	if (!helo_arg_valid(arg, len)) {
 		smtp_error(s, "501 5.5.4 Syntax: %s hostname",
 			   verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
@@ -116,7 +116,7 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "553 5.1.7 Sender address must be fully qualified");
 		return;
 	}
-	if (params.has_size && params.size > s->ctx->conf->limits.message_size) {
+	if (params.has_size && params.size > s->conf->limits.message_size) {
 		smtp_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
@@ -153,7 +153,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	char to[ADDR_PATH_MAX * 4];
 	(void)verb;
 	s->tx->rcpt_tries++;
-	if (s->tx->env.n_rcpts >= s->ctx->conf->limits.recipients) {
+	if (s->tx->env.n_rcpts >= s->conf->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
@@ -169,7 +169,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		return;
 	}
 	addr_format(&rcpt, to, sizeof(to));
-	struct policy_verdict v = policy_check_rcpt(s->ctx->conf, &s->client, &s->tx->from, &rcpt);
+	struct policy_verdict v = policy_check_rcpt(s->conf, &s->client, &s->tx->from, &rcpt);
 	log_rcpt(s, to, &v);
 	if (v.result == POLICY_REJECT) {
 		smtp_error(s, "%s", v.reply);
@@ -220,7 +220,7 @@ static void cmd_noop(struct smtp_session *s, enum smtp_verb verb, const char *ar
 static void cmd_quit(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
-	smtp_close(s, "221 2.0.0 %s Bye", s->ctx->conf->hostname);
+	smtp_close(s, "221 2.0.0 %s Bye", s->conf->hostname);
 }
 
 static void cmd_help(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
@@ -274,6 +274,11 @@ void smtp_command(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_command cmd;
 	enum smtp_cmd_status st = smtp_command_parse(line, len, &cmd);
+	/* shutting down: a session that was let finish its transaction ends at its next command */
+	if (s->ctx->draining && !s->tx && !(st == SMTP_CMD_OK && cmd.verb == SMTP_VERB_QUIT)) {
+		smtp_close(s, "421 4.3.2 %s Service shutting down", s->conf->hostname);
+		return;
+	}
 	if (st == SMTP_CMD_UNKNOWN) {
 		smtp_error(s, "500 5.5.1 Command unrecognized");
 		return;

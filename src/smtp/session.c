@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -50,11 +52,11 @@ int smtp_error(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreply(s, fmt, ap);
 	va_end(ap);
-	if (++s->errors < s->ctx->conf->limits.max_errors)
+	if (++s->errors < s->conf->limits.max_errors)
 		return 0;
 	log_msg(LOG_WARN, "smtp: too many errors", "session=%llu client=%s errors=%u",
 		(unsigned long long)s->id, s->ip, s->errors);
-	smtp_close(s, "421 4.7.0 %s Too many errors, closing connection", s->ctx->conf->hostname);
+	smtp_close(s, "421 4.7.0 %s Too many errors, closing connection", s->conf->hostname);
 	return -1;
 }
 
@@ -85,7 +87,7 @@ static void greeting_cb(evutil_socket_t fd, short what, void *arg)
 	struct smtp_session *s = arg;
 	(void)fd, (void)what;
 	s->state = SMTP_STATE_COMMAND;
-	smtp_reply(s, "220 %s ESMTP relayguard", s->ctx->conf->hostname);
+	smtp_reply(s, "220 %s ESMTP relayguard", s->conf->hostname);
 }
 
 /* A client that talks before the banner is a bot that does not wait for replies (RFC 5321
@@ -102,13 +104,13 @@ static void pregreet(struct smtp_session *s)
 	evtimer_del(s->greet);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	smtp_close(s, "554 5.5.1 %s Protocol error: talking before the greeting",
-		   s->ctx->conf->hostname);
+		   s->conf->hostname);
 }
 
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local)
 {
-	const struct conf *c = ctx->conf;
+	struct conf *c = ctx->conf;
 	struct smtp_session *s = calloc(1, sizeof(*s));
 	struct bufferevent *bev =
 	    s ? bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
@@ -119,6 +121,7 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 		return;
 	}
 	s->ctx = ctx;
+	s->conf = conf_ref(c);
 	s->bev = bev;
 	s->id = ++ctx->next_session_id;
 	util_sockaddr_ip(peer, s->ip, sizeof(s->ip));
@@ -174,7 +177,45 @@ void smtp_session_free(struct smtp_session *s)
 	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s", (unsigned long long)s->id,
 		s->ip);
 	bufferevent_free(s->bev);
+	conf_unref(s->conf);
 	free(s);
+	if (ctx->draining && ctx->n_sessions == 0 && ctx->on_drained)
+		ctx->on_drained(ctx->drained_arg);
+}
+
+void smtp_session_drain(struct smtp_session *s)
+{
+	int idle = s->state == SMTP_STATE_GREETING || (s->state == SMTP_STATE_COMMAND && !s->tx);
+	if (!idle)
+		return; /* in DATA, waiting for the spool, or with MAIL given: let it finish */
+	if (s->greet) {
+		event_free(s->greet);
+		s->greet = NULL;
+	}
+	smtp_close(s, "421 4.3.2 %s Service shutting down", s->conf->hostname);
+}
+
+void smtp_session_cut(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer_iovec v[8];
+	struct iovec iov[8];
+	if (s->state != SMTP_STATE_CLOSING) {
+		log_msg(LOG_INFO, "smtp: cut at shutdown", "session=%llu client=%s state=%d",
+			(unsigned long long)s->id, s->ip, (int)s->state);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", s->conf->hostname);
+	}
+	/* one non-blocking send of what waits (the 421 last), never a wait: the loop that
+	 * writes for the bufferevent has stopped (and its output may only be read, not drained) */
+	int n = evbuffer_peek(out, -1, NULL, v, 8);
+	n = n < 8 ? n : 8;
+	for (int i = 0; i < n; i++)
+		iov[i] = (struct iovec){v[i].iov_base, v[i].iov_len};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(n > 0 ? n : 0)};
+	if (n > 0 && sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* the client is gone or does not read: it is cut all the same */
+	}
+	smtp_session_free(s);
 }
 
 /* Drop input up to and including the next LF of a line that was too long. */
@@ -187,8 +228,7 @@ static int discard_long_line(struct smtp_session *s, struct evbuffer *in)
 	}
 	evbuffer_drain(in, (size_t)lf.pos + 1);
 	s->discarding = 0;
-	return smtp_error(s, "500 5.5.6 Line too long (limit %u)",
-			  s->ctx->conf->limits.line_length);
+	return smtp_error(s, "500 5.5.6 Line too long (limit %u)", s->conf->limits.line_length);
 }
 
 static const char *line_error_reply(enum smtp_line_status st)
@@ -207,7 +247,7 @@ static const char *line_error_reply(enum smtp_line_status st)
  * should look for more input, 0 to stop. */
 static int command_input(struct smtp_session *s, struct evbuffer *in)
 {
-	size_t max = s->ctx->conf->limits.line_length;
+	size_t max = s->conf->limits.line_length;
 	size_t avail = evbuffer_get_length(in), n = avail < max ? avail : max, linelen, used;
 	if (s->discarding)
 		return discard_long_line(s, in) == 0 && evbuffer_get_length(in) > 0;
@@ -223,7 +263,7 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 	}
 	/* bare-newline normalise: an old client's "NOOP\n" is a line; a CR or NUL inside still
 	 * is not (smuggling needs DATA, which never takes a bare LF as a line end) */
-	if (st == SMTP_LINE_BARE_LF && s->ctx->conf->bare_newline == CONF_BARE_NORMALISE &&
+	if (st == SMTP_LINE_BARE_LF && s->conf->bare_newline == CONF_BARE_NORMALISE &&
 	    !memchr(p, '\r', linelen) && !memchr(p, '\0', linelen))
 		st = SMTP_LINE_OK;
 	if (st != SMTP_LINE_OK) {
@@ -297,7 +337,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	    s->state != SMTP_STATE_COMMIT) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);
-		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->ctx->conf->hostname);
+		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->conf->hostname);
 		return;
 	}
 	/* a commit is still running: its completion answers the client; otherwise (EOF, error,
@@ -309,6 +349,6 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 
 void smtp_session_set_data_timeout(struct smtp_session *s, int data)
 {
-	const struct conf_limits *l = &s->ctx->conf->limits;
+	const struct conf_limits *l = &s->conf->limits;
 	session_set_timeout(s, data ? l->data_timeout : l->command_timeout);
 }

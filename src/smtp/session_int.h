@@ -36,6 +36,8 @@ struct smtp_tx {
 
 struct smtp_session {
 	struct smtp_ctx *ctx;
+	struct conf *conf; /* the config the session started with (a reference): a reload does
+			      not change the rules under a client in the middle of a dialogue */
 	struct bufferevent *bev;
 	struct smtp_session *prev, *next;
 	uint64_t id;
@@ -61,6 +63,10 @@ const char *smtp_log_addr(const struct addr_path *a, char *buf, size_t len);
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local);
 void smtp_session_free(struct smtp_session *s);
+/* Graceful stop: an idle session gets 421 and closes; one inside a transaction goes on. */
+void smtp_session_drain(struct smtp_session *s);
+/* The end of the shutdown grace: 421 if it can be written at once, then free. */
+void smtp_session_cut(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx *tx);
 
 /* Switch the idle timeout between command (data = 0) and DATA (data = 1) values. */

@@ -14,18 +14,38 @@ struct smtp_session;
 
 /* What sessions share; owned by the server, outlives every session. */
 struct smtp_ctx {
-	const struct conf *conf;
+	/* The current config, for new sessions; the server's reference keeps it alive, and each
+	 * session takes its own (conf_ref) at start, so a reload only affects later sessions. */
+	struct conf *conf;
 	struct event_base *base;
 	struct spool *spool;
 	unsigned n_sessions;
 	uint64_t next_session_id;
 	struct smtp_session *sessions; /* all live sessions, for shutdown */
 	struct smtp_listener *listeners;
+	/* graceful stop (smtp_drain): called once the last session is gone */
+	int draining;
+	void (*on_drained)(void *arg);
+	void *drained_arg;
 };
 
 /* Bind every "listen" of ctx->conf and start accepting. 0, or -1 with err set. */
 int smtp_listen(struct smtp_ctx *ctx, char *err, size_t errlen);
-/* Stop accepting and close every session (shutdown). */
+
+/* Reload: make the listeners match the "listen" lines of conf. The new addresses are bound
+ * first; if one fails, nothing changes (-1, err set). Then listeners whose address is gone are
+ * closed; unchanged ones keep their socket (and take the new role). Counts in *added and
+ * *removed. Call before ctx->conf is switched to conf; conf is only read, not kept. */
+int smtp_listen_update(struct smtp_ctx *ctx, const struct conf *conf, unsigned *added,
+		       unsigned *removed, char *err, size_t errlen);
+
+/* Graceful stop (SIGTERM): close the listeners; idle sessions get "421 4.3.2 Service shutting
+ * down" and close; a session inside a transaction may finish it, and the reply to its next
+ * command after that is the 421. on_drained(drained_arg) runs once no session is left (at once
+ * if there is none); smtp_shutdown then cuts whatever is left when the grace ends. */
+void smtp_drain(struct smtp_ctx *ctx);
+
+/* Stop accepting and close every session (shutdown, or the end of the grace). */
 void smtp_shutdown(struct smtp_ctx *ctx);
 
 #endif

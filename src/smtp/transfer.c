@@ -38,12 +38,12 @@ static int received_header(struct smtp_session *s, char *buf, size_t len)
 	return snprintf(
 	    buf, len,
 	    "Received: from %s ([%s])\r\n\tby %s (relayguard) with %s id %s%s;\r\n\t%s\r\n", helo,
-	    s->ip, s->ctx->conf->hostname, proto, qid, forpart, date);
+	    s->ip, s->conf->hostname, proto, qid, forpart, date);
 }
 
 void smtp_data_begin(struct smtp_session *s)
 {
-	const struct conf *c = s->ctx->conf;
+	const struct conf *c = s->conf;
 	char hdr[2048]; /* helo 255 + hostname 253 + address 256 + fixed text: well below */
 	struct smtp_tx *tx = s->tx;
 	tx->stage = spool_stage_new(s->ctx->spool);

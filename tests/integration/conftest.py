@@ -25,6 +25,7 @@ trusted-network 127.0.0.1 ::1
 relay allow from trusted id local-host
 limit line-length 1000
 limit max-errors 10
+control-socket {tmp}/run/relayguard.sock
 {extra}
 """
 
@@ -78,6 +79,11 @@ class Server:
         self.proc.wait()
         self.proc = None
         self.logf.close()
+
+    def ctl(self, *args, timeout=30):
+        """Run a control-socket client command: `relayguard ARGS... -c CONF`."""
+        return subprocess.run([BIN, *args, "-c", str(self.conf)], capture_output=True,
+                              text=True, timeout=timeout)
 
     def logtext(self):
         return self.log.read_text(errors="replace")

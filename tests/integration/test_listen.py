@@ -34,7 +34,8 @@ def test_address_in_use_is_a_clear_error(tmp_path):
         busy.listen(1)
         port = busy.getsockname()[1]
         conf = tmp_path / "c.conf"
-        conf.write_text("listen 127.0.0.1:%d\nspool %s/spool\n" % (port, tmp_path))
+        conf.write_text("listen 127.0.0.1:%d\nspool %s/spool\ncontrol-socket %s/ctl.sock\n"
+                        % (port, tmp_path, tmp_path))
         out = subprocess.run([BIN, "serve", "-c", str(conf)], capture_output=True, text=True,
                              timeout=10)
     assert out.returncode == 1

@@ -738,8 +738,110 @@ static void test_delivery(void)
 	}
 }
 
+/* ---- operations: shutdown-grace, references, the control socket found without a full parse */
+
+static void test_shutdown_grace(void)
+{
+	static const struct {
+		const char *text;
+		unsigned want; /* seconds, or UINT_MAX for an error */
+		const char *err;
+	} cases[] = {
+	    {"", 10, ""},
+	    {"limit shutdown-grace 0\n", 0, ""},
+	    {"limit shutdown-grace 5m\n", 300, ""},
+	    {"limit shutdown-grace 301s\n", UINT_MAX,
+	     "t:1:22: value 301s out of range 0s..5m for limit shutdown-grace"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *c = NULL;
+		char err[256] = "";
+		int rc =
+		    conf_parse(cases[i].text, strlen(cases[i].text), "t", &c, err, sizeof(err));
+		if (cases[i].want == UINT_MAX) {
+			CHECK(rc < 0, "grace case %zu parsed", i);
+			CHECK_STR(err, cases[i].err, "grace case %zu", i);
+			continue;
+		}
+		CHECK(rc == 0 && c && c->limits.shutdown_grace == cases[i].want,
+		      "grace case %zu: %s", i, err);
+		conf_free(c);
+	}
+}
+
+static void test_refs(void)
+{
+	struct conf *c = NULL;
+	char err[256];
+	CHECK(conf_parse("hostname a.test\n", 16, "t", &c, err, sizeof(err)) == 0, "%s", err);
+	if (!c)
+		return;
+	CHECK(c->refs == 1, "a parsed config holds one reference, got %u", c->refs);
+	CHECK(conf_ref(c) == c && c->refs == 2, "conf_ref counts");
+	conf_unref(c);
+	CHECK(c->refs == 1, "conf_unref counts down, got %u", c->refs);
+	CHECK(conf_ref(NULL) == NULL, "conf_ref(NULL)");
+	conf_unref(NULL);
+	conf_unref(c); /* the last one frees it (ASan/valgrind see a leak or double free) */
+}
+
+static void test_peek_control_socket(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+	    {"", CONF_DEFAULT_CONTROL_SOCKET},
+	    {"listen 127.0.0.1:25\n", CONF_DEFAULT_CONTROL_SOCKET},
+	    {"control-socket /run/rg.sock\n", "/run/rg.sock"},
+	    {"control-socket \"/run/my dir/rg.sock\" # quoted\n", "/run/my dir/rg.sock"},
+	    {"\xef\xbb\xbf"
+	     "control-socket a.sock\r\n",
+	     "a.sock"},
+	    {"control-socket last-line-without-newline", "last-line-without-newline"},
+	    /* the rest of the file may be broken: that is when reload must reach the server */
+	    {"relya x\nhostname \"unterminated\ncontrol-socket /x.sock\nlimit foo\n", "/x.sock"},
+	    {"bad \x01 control\ncontrol-socket /y.sock\n", "/y.sock"},
+	    /* only a well-formed line counts; the first one is the one the parser keeps */
+	    {"control-socket\ncontrol-socket a b\ncontrol-socket \"\"\ncontrol-socket /z\n", "/z"},
+	    {"control-socket /first\ncontrol-socket /second\n", "/first"},
+	    {"  control-socket   /indented  \n", "/indented"},
+	    {"# control-socket /commented\n", CONF_DEFAULT_CONTROL_SOCKET},
+	    {"hostname x\n\xef\xbb\xbf"
+	     "control-socket /bom-mid-file\n",
+	     CONF_DEFAULT_CONTROL_SOCKET},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[108];
+		int rc = conf_peek_control_socket(cases[i].text, strlen(cases[i].text), out,
+						  sizeof(out));
+		CHECK(rc == 0, "peek case %zu", i);
+		if (rc == 0)
+			CHECK_STR(out, cases[i].want, "peek case %zu", i);
+	}
+	char small[4];
+	CHECK(conf_peek_control_socket("control-socket /long\n", 21, small, sizeof(small)) < 0,
+	      "a path that does not fit is an error");
+	char err[256], out[108];
+	CHECK(conf_load_control_socket("/nonexistent/relayguard.conf", out, sizeof(out), err,
+				       sizeof(err)) < 0,
+	      "missing file");
+	CHECK_STR(err, "/nonexistent/relayguard.conf: cannot read: No such file or directory",
+		  "missing file message");
+	CHECK(conf_load_control_socket("etc/relayguard.conf", out, sizeof(out), err, sizeof(err)) ==
+		  0,
+	      "%s", err);
+	CHECK_STR(out, CONF_DEFAULT_CONTROL_SOCKET, "shipped config");
+	CHECK(conf_load_control_socket("etc/relayguard.system.conf", out, sizeof(out), err,
+				       sizeof(err)) == 0,
+	      "%s", err);
+	CHECK_STR(out, "/run/relayguard/relayguard.sock", "installed config");
+}
+
 int main(void)
 {
+	test_shutdown_grace();
+	test_refs();
+	test_peek_control_socket();
 	test_delivery();
 	test_rule_describe();
 	test_open_relay_override();

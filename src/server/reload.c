@@ -1,0 +1,262 @@
+/* reload.c — SIGHUP and `relayguard reload`. The config file is loaded and audited again on a
+ * worker thread (reading and parsing up to 1 MiB must not stall the sessions); back in the loop
+ * the new config is applied whole or not at all: listeners first (the only step that can fail),
+ * then the switch. Sessions and deliveries keep the config they started with (conf_ref). One
+ * reload runs at a time; requests that come meanwhile share the next one. */
+#include "server_int.h"
+
+#include "../util/util.h"
+
+#include <event2/buffer.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reload_waiter {
+	struct control_req *req;
+	struct reload_waiter *next;
+};
+
+struct reload {
+	struct server *srv;
+	char *path;	   /* the file: the current config's */
+	struct conf *conf; /* the worker's result, or NULL with err */
+	char err[1024];
+	size_t relay_tests; /* audit: battery tests an outside client could relay */
+	struct reload_waiter *waiters;
+};
+
+/* Settings a running server cannot change (the spool is open, the threads started, the socket
+ * bound): a reload keeps their old value and says so. One row each. */
+enum keep_kind { KEEP_STRING, KEEP_UNSIGNED, KEEP_U64 };
+static const struct restart_only {
+	const char *name;
+	size_t off;
+	enum keep_kind kind;
+} restart_only[] = {
+    {"spool", offsetof(struct conf, spool_dir), KEEP_STRING},
+    {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64},
+    {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED},
+    {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING},
+};
+
+/* Put the old value of one restart-only setting back into the new config. 1 if it differed,
+ * 0 if not, -1 out of memory. */
+static int keep_old(struct conf *new, const struct conf *old, const struct restart_only *r)
+{
+	char *n = (char *)new + r->off;
+	const char *o = (const char *)old + r->off;
+	if (r->kind == KEEP_UNSIGNED || r->kind == KEEP_U64) {
+		size_t size = r->kind == KEEP_U64 ? sizeof(uint64_t) : sizeof(unsigned);
+		if (memcmp(n, o, size) == 0)
+			return 0;
+		memcpy(n, o, size);
+		return 1;
+	}
+	char **ns = (char **)(void *)n;
+	char *const *os = (char *const *)(const void *)o;
+	if (strcmp(*ns, *os) == 0)
+		return 0;
+	char *copy = strdup(*os);
+	if (!copy)
+		return -1;
+	free(*ns);
+	*ns = copy;
+	return 1;
+}
+
+/* Keep every restart-only setting; their names, comma-separated, into names. */
+static int keep_restart_only(struct conf *new, const struct conf *old, char *names, size_t namelen)
+{
+	names[0] = '\0';
+	for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++) {
+		int rc = keep_old(new, old, &restart_only[i]);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			snprintf(names + strlen(names), namelen - strlen(names), "%s%s",
+				 names[0] ? "," : "", restart_only[i].name);
+	}
+	return 0;
+}
+
+/* Runs on a worker thread: touches only r (the file, a new config, the pure audit). */
+static void reload_work(void *arg)
+{
+	struct reload *r = arg;
+	struct audit_finding first;
+	if (conf_load(r->path, &r->conf, r->err, sizeof(r->err)) < 0)
+		return;
+	r->relay_tests = server_audit_relays(r->conf, &first);
+	if (r->relay_tests > 0 && !r->conf->open_relay_override) {
+		server_open_relay_error(r->conf, "load", r->relay_tests, &first, r->err,
+					sizeof(r->err));
+		conf_free(r->conf);
+		r->conf = NULL;
+	}
+}
+
+static void log_reloaded(const struct server *srv, unsigned added, unsigned removed,
+			 const char *kept)
+{
+	const struct conf *c = srv->conf;
+	log_msg(LOG_INFO, "server: reloaded",
+		"config=%s listeners=%zu added=%u removed=%u local_domains=%zu mailboxes=%zu "
+		"relay_rules=%zu trusted_networks=%zu",
+		c->path, c->n_listens, added, removed, c->n_local_domains, c->n_mailboxes,
+		c->n_rules, c->n_trusted);
+	if (kept[0])
+		log_msg(LOG_WARN,
+			"server: reload: changed settings need a restart, old values kept",
+			"settings=%s", kept);
+}
+
+/* The answer of a successful reload (the CLI prints it). */
+static void add_summary(struct evbuffer *b, const struct server *srv, unsigned added,
+			unsigned removed, const char *kept)
+{
+	const struct conf *c = srv->conf;
+	evbuffer_add_printf(b, "reloaded %s\n", c->path);
+	evbuffer_add_printf(b, "listeners %zu (%u added, %u removed)\n", c->n_listens, added,
+			    removed);
+	evbuffer_add_printf(b, "local domains %zu, mailboxes %zu, relay rules %zu\n",
+			    c->n_local_domains, c->n_mailboxes, c->n_rules);
+	if (srv->open_relay_tests)
+		evbuffer_add_printf(b,
+				    "warning: OPEN RELAY: %zu relay tests pass for outside "
+				    "clients (open-relay-override)\n",
+				    srv->open_relay_tests);
+	if (kept[0])
+		evbuffer_add_printf(b,
+				    "warning: these settings changed but need a restart; their "
+				    "old values stay in force: %s\n",
+				    kept);
+}
+
+/* Loop thread: switch to r->conf, or leave everything as it was (-1, err). */
+static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t keptlen,
+			unsigned *added, unsigned *removed)
+{
+	if (srv->stopping) {
+		snprintf(r->err, sizeof(r->err), "the server is stopping");
+		return -1;
+	}
+	if (keep_restart_only(r->conf, srv->conf, kept, keptlen) < 0) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	if (smtp_listen_update(&srv->smtp, r->conf, added, removed, r->err, sizeof(r->err)) < 0)
+		return -1;
+	struct conf *old = srv->conf;
+	srv->conf = srv->smtp.conf = r->conf;
+	r->conf = NULL;
+	conf_unref(old); /* freed when the last session or delivery under it ends */
+	srv->open_relay_tests = r->relay_tests;
+	srv->conf_loaded = time(NULL);
+	srv->reloads++;
+	char err[256];
+	if (server_open_relay_timer(srv, err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "server: cannot schedule the open-relay warning", "error=\"%s\"",
+			err);
+	return 0;
+}
+
+static void reload_start(struct server *srv, struct reload_waiter *waiters);
+
+static void answer_all(struct reload_waiter *w, const struct server *srv, const char *error,
+		       unsigned added, unsigned removed, const char *kept)
+{
+	while (w) {
+		struct reload_waiter *next = w->next;
+		if (!error)
+			add_summary(control_payload(w->req), srv, added, removed, kept);
+		control_finish(w->req, error);
+		free(w);
+		w = next;
+	}
+}
+
+/* Loop thread, after reload_work. */
+static void reload_done(void *arg)
+{
+	struct reload *r = arg;
+	struct server *srv = r->srv;
+	char kept[256] = "", q[1100];
+	unsigned added = 0, removed = 0;
+	int rc = r->conf ? reload_apply(srv, r, kept, sizeof(kept), &added, &removed) : -1;
+	if (rc < 0)
+		log_msg(LOG_ERR, "server: reload failed", "config=%s error=%s", r->path,
+			log_quote(r->err, strlen(r->err), q, sizeof(q)));
+	else
+		log_reloaded(srv, added, removed, kept);
+	answer_all(r->waiters, srv, rc < 0 ? r->err : NULL, added, removed, kept);
+	conf_free(r->conf); /* not applied */
+	free(r->path);
+	free(r);
+	srv->reload = NULL;
+	if (srv->reload_again) {
+		struct reload_waiter *next = srv->reload_next;
+		srv->reload_again = 0;
+		srv->reload_next = NULL;
+		if (srv->stopping)
+			answer_all(next, srv, "the server is stopping", 0, 0, "");
+		else
+			reload_start(srv, next);
+	}
+}
+
+static void reload_start(struct server *srv, struct reload_waiter *waiters)
+{
+	struct reload *r = calloc(1, sizeof(*r));
+	if (r && !(r->path = strdup(srv->conf->path))) {
+		free(r);
+		r = NULL;
+	}
+	if (r) {
+		r->srv = srv;
+		r->waiters = waiters;
+		srv->reload = r;
+		log_msg(LOG_INFO, "server: reloading", "config=%s", r->path);
+		if (workq_submit(srv->workq, reload_work, reload_done, r) == 0)
+			return;
+		srv->reload = NULL;
+		free(r->path);
+		free(r);
+	}
+	log_msg(LOG_ERR, "server: reload failed", "error=\"out of memory\"");
+	answer_all(waiters, srv, "out of memory", 0, 0, "");
+}
+
+void server_reload(struct server *srv, struct control_req *req)
+{
+	struct reload_waiter *w = NULL;
+	if (srv->stopping) {
+		log_msg(LOG_WARN, "server: reload refused: the server is stopping", NULL);
+		if (req)
+			control_finish(req, "the server is stopping");
+		return;
+	}
+	if (req && !(w = calloc(1, sizeof(*w)))) {
+		control_finish(req, "out of memory");
+		return;
+	}
+	if (w)
+		w->req = req;
+	if (!srv->reload) {
+		reload_start(srv, w);
+		return;
+	}
+	srv->reload_again = 1; /* the file may have changed since the running one read it */
+	if (w) {
+		w->next = srv->reload_next;
+		srv->reload_next = w;
+	}
+}
+
+void server_reload_shutdown(struct server *srv)
+{
+	answer_all(srv->reload_next, srv, "the server is stopping", 0, 0, "");
+	srv->reload_next = NULL;
+	srv->reload_again = 0;
+}
