@@ -187,10 +187,10 @@ static void test_replies(void)
 	    {"250 ok\r\n550 next\r\n", 8, 250}, /* only the first reply */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int code = 0;
-		long n = probe_reply_parse(cases[i].in, strlen(cases[i].in), &code);
-		CHECK(n == cases[i].want && (n <= 0 || code == cases[i].code), "reply %zu: %ld", i,
-		      n);
+		struct deliver_reply r = {0};
+		long n = deliver_reply_parse(cases[i].in, strlen(cases[i].in), &r);
+		CHECK(n == cases[i].want && (n <= 0 || r.code == cases[i].code), "reply %zu: %ld",
+		      i, n);
 	}
 	char name[64];
 	CHECK(probe_reply_name("220 mx.example.org ESMTP", 24, name, sizeof(name)) == 0 &&
