@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,13 @@ static int do_workers(struct parser *p, const struct stmt *s);
 static int do_segment_size(struct parser *p, const struct stmt *s);
 static int do_limit(struct parser *p, const struct stmt *s);
 static int do_open_relay_override(struct parser *p, const struct stmt *s);
+static int do_route(struct parser *p, const struct stmt *s);
+static int do_dns_server(struct parser *p, const struct stmt *s);
+static int do_delivery(struct parser *p, const struct stmt *s);
+static int do_delivery_tls(struct parser *p, const struct stmt *s);
+static int do_local_delivery(struct parser *p, const struct stmt *s);
+static int do_control_socket(struct parser *p, const struct stmt *s);
+static int do_metrics_listen(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -71,6 +79,13 @@ static const struct directive directives[] = {
     {"spool-segment-size", "SIZE", 1, 1, ONCE, do_segment_size},
     {"limit", "NAME VALUE", 2, 2, MANY, do_limit},
     {"open-relay-override", "REASON", 1, 1, ONCE, do_open_relay_override},
+    {"route", "DOMAIN|* via HOST[:PORT]", 3, 3, MANY, do_route},
+    {"dns-server", "ADDR[:PORT]...", 1, UNLIMITED, MANY, do_dns_server},
+    {"delivery", "NAME VALUE", 2, 2, MANY, do_delivery},
+    {"delivery-tls", "may|none", 1, 1, ONCE, do_delivery_tls},
+    {"local-delivery", "maildir | lmtp HOST:PORT|unix:PATH", 1, 2, ONCE, do_local_delivery},
+    {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
+    {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -82,12 +97,13 @@ struct num_spec {
 	const char *range;
 };
 
-/* "limit NAME VALUE": every limit has a name, a range and a default, and lives here only. */
+/* "limit NAME VALUE" and "delivery NAME VALUE": every setting has a name, a range and a
+ * default, and lives in one of these tables only. */
 struct limit_def {
 	const char *name;
 	struct num_spec spec;
 	uint64_t def;
-	size_t off; /* in struct conf_limits */
+	size_t off; /* in struct conf_limits / conf_delivery */
 	int wide;   /* uint64_t field, else unsigned */
 };
 
@@ -106,6 +122,35 @@ static const struct limit_def limit_defs[] = {
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
+#define DELIVERY_FIELD(f)                                                                          \
+	offsetof(struct conf_delivery, f),                                                         \
+	    sizeof(((struct conf_delivery *)0)->f) == sizeof(uint64_t)
+#define DAY (24 * 3600)
+static const struct limit_def delivery_defs[] = {
+    {"concurrency", {NUM_COUNT, 1, 10000, "1..10000"}, 100, DELIVERY_FIELD(concurrency)},
+    {"destination-concurrency",
+     {NUM_COUNT, 1, 1000, "1..1000"},
+     10,
+     DELIVERY_FIELD(destination_concurrency)},
+    {"destination-rate-delay",
+     {NUM_DURATION, 0, 3600, "0s..1h"},
+     0,
+     DELIVERY_FIELD(destination_rate_delay)},
+    {"retry-min", {NUM_DURATION, 1, DAY, "1s..1d"}, 300, DELIVERY_FIELD(retry_min)},
+    {"retry-max", {NUM_DURATION, 1, DAY, "1s..1d"}, 3600, DELIVERY_FIELD(retry_max)},
+    {"lifetime", {NUM_DURATION, 1, 100 * DAY, "1s..100d"}, 5 * DAY, DELIVERY_FIELD(lifetime)},
+    {"delay-warning", {NUM_DURATION, 0, 100 * DAY, "0s..100d"}, 0, DELIVERY_FIELD(delay_warning)},
+    {"connect-timeout", {NUM_DURATION, 1, 600, "1s..10m"}, 30, DELIVERY_FIELD(connect_timeout)},
+    {"command-timeout", {NUM_DURATION, 1, 3600, "1s..1h"}, 300, DELIVERY_FIELD(command_timeout)},
+    {"data-timeout", {NUM_DURATION, 1, 3600, "1s..1h"}, 600, DELIVERY_FIELD(data_timeout)},
+    {"port", {NUM_COUNT, 1, 65535, "1..65535"}, 25, DELIVERY_FIELD(port)},
+    {"bounce-size-limit",
+     {NUM_SIZE, 0, 1u << 30, "0..1G"},
+     50u << 10,
+     DELIVERY_FIELD(bounce_size_limit)},
+};
+#define N_DELIVERY (sizeof(delivery_defs) / sizeof(delivery_defs[0]))
+
 static const struct num_spec workers_spec = {NUM_COUNT, 1, 64, "1..64"};
 static const struct num_spec segment_spec = {NUM_SIZE, 1u << 20, 1u << 30, "1M..1G"};
 
@@ -113,6 +158,8 @@ static const struct num_spec segment_spec = {NUM_SIZE, 1u << 20, 1u << 30, "1M..
 #define DEFAULT_MAIL_ROOT "var/mail"
 #define DEFAULT_WORKERS 4
 #define DEFAULT_SEGMENT_SIZE (64u << 20)
+#define DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+#define DEFAULT_SMTP_PORT 25
 
 /* Things whose position is needed after their line: for "first at line N" and for the checks
  * made once the whole file is read. */
@@ -128,7 +175,8 @@ struct parser {
 	size_t errlen;
 	unsigned seen[N_DIRECTIVES];   /* line of the first occurrence, 0 = not yet */
 	unsigned limit_seen[N_LIMITS]; /* same, per limit */
-	struct pos *pos[N_ITEMS];      /* parallel to the conf arrays */
+	unsigned delivery_seen[N_DELIVERY];
+	struct pos *pos[N_ITEMS]; /* parallel to the conf arrays */
 };
 
 /* ---- errors ---- */
@@ -346,31 +394,63 @@ static int do_segment_size(struct parser *p, const struct stmt *s)
 	return parse_value(p, &s->arg[0], &segment_spec, s->d->name, &p->c->spool_segment_size);
 }
 
-static int do_limit(struct parser *p, const struct stmt *s)
+/* A table of named numeric settings ("limit NAME VALUE", "delivery NAME VALUE"). */
+struct value_table {
+	const struct limit_def *defs;
+	size_t n;
+	unsigned *seen;
+	void *base; /* the struct the fields are in */
+};
+
+static void table_store(const struct limit_def *l, void *base, uint64_t v)
 {
-	const struct lex_token *name = &s->arg[0];
-	size_t i = 0;
-	while (i < N_LIMITS && strcmp(limit_defs[i].name, name->text) != 0)
-		i++;
-	if (i == N_LIMITS)
-		return error_tok(p, name, "unknown limit '%s'", show(name->text).s);
-	const struct limit_def *l = &limit_defs[i];
-	if (p->limit_seen[i])
-		return error_tok(p, s->name, "duplicate 'limit %s' (first at line %u)", l->name,
-				 p->limit_seen[i]);
-	p->limit_seen[i] = s->name->line;
-	char what[64];
-	snprintf(what, sizeof(what), "limit %s", l->name);
-	uint64_t v;
-	if (parse_value(p, &s->arg[1], &l->spec, what, &v) < 0)
-		return -1;
-	unsigned char *field = (unsigned char *)&p->c->limits + l->off;
+	unsigned char *field = (unsigned char *)base + l->off;
 	unsigned narrow = (unsigned)v; /* every narrow range fits in unsigned */
 	if (l->wide)
 		memcpy(field, &v, sizeof(v));
 	else
 		memcpy(field, &narrow, sizeof(narrow));
+}
+
+static void table_defaults(const struct limit_def *defs, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		table_store(&defs[i], base, defs[i].def);
+}
+
+static int table_set(struct parser *p, const struct stmt *s, const struct value_table *t)
+{
+	const struct lex_token *name = &s->arg[0];
+	const char *kind = s->d->name;
+	size_t i = 0;
+	while (i < t->n && strcmp(t->defs[i].name, name->text) != 0)
+		i++;
+	if (i == t->n)
+		return error_tok(p, name, "unknown %s '%s'", kind, show(name->text).s);
+	const struct limit_def *l = &t->defs[i];
+	if (t->seen[i])
+		return error_tok(p, s->name, "duplicate '%s %s' (first at line %u)", kind, l->name,
+				 t->seen[i]);
+	t->seen[i] = s->name->line;
+	char what[64];
+	snprintf(what, sizeof(what), "%s %s", kind, l->name);
+	uint64_t v;
+	if (parse_value(p, &s->arg[1], &l->spec, what, &v) < 0)
+		return -1;
+	table_store(l, t->base, v);
 	return 0;
+}
+
+static int do_limit(struct parser *p, const struct stmt *s)
+{
+	struct value_table t = {limit_defs, N_LIMITS, p->limit_seen, &p->c->limits};
+	return table_set(p, s, &t);
+}
+
+static int do_delivery(struct parser *p, const struct stmt *s)
+{
+	struct value_table t = {delivery_defs, N_DELIVERY, p->delivery_seen, &p->c->delivery};
+	return table_set(p, s, &t);
 }
 
 /* ---- listen ---- */
@@ -770,6 +850,160 @@ static int do_relay(struct parser *p, const struct stmt *s)
 	return set_rule_id(p, r, id, s->name);
 }
 
+/* ---- delivery ---- */
+
+/* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port). The
+ * host is an IP literal or a host name (normalised into host). 0 or -1. */
+static int split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	char buf[300];
+	unsigned char tmp[16];
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	util_strlcpy(buf, s, sizeof(buf));
+	char *h = buf, *p = NULL;
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		*end = '\0';
+		h = buf + 1;
+		p = end[1] ? end + 2 : NULL;
+		if (inet_pton(AF_INET6, h, tmp) != 1)
+			return -1;
+	} else if (strchr(buf, ':') && strchr(buf, ':') == strrchr(buf, ':')) {
+		p = strchr(buf, ':');
+		*p++ = '\0';
+	}
+	if (p && parse_port(p, port) < 0)
+		return -1;
+	if (inet_pton(AF_INET6, h, tmp) == 1 || inet_pton(AF_INET, h, tmp) == 1)
+		return util_strlcpy(host, h, hostlen) < hostlen ? 0 : -1;
+	return util_domain_normalise(h, host, hostlen);
+}
+
+static int do_route(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	const struct lex_token *dom = &s->arg[0], *to = &s->arg[2];
+	char norm[256], host[256];
+	uint16_t port = DEFAULT_SMTP_PORT;
+	if (strcmp(s->arg[1].text, "via") != 0)
+		return usage(p, s, &s->arg[1]);
+	int any = strcmp(dom->text, "*") == 0;
+	if (!any && util_domain_normalise(dom->text, norm, sizeof(norm)) < 0)
+		return error_tok(p, dom, "invalid domain '%s' in route", show(dom->text).s);
+	if (split_host_port(to->text, host, sizeof(host), &port) < 0)
+		return error_tok(p, to,
+				 "invalid next hop '%s' (expected HOST[:PORT] or [IPV6]:PORT)",
+				 show(to->text).s);
+	for (size_t i = 0; i < c->n_routes; i++)
+		if (any ? !c->routes[i].domain
+			: c->routes[i].domain && strcmp(c->routes[i].domain, norm) == 0)
+			return error_tok(p, dom, "duplicate route for '%s'", show(dom->text).s);
+	struct conf_route *a = append_slot(c->routes, c->n_routes, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->routes = a;
+	struct conf_route *r = &a[c->n_routes++];
+	memset(r, 0, sizeof(*r));
+	r->port = port;
+	if ((!any && !(r->domain = strdup(norm))) || !(r->host = strdup(host)))
+		return oom(p);
+	return 0;
+}
+
+static int do_dns_server(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct lex_token *t = &s->arg[i];
+		char host[256];
+		uint16_t port = 53;
+		unsigned char tmp[16];
+		int lit =
+		    split_host_port(t->text, host, sizeof(host), &port) == 0 &&
+		    (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1);
+		if (!lit && inet_pton(AF_INET6, t->text, tmp) != 1)
+			return error_tok(
+			    p, t,
+			    "invalid dns-server '%s' (expected an IP address, IPV4:PORT "
+			    "or [IPV6]:PORT)",
+			    show(t->text).s);
+		char **a = append_slot(c->dns_servers, c->n_dns_servers, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->dns_servers = a;
+		if (!(a[c->n_dns_servers] = strdup(t->text)))
+			return oom(p);
+		c->n_dns_servers++;
+	}
+	return 0;
+}
+
+static int do_delivery_tls(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (strcmp(v, "may") == 0)
+		p->c->delivery_tls = CONF_TLS_CLIENT_MAY;
+	else if (strcmp(v, "none") == 0)
+		p->c->delivery_tls = CONF_TLS_CLIENT_NONE;
+	else
+		return error_tok(p, &s->arg[0],
+				 "invalid value '%s' for '%s' (expected may or none)", show(v).s,
+				 s->d->name);
+	return 0;
+}
+
+static int do_local_delivery(struct parser *p, const struct stmt *s)
+{
+	const char *m = s->arg[0].text;
+	if (strcmp(m, "maildir") == 0 && s->n == 1) {
+		p->c->local_delivery = CONF_LOCAL_MAILDIR;
+		return 0;
+	}
+	if (strcmp(m, "lmtp") != 0 || s->n != 2)
+		return usage(p, s, s->n == 2 ? &s->arg[0] : s->name);
+	const struct lex_token *t = &s->arg[1];
+	char host[256];
+	uint16_t port = 0;
+	if (strncmp(t->text, "unix:", 5) == 0) {
+		if (t->text[5] == '\0' ||
+		    strlen(t->text + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return error_tok(p, t, "invalid LMTP socket path '%s'", show(t->text).s);
+	} else if (split_host_port(t->text, host, sizeof(host), &port) < 0 || port == 0) {
+		return error_tok(p, t, "invalid LMTP target '%s' (expected HOST:PORT or unix:PATH)",
+				 show(t->text).s);
+	}
+	p->c->local_delivery = CONF_LOCAL_LMTP;
+	return set_str(p, &p->c->lmtp_target, t->text);
+}
+
+static int do_control_socket(struct parser *p, const struct stmt *s)
+{
+	if (strlen(s->arg[0].text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return error_tok(p, &s->arg[0], "control-socket path too long (max %zu bytes)",
+				 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	return set_path(p, s, &p->c->control_socket);
+}
+
+static int do_metrics_listen(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	struct conf_listen l = {0};
+	if (parse_hostport(t->text, &l) < 0)
+		return error_tok(p, t,
+				 "invalid metrics-listen address '%s' (expected IPV4:PORT or "
+				 "[IPV6]:PORT)",
+				 show(t->text).s);
+	struct conf_listen *m = malloc(sizeof(*m));
+	if (!m)
+		return oom(p);
+	*m = l;
+	p->c->metrics_listen = m;
+	return 0;
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -860,6 +1094,8 @@ static int set_defaults(struct parser *p)
 		return -1;
 	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
 		return -1;
+	if (!c->control_socket && set_str(p, &c->control_socket, DEFAULT_CONTROL_SOCKET) < 0)
+		return -1;
 	return 0;
 }
 
@@ -872,15 +1108,8 @@ static struct conf *conf_new(const char *name)
 		free(c);
 		return NULL;
 	}
-	for (size_t i = 0; i < N_LIMITS; i++) {
-		const struct limit_def *l = &limit_defs[i];
-		unsigned narrow = (unsigned)l->def;
-		unsigned char *field = (unsigned char *)&c->limits + l->off;
-		if (l->wide)
-			memcpy(field, &l->def, sizeof(l->def));
-		else
-			memcpy(field, &narrow, sizeof(narrow));
-	}
+	table_defaults(limit_defs, N_LIMITS, &c->limits);
+	table_defaults(delivery_defs, N_DELIVERY, &c->delivery);
 	c->ip_literal_recipients = 0;
 	c->bare_newline = CONF_BARE_REJECT;
 	c->delivery_workers = DEFAULT_WORKERS;
@@ -1047,6 +1276,17 @@ void conf_free(struct conf *c)
 	free(c->spool_dir);
 	free(c->hostname);
 	free(c->open_relay_override);
+	for (size_t i = 0; i < c->n_routes; i++) {
+		free(c->routes[i].domain);
+		free(c->routes[i].host);
+	}
+	free(c->routes);
+	for (size_t i = 0; i < c->n_dns_servers; i++)
+		free(c->dns_servers[i]);
+	free(c->dns_servers);
+	free(c->lmtp_target);
+	free(c->control_socket);
+	free(c->metrics_listen);
 	free(c->path);
 	free(c);
 }
@@ -1071,6 +1311,19 @@ const struct conf_mailbox *conf_find_mailbox(const struct conf *c, const char *l
 	if (i < 0)
 		i = find_mailbox_index(c, local, NULL);
 	return i < 0 ? NULL : &c->mailboxes[i];
+}
+
+const struct conf_route *conf_find_route(const struct conf *c, const char *domain)
+{
+	const struct conf_route *any = NULL;
+	for (size_t i = 0; i < c->n_routes; i++) {
+		const struct conf_route *r = &c->routes[i];
+		if (!r->domain)
+			any = r;
+		else if (domain && strcmp(r->domain, domain) == 0)
+			return r;
+	}
+	return any;
 }
 
 void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len)

@@ -68,6 +68,32 @@ struct conf_limits {
 				     client that talks before the banner is dropped */
 };
 
+/* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
+struct conf_route {
+	char *domain; /* normalised; NULL for "*" (every non-local domain: a smarthost) */
+	char *host;   /* host name (normalised) or IP literal */
+	uint16_t port;
+};
+
+/* "delivery NAME VALUE": outbound delivery, retries and expiry. */
+struct conf_delivery {
+	unsigned concurrency;		  /* concurrency: outbound sessions in total, 100 */
+	unsigned destination_concurrency; /* destination-concurrency: per next hop, 10 */
+	unsigned destination_rate_delay;  /* destination-rate-delay: s between connections, 0 */
+	unsigned retry_min;		  /* retry-min: first retry after, 300 s */
+	unsigned retry_max;		  /* retry-max: the longest backoff, 3600 s */
+	unsigned lifetime;		  /* lifetime: a message bounces after, 5 d */
+	unsigned delay_warning;		  /* delay-warning: delay DSN after, 0 = never */
+	unsigned connect_timeout;	  /* connect-timeout: 30 s */
+	unsigned command_timeout;	  /* command-timeout: 300 s */
+	unsigned data_timeout;		  /* data-timeout: 600 s */
+	unsigned port;			  /* port: of MX hosts, 25 */
+	uint64_t bounce_size_limit;	  /* bounce-size-limit: original returned up to, 50K */
+};
+
+enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
+enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
+
 struct conf {
 	char *path;	/* file it came from */
 	char *hostname; /* NULL in the parse result when absent; conf_load fills gethostname() */
@@ -92,6 +118,16 @@ struct conf {
 	 * without one), or NULL */
 	char *open_relay_override;
 	uint64_t spool_segment_size; /* default 64M */
+	struct conf_route *routes;
+	size_t n_routes;
+	char **dns_servers; /* dns-server ADDR[:PORT]...; none = /etc/resolv.conf */
+	size_t n_dns_servers;
+	struct conf_delivery delivery;
+	enum conf_tls_client delivery_tls;     /* delivery-tls may|none, default may */
+	enum conf_local_method local_delivery; /* local-delivery maildir | lmtp TARGET */
+	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
+	char *control_socket;		       /* default var/run/relayguard.sock */
+	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
@@ -105,6 +141,9 @@ int conf_parse(const char *text, size_t len, const char *name, struct conf **out
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
 void conf_free(struct conf *c);
+
+/* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
+const struct conf_route *conf_find_route(const struct conf *c, const char *domain);
 
 /* One line describing a relay rule: "allow from trusted to any". Pure. */
 void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len);

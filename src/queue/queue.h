@@ -40,11 +40,11 @@ void spool_env_clear(struct spool_env *e);
 void spool_qid_format(uint64_t qid, char out[SPOOL_QID_LEN + 1]);
 
 /* ---- records (pure) ---- */
-enum spool_rec_type { SPOOL_REC_MSG, SPOOL_REC_DONE, SPOOL_REC_CANCEL };
+enum spool_rec_type { SPOOL_REC_MSG, SPOOL_REC_DONE, SPOOL_REC_CANCEL, SPOOL_REC_HOLD };
 struct spool_rec {
 	enum spool_rec_type type;
 	uint64_t qid;
-	uint64_t rcpt;		   /* DONE: recipient index */
+	uint64_t rcpt;		   /* DONE: recipient index; HOLD: 1 held, 0 released */
 	uint64_t env_off, env_len; /* MSG: offsets relative to the record start */
 	uint64_t body_off, body_len;
 	uint32_t crc; /* MSG: CRC-32 of envelope then body */
@@ -69,6 +69,8 @@ struct spool_msg {
 	uint64_t body_off, body_len;
 	size_t pending;
 	int recovered; /* from a restart: a delivery may already have happened */
+	int held;      /* on hold (queue hold): not delivered until released */
+	void *owner;   /* the scheduler's state for this message (the spool never touches it) */
 	struct spool_segment *seg;
 	struct spool_msg *prev, *next; /* the spool's list, oldest first */
 };
@@ -113,6 +115,15 @@ void spool_run_completions(struct spool *sp);
 /* Recipient idx of msg is delivered (or failed for good). Records it; frees msg when it was
  * the last one and drops segments that hold nothing pending. */
 void spool_rcpt_done(struct spool *sp, struct spool_msg *msg, size_t idx);
+
+/* Put msg on hold (held = 1) or release it (0), durably (the record is fdatasync'd before
+ * return). 0 or -errno. */
+int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held);
+/* Remove msg from the queue for good (queue delete), durably, and free it. The caller makes sure
+ * no delivery still uses it. 0 or -errno (then msg is unchanged). */
+int spool_msg_delete(struct spool *sp, struct spool_msg *msg);
+/* The queued message with this queue ID (16 hex digits, any case), or NULL. */
+struct spool_msg *spool_find(struct spool *sp, const char *qid);
 
 /* Statistics: messages committed, and fdatasync calls the commit thread made for them. */
 void spool_stats(struct spool *sp, uint64_t *commits, uint64_t *syncs);

@@ -1,7 +1,9 @@
 /* record.c — the spool's on-disk records. Pure. One segment file is a sequence of:
  *   "RGM1 <qid> <env-len> <body-len> <crc32>\n" <envelope> <body>   a message
  *   "RGD1 <qid> <rcpt-index>\n"                                     a recipient is done
- *   "RGX1 <qid>\n"                                                  a commit that failed
+ *   "RGX1 <qid>\n"                                                  a commit that failed, or
+ *                                                                   a message deleted
+ *   "RGH1 <qid> <1|0>\n"                                            held / released
  * qid is 16 hex digits, lengths decimal, crc 8 hex digits (CRC-32 of envelope then body). */
 #include "queue.h"
 
@@ -83,6 +85,12 @@ static int parse_header(const char *s, size_t n, struct spool_rec *r)
 		break;
 	case 'X':
 		r->type = SPOOL_REC_CANCEL;
+		break;
+	case 'H':
+		r->type = SPOOL_REC_HOLD;
+		if (take_char(s, n, &i, ' ') || take_number(s, n, &i, 10, 1, &r->rcpt) ||
+		    r->rcpt > 1)
+			return -1;
 		break;
 	default:
 		return -1;

@@ -15,9 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A done, cancel or hold record, in the order the records were written. */
+#define MARK_CANCEL UINT64_MAX	      /* every recipient (a cancelled commit, a deletion) */
+#define MARK_HOLD (UINT64_MAX - 1)    /* put on hold */
+#define MARK_RELEASE (UINT64_MAX - 2) /* released */
 struct done_mark {
 	uint64_t qid;
-	uint64_t rcpt; /* UINT64_MAX: every recipient (a cancelled commit) */
+	uint64_t seq;  /* record order across segments */
+	uint64_t rcpt; /* a recipient index or one of the MARK_* */
 };
 
 struct recovery {
@@ -25,6 +30,7 @@ struct recovery {
 	size_t n_msgs, cap_msgs;
 	struct done_mark *dones;
 	size_t n_dones, cap_dones;
+	uint64_t seq;
 };
 
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
@@ -70,6 +76,7 @@ static int add_done(struct recovery *r, uint64_t qid, uint64_t rcpt)
 	if (grow((void **)&r->dones, &r->cap_dones, r->n_dones, sizeof(*r->dones)) < 0)
 		return -ENOMEM;
 	r->dones[r->n_dones].qid = qid;
+	r->dones[r->n_dones].seq = r->seq++;
 	r->dones[r->n_dones++].rcpt = rcpt;
 	return 0;
 }
@@ -86,7 +93,9 @@ static long long scan_segment(struct recovery *r, struct spool_segment *seg, con
 			break;
 		int rc = rec.type == SPOOL_REC_MSG    ? add_msg(r, seg, p, off, &rec)
 			 : rec.type == SPOOL_REC_DONE ? add_done(r, rec.qid, rec.rcpt)
-						      : add_done(r, rec.qid, UINT64_MAX);
+			 : rec.type == SPOOL_REC_HOLD
+			     ? add_done(r, rec.qid, rec.rcpt ? MARK_HOLD : MARK_RELEASE)
+			     : add_done(r, rec.qid, MARK_CANCEL);
 		if (rc < 0)
 			return rc;
 		off += (uint64_t)n;
@@ -132,6 +141,25 @@ static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+static int cmp_mark(const void *a, const void *b)
+{
+	const struct done_mark *x = a, *y = b;
+	int c = cmp_u64(&x->qid, &y->qid);
+	return c ? c : cmp_u64(&x->seq, &y->seq);
+}
+
+/* Apply one mark to its message. */
+static void apply_mark(struct spool_msg *m, uint64_t mark)
+{
+	if (mark == MARK_HOLD || mark == MARK_RELEASE) {
+		m->held = mark == MARK_HOLD;
+		return;
+	}
+	for (size_t k = 0; k < m->env.n_rcpts; k++)
+		if (mark == MARK_CANCEL || mark == k)
+			m->env.rcpts[k].done = 1;
 }
 
 static int cmp_msg(const void *a, const void *b)
@@ -180,15 +208,13 @@ static long requeue(struct spool *sp, struct recovery *r)
 	if (r->n_msgs)
 		qsort(r->msgs, r->n_msgs, sizeof(*r->msgs), cmp_msg);
 	if (r->n_dones)
-		qsort(r->dones, r->n_dones, sizeof(*r->dones), cmp_u64);
+		qsort(r->dones, r->n_dones, sizeof(*r->dones), cmp_mark);
 	for (size_t i = 0; i < r->n_msgs; i++) {
 		struct spool_msg *m = r->msgs[i];
 		while (d < r->n_dones && r->dones[d].qid < m->env.qid)
 			d++;
 		for (; d < r->n_dones && r->dones[d].qid == m->env.qid; d++)
-			for (size_t k = 0; k < m->env.n_rcpts; k++)
-				if (r->dones[d].rcpt == UINT64_MAX || r->dones[d].rcpt == k)
-					m->env.rcpts[k].done = 1;
+			apply_mark(m, r->dones[d].rcpt);
 		if (m->env.qid > sp->last_qid)
 			sp->last_qid = m->env.qid;
 		for (size_t k = 0; k < m->env.n_rcpts; k++)

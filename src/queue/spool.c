@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -214,6 +215,54 @@ void spool_rcpt_done(struct spool *sp, struct spool_msg *msg, size_t idx)
 	spool_env_clear(&msg->env);
 	free(msg);
 	spool_segments_reap(sp);
+}
+
+/* An administrative record (hold, release, delete): appended and fdatasync'd at once, so the
+ * admin's command is durable when it returns. Rare, so the loop thread may wait for it. */
+static int append_synced(struct spool *sp, const char *rec, size_t len)
+{
+	struct spool_segment *s = spool_segment_current(sp);
+	if (!s)
+		return -ENOMEM;
+	int rc = spool_segment_append(s, rec, len);
+	if (rc == 0 && fdatasync(s->fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held)
+{
+	char rec[64];
+	int n = snprintf(rec, sizeof(rec), "RGH1 %s %d\n", msg->qid, held ? 1 : 0);
+	int rc = append_synced(sp, rec, (size_t)n);
+	if (rc == 0)
+		msg->held = held ? 1 : 0;
+	return rc;
+}
+
+int spool_msg_delete(struct spool *sp, struct spool_msg *msg)
+{
+	char rec[64];
+	int n = snprintf(rec, sizeof(rec), "RGX1 %s\n", msg->qid);
+	int rc = append_synced(sp, rec, (size_t)n);
+	if (rc < 0)
+		return rc;
+	msg->seg->pending--;
+	spool_msg_unlink(sp, msg);
+	spool_env_clear(&msg->env);
+	free(msg);
+	spool_segments_reap(sp);
+	return 0;
+}
+
+struct spool_msg *spool_find(struct spool *sp, const char *qid)
+{
+	if (strlen(qid) != SPOOL_QID_LEN)
+		return NULL;
+	for (struct spool_msg *m = sp->msg_head; m; m = m->next)
+		if (strcasecmp(m->qid, qid) == 0)
+			return m;
+	return NULL;
 }
 
 void spool_msg_link(struct spool *sp, struct spool_msg *m)

@@ -652,8 +652,95 @@ static void test_rule_describe(void)
 	}
 }
 
+/* ---- delivery: routes, resolver, delivery settings ---- */
+
+static struct conf *parse_ok(const char *text)
+{
+	struct conf *c;
+	char err[256];
+	int rc = conf_parse(text, strlen(text), "t", &c, err, sizeof(err));
+	CHECK(rc == 0, "parse \"%s\": %s", text, err);
+	return rc == 0 ? c : NULL;
+}
+
+static void test_delivery(void)
+{
+	struct conf *c = parse_ok("");
+	if (c) {
+		CHECK(c->delivery.concurrency == 100 && c->delivery.destination_concurrency == 10,
+		      "concurrency defaults");
+		CHECK(c->delivery.retry_min == 300 && c->delivery.retry_max == 3600,
+		      "retry defaults");
+		CHECK(c->delivery.lifetime == 5 * 86400 && c->delivery.delay_warning == 0,
+		      "lifetime defaults");
+		CHECK(c->delivery.port == 25 && c->delivery.bounce_size_limit == 50 * 1024,
+		      "port, bounce size");
+		CHECK(c->delivery_tls == CONF_TLS_CLIENT_MAY &&
+			  c->local_delivery == CONF_LOCAL_MAILDIR,
+		      "tls, local method");
+		CHECK_STR(c->control_socket, "var/run/relayguard.sock", "control socket default");
+		CHECK(!c->metrics_listen && c->n_routes == 0 && c->n_dns_servers == 0, "off");
+		conf_free(c);
+	}
+	c = parse_ok("route Example.NET via mx.example.net:2526\nroute * via [::1]:25\n"
+		     "route b.test via 127.0.0.9\ndns-server 127.0.0.1:5353 ::1 [::1]:53\n"
+		     "delivery retry-min 2s\ndelivery lifetime 1h\ndelivery port 2525\n"
+		     "delivery-tls none\nlocal-delivery lmtp 127.0.0.1:24\n"
+		     "control-socket /tmp/rg.sock\nmetrics-listen 127.0.0.1:9125\n");
+	if (c) {
+		const struct conf_route *r = conf_find_route(c, "example.net");
+		CHECK(r && !strcmp(r->host, "mx.example.net") && r->port == 2526, "exact route");
+		r = conf_find_route(c, "other.test");
+		CHECK(r && !r->domain && !strcmp(r->host, "::1") && r->port == 25, "smarthost");
+		r = conf_find_route(c, "b.test");
+		CHECK(r && !strcmp(r->host, "127.0.0.9") && r->port == 25, "default port");
+		CHECK(c->n_dns_servers == 3 && !strcmp(c->dns_servers[1], "::1"), "dns servers");
+		CHECK(c->delivery.retry_min == 2 && c->delivery.lifetime == 3600 &&
+			  c->delivery.port == 2525,
+		      "delivery values");
+		CHECK(c->delivery_tls == CONF_TLS_CLIENT_NONE, "tls none");
+		CHECK(c->local_delivery == CONF_LOCAL_LMTP &&
+			  !strcmp(c->lmtp_target, "127.0.0.1:24"),
+		      "lmtp");
+		CHECK_STR(c->control_socket, "/tmp/rg.sock", "control socket");
+		CHECK(c->metrics_listen && !strcmp(c->metrics_listen->text, "127.0.0.1:9125"),
+		      "metrics");
+		conf_free(c);
+	}
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"route a.test to b", "t:1:14: 'route' expects DOMAIN|* via HOST[:PORT]"},
+	    {"route a.test via b:0", "t:1:18: invalid next hop 'b:0' (expected HOST[:PORT] or "
+				     "[IPV6]:PORT)"},
+	    {"route a.test via x\nroute A.test via y", "t:2:7: duplicate route for 'A.test'"},
+	    {"dns-server resolver.test", "t:1:12: invalid dns-server 'resolver.test' (expected an "
+					 "IP address, IPV4:PORT or [IPV6]:PORT)"},
+	    {"delivery retry-min 0s",
+	     "t:1:20: value 0s out of range 1s..1d for delivery retry-min"},
+	    {"delivery retries 3", "t:1:10: unknown delivery 'retries'"},
+	    {"delivery port 25\ndelivery port 26",
+	     "t:2:1: duplicate 'delivery port' (first at line 1)"},
+	    {"delivery-tls must", "t:1:14: invalid value 'must' for 'delivery-tls' (expected may "
+				  "or none)"},
+	    {"local-delivery lmtp", "t:1:1: 'local-delivery' expects maildir | lmtp "
+				    "HOST:PORT|unix:PATH"},
+	    {"local-delivery lmtp host", "t:1:21: invalid LMTP target 'host' (expected HOST:PORT "
+					 "or unix:PATH)"},
+	    {"metrics-listen localhost:9", "t:1:16: invalid metrics-listen address 'localhost:9' "
+					   "(expected IPV4:PORT or [IPV6]:PORT)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256];
+		CHECK(conf_parse(bad[i].text, strlen(bad[i].text), "t", &c, err, sizeof(err)) == -1,
+		      "bad %zu must fail", i);
+		CHECK_STR(err, bad[i].want, "bad %zu", i);
+	}
+}
+
 int main(void)
 {
+	test_delivery();
 	test_rule_describe();
 	test_open_relay_override();
 	test_lexer();

@@ -3,6 +3,8 @@
 #include "queue/queue.h"
 #include "check.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -34,6 +36,10 @@ static void test_records(void)
 	} small[] = {
 	    {"RGD1 0000000000000ABC 3\n", 24, SPOOL_REC_DONE},
 	    {"RGX1 0000000000000ABC\n", 22, SPOOL_REC_CANCEL},
+	    {"RGH1 0000000000000ABC 1\n", 24, SPOOL_REC_HOLD},
+	    {"RGH1 0000000000000ABC 0\n", 24, SPOOL_REC_HOLD},
+	    {"RGH1 0000000000000ABC 2\n", -1, 0},		   /* hold is 0 or 1 */
+	    {"RGH1 0000000000000ABC\n", -1, 0},			   /* hold without state */
 	    {"RGD1 0000000000000ABC\n", -1, 0},			   /* DONE without index */
 	    {"RGD1 ABC 3\n", -1, 0},				   /* qid not 16 digits */
 	    {"RGQ1 0000000000000ABC\n", -1, 0},			   /* unknown type */
@@ -177,8 +183,44 @@ static void test_spool_cycle(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* hold, release and delete are durable and replayed in the order they were written */
+static void test_spool_admin(void)
+{
+	char dir[] = "/tmp/rg-test-spool-XXXXXX", err[256];
+	struct spool *sp;
+	struct seen seen = {0};
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	CHECK(spool_open(dir, 1 << 20, on_queued, &seen, &sp, err, sizeof(err)) == 0, "%s", err);
+	CHECK(spool_recover(sp, err, sizeof(err)) == 0, "empty spool");
+	for (int i = 0; i < 3; i++)
+		commit_one(sp, &seen, 10, 1);
+	char q0[SPOOL_QID_LEN + 1], q1[SPOOL_QID_LEN + 1], lower[SPOOL_QID_LEN + 1];
+	memcpy(q0, seen.msgs[0]->qid, sizeof(q0));
+	memcpy(q1, seen.msgs[1]->qid, sizeof(q1));
+	for (size_t i = 0; i <= SPOOL_QID_LEN; i++)
+		lower[i] = (char)tolower((unsigned char)q1[i]);
+	CHECK(spool_find(sp, lower) == seen.msgs[1], "find ignores case");
+	CHECK(spool_find(sp, "0123") == NULL, "short ID");
+	CHECK(spool_msg_hold(sp, seen.msgs[0], 1) == 0 && seen.msgs[0]->held, "hold");
+	CHECK(spool_msg_hold(sp, seen.msgs[1], 1) == 0, "hold 1");
+	CHECK(spool_msg_hold(sp, seen.msgs[1], 0) == 0 && !seen.msgs[1]->held, "release 1");
+	CHECK(spool_msg_delete(sp, seen.msgs[2]) == 0, "delete 2");
+	spool_close(sp);
+	struct seen again = {0};
+	CHECK(spool_open(dir, 1 << 20, on_queued, &again, &sp, err, sizeof(err)) == 0, "%s", err);
+	CHECK(spool_recover(sp, err, sizeof(err)) == 2, "deleted message gone");
+	CHECK(again.n == 2 && !strcmp(again.msgs[0]->qid, q0) && again.msgs[0]->held,
+	      "held after restart");
+	CHECK(!strcmp(again.msgs[1]->qid, q1) && !again.msgs[1]->held, "released after restart");
+	spool_close(sp);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
+	test_spool_admin();
 	test_records();
 	test_envelope();
 	test_spool_cycle();
