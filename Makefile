@@ -27,6 +27,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/relayguard
 DOCS        = README.md docs/config.md docs/operations.md docs/design.md
+INSTALL_BIN ?= $(BUILD)/relayguard
 
 all: deps $(BUILD)/relayguard
 
@@ -81,11 +82,12 @@ format:
 	clang-format -i src/*/*.c src/*/*.h src/main.c tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 # The binary, `sendmail` and `mailq` as links to it (it will act on the name it is called by),
-# the example config only if there is none, the systemd unit, the docs.
-install: $(BUILD)/relayguard
+# the example config only if there is none, the systemd unit, the docs. INSTALL_BIN: install an
+# already built binary as it is (no rebuild).
+install: $(INSTALL_BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/relayguard
-	install -m 0755 $(BUILD)/relayguard $(DESTDIR)$(SBINDIR)/relayguard
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/relayguard
 	ln -sf relayguard $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf relayguard $(DESTDIR)$(SBINDIR)/mailq
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf ]; then \
@@ -93,8 +95,9 @@ install: $(BUILD)/relayguard
 	else install -m 0644 etc/relayguard.system.conf \
 	  $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf; fi
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	  -e 's|@DOCDIR@|$(DOCDIR)|g' etc/relayguard.service.in > $(BUILD)/relayguard.service
-	install -m 0644 $(BUILD)/relayguard.service $(DESTDIR)$(UNITDIR)/relayguard.service
+	  -e 's|@DOCDIR@|$(DOCDIR)|g' etc/relayguard.service.in \
+	  > $(DESTDIR)$(UNITDIR)/relayguard.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/relayguard.service
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
 
 # Everything install put there except the config, which is the admin's.

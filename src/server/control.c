@@ -178,6 +178,11 @@ static void req_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	evbuffer_remove(in, req->line, (size_t)lf.pos + 1);
+	if (memchr(req->line, '\0', (size_t)lf.pos)) { /* control_split would not see it */
+		req->state = REQ_PENDING;
+		control_finish(req, "control character in the request");
+		return;
+	}
 	req->line[lf.pos] = '\0';
 	if (lf.pos > 0 && req->line[lf.pos - 1] == '\r')
 		req->line[lf.pos - 1] = '\0';

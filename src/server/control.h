@@ -15,10 +15,10 @@
 
 /* ---- pure protocol helpers ---- */
 
-/* Split a request line (without its LF; NUL-terminated) into words in place: argv[i] point into
- * line. Runs of spaces separate words. Returns the number of words (0 for a blank line), -1 if
- * the line holds a control character (tab, CR, NUL before the end, DEL), -2 if it has more than
- * max words. */
+/* Split a request line (without its LF; NUL-terminated, so the caller refuses a line with a NUL
+ * inside) into words in place: argv[i] point into line. Runs of spaces separate words. Returns
+ * the number of words (0 for a blank line), -1 if the line holds a control character (tab, CR,
+ * DEL, ...), -2 if it has more than max words. */
 int control_split(char *line, char **argv, int max);
 
 /* The status line of an answer (without its LF): 0 for "ok", 1 for "error <message>" with

@@ -126,14 +126,17 @@ static enum ctl_result read_status(struct ctl_conn *c,
 	size_t used = 0;
 	char *lf = NULL;
 	while (!lf) {
-		ssize_t n =
-		    used < CONTROL_LINE_MAX ? ctl_read(c, buf + used, CONTROL_LINE_MAX - used) : 0;
+		if (used == CONTROL_LINE_MAX) {
+			snprintf(c->err, c->errlen, "the server at %s gave an invalid answer",
+				 c->path);
+			return CTL_UNREACHABLE;
+		}
+		ssize_t n = ctl_read(c, buf + used, CONTROL_LINE_MAX - used);
 		if (n < 0)
 			return CTL_UNREACHABLE;
 		if (n == 0) {
 			snprintf(c->err, c->errlen,
-				 "the server at %s closed the connection without "
-				 "a valid answer",
+				 "the server at %s closed the connection without an answer",
 				 c->path);
 			return CTL_UNREACHABLE;
 		}

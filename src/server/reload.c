@@ -29,7 +29,7 @@ struct reload {
 
 /* Settings a running server cannot change (the spool is open, the threads started, the socket
  * bound): a reload keeps their old value and says so. One row each. */
-enum keep_kind { KEEP_STRING, KEEP_UNSIGNED, KEEP_U64 };
+enum keep_kind { KEEP_STRING, KEEP_UNSIGNED, KEEP_U64, KEEP_LISTEN };
 static const struct restart_only {
 	const char *name;
 	size_t off;
@@ -39,7 +39,26 @@ static const struct restart_only {
     {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64},
     {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED},
     {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING},
+    {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN},
 };
+
+/* metrics-listen: NULL (off) or an address. 1 if it differed (old one restored), 0, -1. */
+static int keep_listen(struct conf_listen **n, struct conf_listen *const *o)
+{
+	if (!*n && !*o)
+		return 0;
+	if (*n && *o && (*n)->addrlen == (*o)->addrlen &&
+	    memcmp(&(*n)->addr, &(*o)->addr, (*o)->addrlen) == 0)
+		return 0;
+	struct conf_listen *copy = NULL;
+	if (*o && !(copy = malloc(sizeof(*copy))))
+		return -1;
+	if (copy)
+		*copy = **o;
+	free(*n);
+	*n = copy;
+	return 1;
+}
 
 /* Put the old value of one restart-only setting back into the new config. 1 if it differed,
  * 0 if not, -1 out of memory. */
@@ -54,6 +73,9 @@ static int keep_old(struct conf *new, const struct conf *old, const struct resta
 		memcpy(n, o, size);
 		return 1;
 	}
+	if (r->kind == KEEP_LISTEN)
+		return keep_listen((struct conf_listen **)(void *)n,
+				   (struct conf_listen *const *)(const void *)o);
 	char **ns = (char **)(void *)n;
 	char *const *os = (char *const *)(const void *)o;
 	if (strcmp(*ns, *os) == 0)

@@ -8,6 +8,7 @@
 #include "../probe/probe.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
+#include "../util/metrics.h"
 #include "../util/workq.h"
 
 #include <stddef.h>
@@ -19,6 +20,7 @@ struct control;
 struct control_req;
 struct reload;
 struct reload_waiter;
+struct metrics_http;
 
 struct server {
 	struct conf *conf; /* the current config: the server's reference (conf_ref) */
@@ -40,6 +42,8 @@ struct server {
 	struct reload *reload;		   /* the reload running now, or NULL */
 	int reload_again;		   /* another one was asked for meanwhile */
 	struct reload_waiter *reload_next; /* the clients waiting for that next one */
+	struct metrics metrics;	   /* counters for the metrics endpoint (loop thread only) */
+	struct metrics_http *http; /* the metrics-listen endpoint, or NULL */
 };
 
 /* serve.c: the open-relay gate, at start and at reload */
@@ -81,5 +85,9 @@ void control_close(struct control *ctl);
 typedef void (*control_fn)(struct server *srv, struct control_req *req, int argc, char **argv);
 struct evbuffer *control_payload(struct control_req *req);
 void control_finish(struct control_req *req, const char *error);
+/* metrics_http.c: GET /metrics on metrics-listen, served from the event loop (libmicrohttpd
+ * without a thread). start: 0 (also when metrics-listen is absent), or -1 with err set. */
+int metrics_http_start(struct server *srv, char *err, size_t errlen);
+void metrics_http_stop(struct server *srv);
 
 #endif

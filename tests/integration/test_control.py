@@ -130,6 +130,7 @@ def test_something_else_at_the_path_is_not_removed(tmp_path, make_server):
     pytest.param(b"\n", "error empty request\n", id="empty"),
     pytest.param(b"   \r\n", "error empty request\n", id="blank-crlf"),
     pytest.param(b"status\tx\n", "error control character in the request\n", id="tab"),
+    pytest.param(b"status\x00x\n", "error control character in the request\n", id="nul"),
     pytest.param(b"x" * 5000 + b"\n", "error request line too long\n", id="too-long"),
     pytest.param(b" ".join([b"w"] * 65) + b"\n", "error too many words in the request\n", id="65-words"),
 ])

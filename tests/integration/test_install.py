@@ -13,10 +13,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def make(*args):
-    """Run make in the repository with the binary the suite tests (no rebuild, no outer make's
-    variables leaking in)."""
+    """Run make in the repository with the binary the suite tests (INSTALL_BIN: never rebuilt,
+    whatever build flavour it is; no outer make's variables leaking in)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    out = subprocess.run(["make", "-s", "-C", str(REPO), "BUILD=%s" % pathlib.Path(BIN).parent, *args],
+    out = subprocess.run(["make", "-s", "-C", str(REPO), "INSTALL_BIN=%s" % BIN, *args],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     return out

@@ -150,11 +150,20 @@ def test_bind_failure_applies_nothing(make_server, raw):
 
 def test_settings_that_need_a_restart_keep_their_old_value(make_server):
     srv = make_server()
-    edit(srv, "delivery-workers 2\nmailbox carol", remove="spool %s/spool\n" % srv.tmp)
+    metrics_port = free_port()
+    edit(srv, "delivery-workers 2\nmailbox carol\nmetrics-listen 127.0.0.1:%d" % metrics_port,
+         remove="spool %s/spool\n" % srv.tmp)
     edit(srv, "spool %s/spool-new" % srv.tmp)
     out = reload_ok(srv)
-    assert "need a restart; their old values stay in force: spool,delivery-workers" in out, out
-    assert wait_log(srv, "server: reload: changed settings need a restart", "settings=spool,delivery-workers")
+    kept = "spool,delivery-workers,metrics-listen"
+    assert "need a restart; their old values stay in force: %s" % kept in out, out
+    assert wait_log(srv, "server: reload: changed settings need a restart", "settings=" + kept)
+    try:  # not started by a reload
+        socket.create_connection(("127.0.0.1", metrics_port), timeout=2).close()
+        metrics_on = True
+    except ConnectionRefusedError:
+        metrics_on = False
+    assert not metrics_on
     with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.2", 0)) as s:
         s.sendmail("x@outside.example", ["carol@example.test"], "Subject: c\r\n\r\nx\r\n")
     assert len(srv.wait_messages("carol", 1)) == 1  # the rest of the new config applies
