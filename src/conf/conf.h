@@ -83,7 +83,7 @@ struct conf_route {
 /* "delivery NAME VALUE": outbound delivery, retries and expiry. */
 struct conf_delivery {
 	unsigned concurrency;		  /* concurrency: outbound sessions in total, 100 */
-	unsigned destination_concurrency; /* destination-concurrency: per next hop, 10 */
+	unsigned destination_concurrency; /* destination-concurrency: per next hop, 20 */
 	unsigned destination_rate_delay;  /* destination-rate-delay: s between connections, 0 */
 	unsigned retry_min;		  /* retry-min: first retry after, 300 s */
 	unsigned retry_max;		  /* retry-max: the longest backoff, 3600 s */
@@ -164,6 +164,11 @@ void conf_unref(struct conf *c);
 int conf_peek_control_socket(const char *text, size_t len, char *out, size_t outlen);
 /* Read path and conf_peek_control_socket it. 0, or -1 with err set ("PATH: cannot read: ..."). */
 int conf_load_control_socket(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port): the host
+ * (an IP literal, or a name, normalised) into host, the port into *port when one is given.
+ * 0 or -1. Pure. */
+int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);

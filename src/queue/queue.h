@@ -149,6 +149,8 @@ int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held);
 /* Remove msg from the queue for good (queue delete), durably, and free it. The caller makes sure
  * no delivery still uses it. 0 or -errno (then msg is unchanged). */
 int spool_msg_delete(struct spool *sp, struct spool_msg *msg);
+/* The oldest queued message (then follow ->next), or NULL. */
+struct spool_msg *spool_first(struct spool *sp);
 /* The queued message with this queue ID (16 hex digits, any case), or NULL. */
 struct spool_msg *spool_find(struct spool *sp, const char *qid);
 

@@ -29,18 +29,55 @@ struct reload {
 
 /* Settings a running server cannot change (the spool is open, the threads started, the socket
  * bound): a reload keeps their old value and says so. One row each. */
-enum keep_kind { KEEP_STRING, KEEP_UNSIGNED, KEEP_U64, KEEP_LISTEN };
+enum keep_kind { KEEP_STRING, KEEP_UNSIGNED, KEEP_U64, KEEP_LISTEN, KEEP_STRINGS };
 static const struct restart_only {
 	const char *name;
 	size_t off;
 	enum keep_kind kind;
+	size_t count_off; /* KEEP_STRINGS: the size_t that counts them */
 } restart_only[] = {
-    {"spool", offsetof(struct conf, spool_dir), KEEP_STRING},
-    {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64},
-    {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED},
-    {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING},
-    {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN},
+    {"spool", offsetof(struct conf, spool_dir), KEEP_STRING, 0},
+    {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64, 0},
+    {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED, 0},
+    {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING, 0},
+    {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN, 0},
+    /* the resolver is made once, at start */
+    {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
+     offsetof(struct conf, n_dns_servers)},
 };
+
+static int same_strings(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* A list of strings (dns-server): 1 if it differed (old one restored), 0, -1. */
+static int keep_strings(char ***n, size_t *nn, char *const *o, size_t on)
+{
+	if (same_strings(*n, *nn, o, on))
+		return 0;
+	char **copy = on ? calloc(on, sizeof(*copy)) : NULL;
+	size_t i = 0;
+	while (i < on && copy && (copy[i] = strdup(o[i])))
+		i++;
+	if (on && i < on) {
+		while (copy && i > 0)
+			free(copy[--i]);
+		free(copy);
+		return -1;
+	}
+	for (size_t k = 0; k < *nn; k++)
+		free((*n)[k]);
+	free(*n);
+	*n = copy;
+	*nn = on;
+	return 1;
+}
 
 /* metrics-listen: NULL (off) or an address. 1 if it differed (old one restored), 0, -1. */
 static int keep_listen(struct conf_listen **n, struct conf_listen *const *o)
@@ -73,6 +110,11 @@ static int keep_old(struct conf *new, const struct conf *old, const struct resta
 		memcpy(n, o, size);
 		return 1;
 	}
+	if (r->kind == KEEP_STRINGS)
+		return keep_strings(
+		    (char ***)(void *)n, (size_t *)(void *)((char *)new + r->count_off),
+		    *(char **const *)(const void *)o,
+		    *(const size_t *)(const void *)((const char *)old + r->count_off));
 	if (r->kind == KEEP_LISTEN)
 		return keep_listen((struct conf_listen **)(void *)n,
 				   (struct conf_listen *const *)(const void *)o);
