@@ -17,7 +17,11 @@ static void usage(FILE *f)
 		"       relayguard status [-c FILE]         ask the running server how it is\n"
 		"       relayguard reload [-c FILE]         make the running server load its "
 		"configuration again\n"
-		"       relayguard queue list [-c FILE]     list queued messages\n"
+		"       relayguard queue list|show|flush|hold|release|delete [-c FILE] [--json] "
+		"[ID]\n"
+		"                                           the queue of the running server\n"
+		"       relayguard mailq [-c FILE]          the queue as Postfix's mailq shows it "
+		"(also: mailq)\n"
 		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
 		"       relayguard route [-c FILE] DOMAIN [--json]  show how mail for DOMAIN "
 		"is routed\n"
@@ -35,9 +39,18 @@ static const char *conf_arg(int argc, char **argv, int first)
 	return NULL;
 }
 
+/* The name the program was called by, without its directory. */
+static const char *prog_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+	return slash ? slash + 1 : argv0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path;
+	if (argc >= 1 && !strcmp(prog_name(argv[0]), "mailq"))
+		return server_mailq_cli(argc - 1, argv + 1, DEFAULT_CONF);
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -54,9 +67,10 @@ int main(int argc, char **argv)
 	if ((!strcmp(argv[1], "status") || !strcmp(argv[1], "reload")) &&
 	    (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
-	if (argc >= 3 && !strcmp(argv[1], "queue") && !strcmp(argv[2], "list") &&
-	    (path = conf_arg(argc, argv, 3)))
-		return server_queue_list(path);
+	if (!strcmp(argv[1], "queue"))
+		return server_queue_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "mailq"))
+		return server_mailq_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);
 	return 2;
 }

@@ -60,6 +60,13 @@ static const struct control_cmd {
 } control_cmds[] = {
     {"status", cmd_status},
     {"reload", cmd_reload},
+    {"queue list", queue_cmd_list},
+    {"queue show", queue_cmd_show},
+    {"queue flush", queue_cmd_flush},
+    {"queue hold", queue_cmd_hold},
+    {"queue release", queue_cmd_release},
+    {"queue delete", queue_cmd_delete},
+    {"mailq", queue_cmd_mailq},
 };
 
 /* ---- requests ---- */

@@ -9,8 +9,13 @@ int server_run(const char *conf_path);
 /* `relayguard check`: parse the config, print the relay policy; 0 OK, 1 on an error. */
 int server_check(const char *conf_path);
 
-/* `relayguard queue list`: print the messages still queued in the spool of the config. */
-int server_queue_list(const char *conf_path);
+/* `relayguard queue SUB [-c FILE] [--json] [ID]` (argv after "queue"): list, show, flush, hold,
+ * release, delete through the control socket. 0 done, 1 error (usage, unknown ID), 2 the
+ * server is down (`list` then prints the spool read, without delivery states). */
+int server_queue_cli(int argc, char **argv, const char *default_conf);
+/* `mailq [-c FILE]` (argv after the name): Postfix's `postqueue -p` listing. 0, 1 or 2 as
+ * above (when down, the listing comes from the spool read, without delivery states). */
+int server_mailq_cli(int argc, char **argv, const char *default_conf);
 
 /* `relayguard route [-c FILE] DOMAIN [--json]` (argv after "route"): print how mail for DOMAIN
  * would be routed (local, static route, MX hosts and their addresses). 0 routable, 1 permanent

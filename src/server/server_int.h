@@ -23,6 +23,7 @@ struct reload_waiter;
 struct metrics_http;
 struct dest;
 struct dns_resolver;
+struct evbuffer;
 typedef struct ssl_ctx_st SSL_CTX;
 
 /* Outbound delivery (remote.c). */
@@ -128,6 +129,25 @@ void control_close(struct control *ctl);
 typedef void (*control_fn)(struct server *srv, struct control_req *req, int argc, char **argv);
 struct evbuffer *control_payload(struct control_req *req);
 void control_finish(struct control_req *req, const char *error);
+/* queue_cmd.c: the `queue` control commands and `mailq` (control_fn handlers) */
+void queue_cmd_list(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_show(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_flush(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_hold(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_release(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_delete(struct server *srv, struct control_req *req, int argc, char **argv);
+void queue_cmd_mailq(struct server *srv, struct control_req *req, int argc, char **argv);
+/* The `queue list` text of the messages from first on: a line per message, one per recipient
+ * still to deliver (with its delivery state when states), then "N messages queued". */
+void queue_format_list(struct evbuffer *b, const struct spool_msg *first, int states);
+/* The Postfix `mailq` listing of the messages from first on (also for the read-only spool of a
+ * server that is down: no scheduler state then). */
+void queue_format_mailq(struct evbuffer *b, const struct spool_msg *first);
+/* queue_list.c: the spool of conf_path read (the server may be down or running), printed on
+ * stdout as `queue list` (mailq 0) or `mailq` (1) without delivery states. 0, or 1 (said on
+ * stderr). */
+int queue_print_readonly(const char *conf_path, int mailq);
+
 /* metrics_http.c: GET /metrics on metrics-listen, served from the event loop (libmicrohttpd
  * without a thread). start: 0 (also when metrics-listen is absent), or -1 with err set. */
 int metrics_http_start(struct server *srv, char *err, size_t errlen);

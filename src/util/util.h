@@ -86,4 +86,10 @@ long util_xtext_decode(const char *s, size_t len, char *out, size_t outlen);
  * whole encoding, like snprintf: when it is >= outlen, out holds only whole units that fit. */
 size_t util_xtext_encode(const char *s, size_t len, char *out, size_t outlen);
 
+/* JSON string content (RFC 8259 7, without the quotes) of s[0..len) into out (NUL-terminated
+ * when outlen > 0): '"', '\\' and control characters escaped, well-formed UTF-8 kept, any other
+ * byte (not UTF-8) as U+FFFD. Never splits an escape or a character: *consumed is how much of s
+ * was escaped (call again with the rest). Returns the length written. Pure. */
+size_t util_json_escape(const char *s, size_t len, char *out, size_t outlen, size_t *consumed);
+
 #endif

@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static void test_sizes(void)
 {
@@ -172,6 +173,42 @@ static void test_xtext(void)
 	      "round trip");
 }
 
+/* RFC 8259 7: what must be escaped, UTF-8 kept, invalid bytes as U+FFFD, and the bound. */
+static void test_json_escape(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+	    {"plain", "plain"},
+	    {"a\"b\\c", "a\\\"b\\\\c"},
+	    {"l1\r\nl2\t", "l1\\r\\nl2\\t"},
+	    {"\x01\x1f\x7f", "\\u0001\\u001f\\u007f"},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7",
+	     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7"},
+	    {"bad\xff", "bad\\ufffd"},
+	    {"\xc0\xaf", "\\ufffd\\ufffd"},	       /* overlong '/' */
+	    {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* a surrogate */
+	    {"\xe2\x82", "\\ufffd\\ufffd"},	       /* truncated */
+	    {"</script>", "</script>"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[128];
+		size_t used,
+		    n = util_json_escape(cases[i].in, strlen(cases[i].in), out, sizeof(out), &used);
+		CHECK_STR(out, cases[i].want, "json %zu", i);
+		CHECK(n == strlen(cases[i].want) && used == strlen(cases[i].in), "json %zu", i);
+	}
+	/* bounded: an escape or a character is never cut; the rest is left for the next call */
+	char small[4];
+	size_t used, n = util_json_escape("ab\"", 3, small, sizeof(small), &used);
+	CHECK(n == 2 && used == 2 && strcmp(small, "ab") == 0, "json bound before an escape");
+	n = util_json_escape("a\xe2\x82\xac", 4, small, sizeof(small), &used);
+	CHECK(n == 1 && used == 1 && strcmp(small, "a") == 0, "json bound before a character");
+	n = util_json_escape("x", 1, small, 0, &used);
+	CHECK(n == 0 && used == 0, "json outlen 0");
+}
+
 int main(void)
 {
 	test_sizes();
@@ -179,5 +216,6 @@ int main(void)
 	test_domains();
 	test_log_quote();
 	test_xtext();
+	test_json_escape();
 	return check_report("test_util");
 }
