@@ -4,9 +4,13 @@
 #include "server/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_CONF "etc/relayguard.conf"
+/* The config of the `sendmail` and `mailq` links, which cron, PHP and scripts call without -c:
+ * the one make install puts in place, or $RELAYGUARD_CONF. */
+#define SYSTEM_CONF "/etc/relayguard/relayguard.conf"
 
 static void usage(FILE *f)
 {
@@ -22,6 +26,9 @@ static void usage(FILE *f)
 		"                                           the queue of the running server\n"
 		"       relayguard mailq [-c FILE]          the queue as Postfix's mailq shows it "
 		"(also: mailq)\n"
+		"       relayguard sendmail [-t] [-i] [-f SENDER] [-F NAME] [-C FILE] [RCPT...]\n"
+		"                                           submit the message on stdin (also: "
+		"sendmail)\n"
 		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
 		"       relayguard route [-c FILE] DOMAIN [--json]  show how mail for DOMAIN "
 		"is routed\n"
@@ -46,11 +53,19 @@ static const char *prog_name(const char *argv0)
 	return slash ? slash + 1 : argv0;
 }
 
+static const char *link_conf(void)
+{
+	const char *env = getenv("RELAYGUARD_CONF");
+	return env && *env ? env : SYSTEM_CONF;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path;
 	if (argc >= 1 && !strcmp(prog_name(argv[0]), "mailq"))
-		return server_mailq_cli(argc - 1, argv + 1, DEFAULT_CONF);
+		return server_mailq_cli(argc - 1, argv + 1, link_conf());
+	if (argc >= 1 && !strcmp(prog_name(argv[0]), "sendmail"))
+		return server_sendmail_cli(argc - 1, argv + 1, link_conf());
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -71,6 +86,8 @@ int main(int argc, char **argv)
 		return server_queue_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "mailq"))
 		return server_mailq_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "sendmail"))
+		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);
 	return 2;
 }

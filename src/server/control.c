@@ -26,7 +26,7 @@
 
 /* After the answer: half-close and read what the client still sends until it closes, so its
  * unread bytes do not turn our close into a reset that could destroy the answer in flight. */
-enum req_state { REQ_READING, REQ_PENDING, REQ_WRITING, REQ_LINGER };
+enum req_state { REQ_READING, REQ_BODY, REQ_PENDING, REQ_WRITING, REQ_LINGER };
 
 struct control_req {
 	struct control *ctl;	 /* NULL once control_close detached it */
@@ -36,6 +36,12 @@ struct control_req {
 	struct control_req *prev, *next;
 	long uid, pid;
 	size_t discarded; /* REQ_LINGER */
+	/* REQ_BODY: the payload after the request line (control_read_body) */
+	struct evbuffer *body;
+	size_t body_left;
+	control_body_fn body_fn;
+	void (*body_free)(void *arg);
+	void *body_arg;
 	char line[CONTROL_LINE_MAX];
 };
 
@@ -67,6 +73,7 @@ static const struct control_cmd {
     {"queue release", queue_cmd_release},
     {"queue delete", queue_cmd_delete},
     {"mailq", queue_cmd_mailq},
+    {"submit", submit_cmd},
 };
 
 /* ---- requests ---- */
@@ -87,6 +94,10 @@ static void req_free(struct control_req *req)
 		bufferevent_free(req->bev);
 	if (req->payload)
 		evbuffer_free(req->payload);
+	if (req->body)
+		evbuffer_free(req->body);
+	if (req->body_free) /* the client went away before its payload was complete */
+		req->body_free(req->body_arg);
 	free(req);
 }
 
@@ -162,6 +173,46 @@ static void control_dispatch(struct control_req *req)
 	control_finish(req, msg);
 }
 
+/* REQ_BODY: collect the announced bytes, then hand them to the handler. */
+static void req_read_body(struct control_req *req, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	if (n > req->body_left) {
+		req->state = REQ_PENDING;
+		bufferevent_disable(req->bev, EV_READ);
+		req->body_free(req->body_arg);
+		req->body_free = NULL;
+		control_finish(req, "more data than the request announced");
+		return;
+	}
+	evbuffer_remove_buffer(in, req->body, n);
+	req->body_left -= n;
+	if (req->body_left > 0)
+		return;
+	req->state = REQ_PENDING;
+	bufferevent_disable(req->bev, EV_READ);
+	req->body_free = NULL; /* the handler owns its argument again */
+	req->body_fn(req->ctl->srv, req, req->body, req->body_arg);
+}
+
+void control_read_body(struct control_req *req, size_t len, control_body_fn fn,
+		       void (*free_arg)(void *arg), void *arg)
+{
+	req->body = evbuffer_new();
+	if (!req->body) {
+		free_arg(arg);
+		control_finish(req, "out of memory");
+		return;
+	}
+	req->state = REQ_BODY;
+	req->body_left = len;
+	req->body_fn = fn;
+	req->body_free = free_arg;
+	req->body_arg = arg;
+	bufferevent_enable(req->bev, EV_READ);
+	req_read_body(req, bufferevent_get_input(req->bev)); /* what came with the line */
+}
+
 static void req_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_req *req = arg;
@@ -171,6 +222,10 @@ static void req_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		if (req->discarded > CONTROL_LINGER_MAX)
 			req_free(req);
+		return;
+	}
+	if (req->state == REQ_BODY) {
+		req_read_body(req, in);
 		return;
 	}
 	if (req->state != REQ_READING)

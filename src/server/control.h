@@ -41,6 +41,12 @@ enum ctl_result ctl_client_call(const char *conf_path, int argc, char *const *ar
 				int (*on_payload)(void *arg, const char *data, size_t len),
 				void *arg, char *err, size_t errlen);
 
+/* The same, with body_len bytes of body sent after the request line (submit). */
+enum ctl_result ctl_client_call_body(const char *conf_path, int argc, char *const *argv,
+				     const char *body, size_t body_len,
+				     int (*on_payload)(void *arg, const char *data, size_t len),
+				     void *arg, char *err, size_t errlen);
+
 /* The CLI around ctl_client_call: payload to stdout, "relayguard: <message>" on stderr.
  * Returns the exit status: 0 ok, 1 the server answered an error, 2 it could not be reached. */
 int ctl_client_main(const char *conf_path, int argc, char *const *argv);

@@ -61,6 +61,24 @@ static int build_line(int argc, char *const *argv, char *line, size_t len, char 
 	return (int)o;
 }
 
+/* Send len bytes: 0, or 1 when the server stopped reading (it may have answered: read that). */
+static int ctl_send_more(struct ctl_conn *c, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(c->err, c->errlen, "cannot reach the server at %s: %s", c->path,
+				 strerror(errno));
+			return 1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* Connect and send the request. The send timeout bounds both: a Unix connect waits while the
  * server's backlog is full. */
 static int ctl_send(struct ctl_conn *c, const char *line, size_t len)
@@ -75,19 +93,7 @@ static int ctl_send(struct ctl_conn *c, const char *line, size_t len)
 			 strerror(errno));
 		return -1;
 	}
-	while (len > 0) {
-		ssize_t n = send(c->fd, line, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) { /* it may have answered before closing: read that first */
-			snprintf(c->err, c->errlen, "cannot reach the server at %s: %s", c->path,
-				 strerror(errno));
-			return 1;
-		}
-		line += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return ctl_send_more(c, line, len);
 }
 
 /* Read what is there, waiting until the deadline. Returns bytes (0 = EOF) or -1 (err set). */
@@ -180,6 +186,14 @@ enum ctl_result ctl_client_call(const char *conf_path, int argc, char *const *ar
 				int (*on_payload)(void *arg, const char *data, size_t len),
 				void *arg, char *err, size_t errlen)
 {
+	return ctl_client_call_body(conf_path, argc, argv, NULL, 0, on_payload, arg, err, errlen);
+}
+
+enum ctl_result ctl_client_call_body(const char *conf_path, int argc, char *const *argv,
+				     const char *body, size_t body_len,
+				     int (*on_payload)(void *arg, const char *data, size_t len),
+				     void *arg, char *err, size_t errlen)
+{
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], line[CONTROL_LINE_MAX];
 	struct ctl_conn c = {.fd = -1, .path = path, .err = err, .errlen = errlen};
 	if (conf_load_control_socket(conf_path, path, sizeof(path), err, errlen) < 0)
@@ -191,6 +205,8 @@ enum ctl_result ctl_client_call(const char *conf_path, int argc, char *const *ar
 	c.deadline.tv_sec += CTL_CLIENT_TIMEOUT_MS / 1000;
 	enum ctl_result r = CTL_UNREACHABLE;
 	int sent = ctl_send(&c, line, (size_t)n);
+	if (sent == 0 && body_len > 0)
+		sent = ctl_send_more(&c, body, body_len);
 	if (sent >= 0) {
 		char send_err[512];
 		util_strlcpy(send_err, err, sizeof(send_err));

@@ -17,6 +17,11 @@ int server_queue_cli(int argc, char **argv, const char *default_conf);
  * above (when down, the listing comes from the spool read, without delivery states). */
 int server_mailq_cli(int argc, char **argv, const char *default_conf);
 
+/* `relayguard sendmail` / a program named sendmail (argv after the name): sendmail(1)'s
+ * interface; the message from stdin goes to the running server (control command submit).
+ * 0 queued, 1 refused, 64 usage, 75 the server cannot be reached. */
+int server_sendmail_cli(int argc, char **argv, const char *default_conf);
+
 /* `relayguard route [-c FILE] DOMAIN [--json]` (argv after "route"): print how mail for DOMAIN
  * would be routed (local, static route, MX hosts and their addresses). 0 routable, 1 permanent
  * failure, 2 temporary failure or usage/configuration error. */

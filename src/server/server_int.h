@@ -128,6 +128,14 @@ void control_close(struct control *ctl);
  * else "error <error>" (one line; newlines become spaces), then the payload. */
 typedef void (*control_fn)(struct server *srv, struct control_req *req, int argc, char **argv);
 struct evbuffer *control_payload(struct control_req *req);
+/* For a command followed by a payload (submit): instead of control_finish, read the next len
+ * bytes the client sends, then call fn with them (body: the handler may drain it; freed with
+ * req), and fn calls control_finish. Until then arg belongs to the request: free_arg(arg) runs
+ * if the client goes away, times out or sends more than len. */
+typedef void (*control_body_fn)(struct server *srv, struct control_req *req, struct evbuffer *body,
+				void *arg);
+void control_read_body(struct control_req *req, size_t len, control_body_fn fn,
+		       void (*free_arg)(void *arg), void *arg);
 void control_finish(struct control_req *req, const char *error);
 /* queue_cmd.c: the `queue` control commands and `mailq` (control_fn handlers) */
 void queue_cmd_list(struct server *srv, struct control_req *req, int argc, char **argv);
@@ -147,6 +155,9 @@ void queue_format_mailq(struct evbuffer *b, const struct spool_msg *first);
  * stdout as `queue list` (mailq 0) or `mailq` (1) without delivery states. 0, or 1 (said on
  * stderr). */
 int queue_print_readonly(const char *conf_path, int mailq);
+
+/* submit.c: `submit FROM LEN RCPT...` + LEN bytes, behind `relayguard sendmail` */
+void submit_cmd(struct server *srv, struct control_req *req, int argc, char **argv);
 
 /* metrics_http.c: GET /metrics on metrics-listen, served from the event loop (libmicrohttpd
  * without a thread). start: 0 (also when metrics-listen is absent), or -1 with err set. */
