@@ -15,6 +15,8 @@ static void usage(FILE *f)
 		"relay policy\n"
 		"       relayguard queue list [-c FILE]     list queued messages\n"
 		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
+		"       relayguard route [-c FILE] DOMAIN [--json]  show how mail for DOMAIN "
+		"is routed\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "probe"))
 		return probe_cli(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "route"))
+		return server_route(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "serve") && (path = conf_arg(argc, argv, 2)))
 		return server_run(path);
 	if (!strcmp(argv[1], "check") && (path = conf_arg(argc, argv, 2)))

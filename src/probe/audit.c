@@ -232,6 +232,25 @@ static void check_battery(const struct conf *c, struct sink *k)
 	}
 }
 
+/* The metrics endpoint has no authentication: anyone who reaches it reads the traffic and
+ * queue counters, so it belongs on loopback. */
+static void check_metrics(const struct conf *c, struct sink *k)
+{
+	const struct conf_listen *m = c->metrics_listen;
+	struct cidr lo4, lo6;
+	uint8_t addr[16];
+	if (!m || cidr_addr_from_sockaddr((const struct sockaddr *)&m->addr, addr) < 0)
+		return;
+	cidr_parse("127.0.0.0/8", &lo4);
+	cidr_parse("::1", &lo6);
+	if (cidr_contains(&lo4, addr) || cidr_contains(&lo6, addr))
+		return;
+	report(k, AUDIT_WARNING, "metrics-listen",
+	       "metrics endpoint on %s is not a loopback address: it is unauthenticated HTTP, "
+	       "anyone who can reach it reads the traffic and queue counters",
+	       m->text);
+}
+
 size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
 		    void *arg)
 {
@@ -239,6 +258,7 @@ size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct 
 	check_trusted(conf, &k);
 	check_rules(conf, &k);
 	check_battery(conf, &k);
+	check_metrics(conf, &k);
 	return k.n;
 }
 

@@ -1,6 +1,6 @@
 /* client.c — `relayguard probe`: the relay battery over the wire against any SMTP server.
  * Blocking sockets with per-reply timeouts (a command-line tool, one server at a time); every
- * reply is parsed by probe_reply_parse. The server may close the session after some refusals
+ * reply is parsed by deliver_reply_parse. The server may close the session after some refusals
  * (error limits): the probe reconnects and goes on. */
 #include "probe.h"
 
@@ -54,15 +54,15 @@ static int conn_send(struct conn *c, const char *s, size_t n)
 static int conn_reply(struct conn *c)
 {
 	for (;;) {
-		int code;
-		long n = probe_reply_parse(c->buf, c->len, &code);
+		struct deliver_reply rep;
+		long n = deliver_reply_parse(c->buf, c->len, &rep);
 		if (n > 0) {
 			size_t first = strcspn(c->buf, "\r\n");
 			snprintf(c->last, sizeof(c->last), "%.*s", (int)first, c->buf);
 			transcript(c, "<-", c->buf, (size_t)n - (c->buf[n - 2] == '\r' ? 2 : 1));
 			memmove(c->buf, c->buf + n, c->len - (size_t)n);
 			c->len -= (size_t)n;
-			return code;
+			return rep.code;
 		}
 		if (n < 0 || c->len == sizeof(c->buf))
 			return -1;

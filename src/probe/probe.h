@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../conf/conf.h"
+#include "../deliver/deliver.h"
 
 /* Placeholders in the address templates:
  *   {ext}  a third-party domain (RFC 2606: relay-test.example)
@@ -60,10 +61,8 @@ void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct au
 
 /* ---- the live probe (`relayguard probe`) ---- */
 
-/* One SMTP reply at the start of buf: "250-a\r\n250 b\r\n". Returns the bytes it spans and
- * sets *code, 0 when incomplete, -1 when malformed (bad code, mixed codes, line too long).
- * Bare LF line ends are accepted (we judge others, we do not need them to be strict). Pure. */
-long probe_reply_parse(const char *buf, size_t len, int *code);
+/* Replies are parsed by deliver_reply_parse (../deliver/deliver.h), the delivery client's
+ * parser: one parser for replies from servers we do not trust. */
 
 /* The server's name from a banner or EHLO reply: the first word after the code ("220
  * mx.example.org ESMTP" -> "mx.example.org"). Pure. Returns 0 or -1. */

@@ -107,6 +107,7 @@ static void delivery_failed(struct delivery *d, const char *err)
 	struct timeval tv = {LOCAL_RETRY_SECONDS, 0};
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
 	d->srv->failed++;
+	d->srv->metrics.deferred++;
 	d->attempts++;
 	char qt[1200 * 4];
 	log_msg(LOG_WARN, "deliver: maildir failed, will retry",
@@ -129,6 +130,7 @@ static void delivery_finished(struct delivery *d)
 {
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
 	d->srv->delivered++;
+	d->srv->metrics.delivered[METRICS_MAILDIR]++;
 	char qt[1200 * 4];
 	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=%s user=%s method=maildir%s",
 		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user,

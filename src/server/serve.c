@@ -40,6 +40,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->base);
 }
 
+/* A message became durable (or was found at start): count what was received, deliver. */
+static void on_queued(void *arg, struct spool_msg *msg)
+{
+	struct server *srv = arg;
+	if (!msg->recovered) {
+		srv->metrics.messages_received++;
+		srv->metrics.bytes_received += msg->body_len;
+	}
+	local_on_queued(srv, msg);
+}
+
 static int server_events(struct server *srv)
 {
 	srv->ev_spool =
@@ -116,6 +127,7 @@ static int audit_gate(struct server *srv, char *err, size_t errlen)
 
 static void server_free(struct server *srv)
 {
+	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
 	if (srv->workq) {
 		workq_stop(srv->workq); /* deliveries under way finish and are recorded */
@@ -151,7 +163,7 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		snprintf(err, errlen, "cannot start the delivery threads");
 		return -1;
 	}
-	if (spool_open(c->spool_dir, c->spool_segment_size, local_on_queued, srv, &srv->spool, err,
+	if (spool_open(c->spool_dir, c->spool_segment_size, on_queued, srv, &srv->spool, err,
 		       errlen) < 0)
 		return -1;
 	if (server_events(srv) < 0) {
@@ -161,7 +173,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	srv->smtp.conf = c;
 	srv->smtp.base = srv->base;
 	srv->smtp.spool = srv->spool;
-	if (smtp_listen(&srv->smtp, err, errlen) < 0)
+	srv->smtp.metrics = &srv->metrics;
+	if (smtp_listen(&srv->smtp, err, errlen) < 0 || metrics_http_start(srv, err, errlen) < 0)
 		return -1;
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)

@@ -12,4 +12,9 @@ int server_check(const char *conf_path);
 /* `relayguard queue list`: print the messages still queued in the spool of the config. */
 int server_queue_list(const char *conf_path);
 
+/* `relayguard route [-c FILE] DOMAIN [--json]` (argv after "route"): print how mail for DOMAIN
+ * would be routed (local, static route, MX hosts and their addresses). 0 routable, 1 permanent
+ * failure, 2 temporary failure or usage/configuration error. */
+int server_route(int argc, char **argv, const char *default_conf);
+
 #endif

@@ -171,6 +171,8 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	addr_format(&rcpt, to, sizeof(to));
 	struct policy_verdict v = policy_check_rcpt(s->ctx->conf, &s->client, &s->tx->from, &rcpt);
 	log_rcpt(s, to, &v);
+	metrics_count_rcpt(s->ctx->metrics, v.rule_id,
+			   v.result == POLICY_REJECT ? METRICS_REJECT : METRICS_ACCEPT);
 	if (v.result == POLICY_REJECT) {
 		smtp_error(s, "%s", v.reply);
 		return;

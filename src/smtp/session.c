@@ -100,6 +100,7 @@ static void pregreet(struct smtp_session *s)
 		"session=%llu client=%s data=%s", (unsigned long long)s->id, s->ip,
 		log_quote(p ? p : "", p ? n : 0, q, sizeof(q)));
 	evtimer_del(s->greet);
+	s->ctx->metrics->sessions_rejected[METRICS_REFUSED_PREGREET]++;
 	evbuffer_drain(in, evbuffer_get_length(in));
 	smtp_close(s, "554 5.5.1 %s Protocol error: talking before the greeting",
 		   s->ctx->conf->hostname);
@@ -129,6 +130,8 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 		ctx->sessions->prev = s;
 	ctx->sessions = s;
 	ctx->n_sessions++;
+	ctx->metrics->sessions_total++;
+	ctx->metrics->sessions_active++;
 	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
 	/* libevent stops reading once this much input waits: input memory is bounded. */
 	bufferevent_setwatermark(bev, EV_READ, 0, c->limits.line_length + SMTP_DATA_CHUNK);
@@ -139,6 +142,7 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	if (ctx->n_sessions > c->limits.max_sessions) {
 		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
 			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
+		ctx->metrics->sessions_rejected[METRICS_REFUSED_MAX_SESSIONS]++;
 		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
 		return;
 	}
@@ -171,6 +175,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	ctx->n_sessions--;
+	ctx->metrics->sessions_active--;
 	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s", (unsigned long long)s->id,
 		s->ip);
 	bufferevent_free(s->bev);

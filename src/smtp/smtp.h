@@ -8,6 +8,7 @@
 
 #include "../conf/conf.h"
 #include "../queue/queue.h"
+#include "../util/metrics.h"
 
 struct event_base;
 struct smtp_session;
@@ -17,6 +18,7 @@ struct smtp_ctx {
 	const struct conf *conf;
 	struct event_base *base;
 	struct spool *spool;
+	struct metrics *metrics; /* the server's counters; sessions and RCPT verdicts */
 	unsigned n_sessions;
 	uint64_t next_session_id;
 	struct smtp_session *sessions; /* all live sessions, for shutdown */

@@ -92,6 +92,8 @@ static const struct {
      NULL},
     {"partner gateway", BASE "relay allow from 203.0.113.7 to partner.example\n", 0, 0, 0, NULL},
     {"no relay at all", BASE, 0, 0, 0, NULL},
+    {"metrics on loopback", BASE "metrics-listen 127.0.0.1:9100\n", 0, 0, 0, NULL},
+    {"metrics on IPv6 loopback", BASE "metrics-listen [::1]:9100\n", 0, 0, 0, NULL},
     /* real mistakes */
     {"mynetworks too wide", BASE "trusted-network 10.0.0.0/8\nrelay allow from trusted\n", 0, 0, 1,
      "trusted-network 10.0.0.0/8 is wider than one site"},
@@ -109,6 +111,10 @@ static const struct {
      "trusted-network ::/0"},
     {"relay from a /1 (meant /31)", BASE "relay allow from 128.0.0.0/1 id typo\n", 0, 1, 1,
      "relay allowed from 128.0.0.0/1, wider than one site"},
+    {"metrics on every address", BASE "metrics-listen 0.0.0.0:9100\n", 0, 0, 1,
+     "metrics-listen: metrics endpoint on 0.0.0.0:9100 is not a loopback address"},
+    {"metrics on a public IPv6 address", BASE "metrics-listen [2001:db8::25]:9100\n", 0, 0, 1,
+     "it is unauthenticated HTTP"},
     {"allow any IPv6 to a domain list", BASE "relay allow from ::/0 to relay-test.example id v6\n",
      1, 2, 0, "relay test external-to-external"},
 };
@@ -187,10 +193,10 @@ static void test_replies(void)
 	    {"250 ok\r\n550 next\r\n", 8, 250}, /* only the first reply */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int code = 0;
-		long n = probe_reply_parse(cases[i].in, strlen(cases[i].in), &code);
-		CHECK(n == cases[i].want && (n <= 0 || code == cases[i].code), "reply %zu: %ld", i,
-		      n);
+		struct deliver_reply r = {0};
+		long n = deliver_reply_parse(cases[i].in, strlen(cases[i].in), &r);
+		CHECK(n == cases[i].want && (n <= 0 || r.code == cases[i].code), "reply %zu: %ld",
+		      i, n);
 	}
 	char name[64];
 	CHECK(probe_reply_name("220 mx.example.org ESMTP", 24, name, sizeof(name)) == 0 &&

@@ -1,0 +1,153 @@
+/* metrics.c — the counter table of RCPT verdicts and the Prometheus text rendering. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_verdict v)
+{
+	size_t len = strlen(rule_id);
+	for (size_t i = 0; i < m->n_rules; i++)
+		if (strcmp(m->rules[i].id, rule_id) == 0) {
+			m->rules[i].n[v]++;
+			return;
+		}
+	if (m->n_rules == METRICS_RULES_MAX || len >= METRICS_RULE_ID_MAX) {
+		m->rules_other[v]++;
+		return;
+	}
+	struct metrics_rule *r = &m->rules[m->n_rules++];
+	memcpy(r->id, rule_id, len + 1);
+	r->n[METRICS_ACCEPT] = r->n[METRICS_REJECT] = 0;
+	r->n[v] = 1;
+}
+
+const char *metrics_escape_label(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc = c == '\\' ? '\\' : c == '"' ? '"' : c == '\n' ? 'n' : 0;
+		size_t need = esc ? 2 : 1;
+		if (o + need >= outlen)
+			break;
+		if (esc) {
+			out[o++] = '\\';
+			out[o++] = esc;
+		} else {
+			out[o++] = (c < 0x20 || c >= 0x7f) ? '_' : (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- rendering ---- */
+
+/* An output with the snprintf contract: pos counts everything, buf gets what fits. */
+struct out {
+	char *buf;
+	size_t len, pos;
+};
+
+__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
+{
+	size_t room = o->pos < o->len ? o->len - o->pos : 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(room ? o->buf + o->pos : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->pos += (size_t)n;
+}
+
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+	out_printf(o, "# HELP relayguard_%s %s\n# TYPE relayguard_%s %s\n", name, help, name, type);
+}
+
+static void single(struct out *o, const char *name, const char *type, const char *help, uint64_t v)
+{
+	family(o, name, type, help);
+	out_printf(o, "relayguard_%s %" PRIu64 "\n", name, v);
+}
+
+static const char *const verdict_names[METRICS_VERDICTS] = {"accept", "reject"};
+static const char *const method_names[METRICS_METHODS] = {"maildir", "lmtp", "smtp"};
+static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet"};
+
+static void format_sessions(struct out *o, const struct metrics *m)
+{
+	single(o, "smtp_sessions_total", "counter", "SMTP connections accepted.",
+	       m->sessions_total);
+	single(o, "smtp_sessions_active", "gauge", "SMTP sessions open now.", m->sessions_active);
+	family(o, "smtp_sessions_rejected_total", "counter",
+	       "SMTP connections turned away before their first command, by reason.");
+	for (int i = 0; i < METRICS_REFUSALS; i++)
+		out_printf(o,
+			   "relayguard_smtp_sessions_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			   refusal_names[i], m->sessions_rejected[i]);
+}
+
+static void rcpt_line(struct out *o, const char *rule, const uint64_t n[METRICS_VERDICTS])
+{
+	char esc[2 * METRICS_RULE_ID_MAX];
+	metrics_escape_label(rule, esc, sizeof(esc));
+	for (int v = 0; v < METRICS_VERDICTS; v++)
+		out_printf(o, "relayguard_rcpt_total{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n",
+			   esc, verdict_names[v], n[v]);
+}
+
+static void format_rcpts(struct out *o, const struct metrics *m)
+{
+	family(o, "rcpt_total", "counter",
+	       "RCPT verdicts of the relay policy, by deciding rule ID and verdict.");
+	for (size_t i = 0; i < m->n_rules; i++)
+		rcpt_line(o, m->rules[i].id, m->rules[i].n);
+	if (m->rules_other[METRICS_ACCEPT] || m->rules_other[METRICS_REJECT])
+		rcpt_line(o, METRICS_RULE_OTHER, m->rules_other);
+}
+
+static void format_delivery(struct out *o, const struct metrics *m)
+{
+	family(o, "delivered_total", "counter", "Recipients delivered, by method.");
+	for (int i = 0; i < METRICS_METHODS; i++)
+		out_printf(o, "relayguard_delivered_total{method=\"%s\"} %" PRIu64 "\n",
+			   method_names[i], m->delivered[i]);
+	single(o, "deferred_total", "counter",
+	       "Delivery attempts that failed temporarily and will be retried.", m->deferred);
+	single(o, "bounced_total", "counter", "Recipients that failed permanently.", m->bounced);
+	single(o, "expired_total", "counter", "Recipients given up after the delivery lifetime.",
+	       m->expired);
+	single(o, "dsn_sent_total", "counter", "Delivery status notifications queued to senders.",
+	       m->dsn_sent);
+}
+
+static void format_queue(struct out *o, const struct metrics_queue *q)
+{
+	single(o, "queue_messages", "gauge", "Messages in the queue.", q->messages);
+	single(o, "queue_recipients", "gauge", "Recipients in the queue not yet done.",
+	       q->recipients);
+	single(o, "queue_held_messages", "gauge", "Messages in the queue on hold.", q->held);
+	single(o, "queue_oldest_age_seconds", "gauge",
+	       "Age of the oldest message in the queue (0 when empty).", q->oldest_age);
+}
+
+size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0};
+	if (len > 0)
+		buf[0] = '\0';
+	format_sessions(&o, m);
+	single(&o, "messages_received_total", "counter",
+	       "Messages made durable in the queue (answered 250).", m->messages_received);
+	single(&o, "messages_received_bytes_total", "counter",
+	       "Bytes of the messages received, as stored (with the Received: header).",
+	       m->bytes_received);
+	format_rcpts(&o, m);
+	format_delivery(&o, m);
+	format_queue(&o, q);
+	return o.pos;
+}

@@ -1,0 +1,76 @@
+/* metrics.h — the server's counters (plain fields, owned by struct server, touched only by the
+ * loop thread) and their rendering in the Prometheus text format 0.0.4. Pure: no I/O. */
+#ifndef RG_METRICS_H
+#define RG_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* RCPT verdicts are counted per rule ID in a table of at most METRICS_RULES_MAX IDs; later IDs,
+ * and IDs of METRICS_RULE_ID_MAX bytes or more, are counted under rule="other". */
+#define METRICS_RULES_MAX 256
+#define METRICS_RULE_ID_MAX 256
+#define METRICS_RULE_OTHER "other"
+
+enum metrics_verdict { METRICS_ACCEPT, METRICS_REJECT, METRICS_VERDICTS };
+
+/* Delivery methods: label method="maildir" | "lmtp" | "smtp". */
+enum metrics_method { METRICS_MAILDIR, METRICS_LMTP, METRICS_SMTP, METRICS_METHODS };
+
+/* Why a session was turned away before its first command: label reason=... */
+enum metrics_refusal {
+	METRICS_REFUSED_MAX_SESSIONS, /* "max-sessions": limit max-sessions reached */
+	METRICS_REFUSED_PREGREET,     /* "pregreet": talked before the greeting */
+	METRICS_REFUSALS,
+};
+
+struct metrics_rule {
+	char id[METRICS_RULE_ID_MAX];
+	uint64_t n[METRICS_VERDICTS];
+};
+
+/* Every field is a counter since start unless marked as a gauge. Zero-initialise. */
+struct metrics {
+	/* smtp (src/smtp) */
+	uint64_t sessions_total;		      /* connections accepted */
+	uint64_t sessions_active;		      /* gauge: sessions open now */
+	uint64_t sessions_rejected[METRICS_REFUSALS]; /* turned away, by reason */
+	/* the queue: messages made durable (a "250 queued"), recovered ones not counted */
+	uint64_t messages_received;
+	uint64_t bytes_received; /* their stored size, Received: header included */
+	/* delivery, per recipient */
+	uint64_t delivered[METRICS_METHODS]; /* delivered, by method */
+	uint64_t deferred;		     /* attempts that failed temporarily (will retry) */
+	uint64_t bounced;		     /* failed permanently (5xx) */
+	uint64_t expired;		     /* given up after delivery lifetime */
+	uint64_t dsn_sent;		     /* DSNs (bounces, delay warnings) queued to senders */
+	/* RCPT verdicts by rule ID: rules[0..n_rules), then other */
+	struct metrics_rule rules[METRICS_RULES_MAX];
+	size_t n_rules;
+	uint64_t rules_other[METRICS_VERDICTS];
+};
+
+/* The queue as seen at scrape time (computed by the caller). */
+struct metrics_queue {
+	uint64_t messages;   /* messages queued */
+	uint64_t recipients; /* recipients not yet done */
+	uint64_t held;	     /* messages on hold */
+	uint64_t oldest_age; /* seconds since the oldest queued message arrived; 0 when empty */
+};
+
+/* Count one RCPT verdict for rule_id (copied into the table when new). */
+void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_verdict v);
+
+/* Write s as the inside of a Prometheus label value into out: backslash, double quote and
+ * newline escaped (\\ \" \n), other control bytes, DEL and bytes >= 0x80 as '_', so the output
+ * is always ASCII. Truncated to fit, never in the middle of an escape; always NUL-terminated
+ * (outlen > 0). Returns out. */
+const char *metrics_escape_label(const char *s, char *out, size_t outlen);
+
+/* Render m and q (HELP and TYPE lines, names relayguard_*). snprintf contract: writes at most
+ * len bytes including the NUL (buf may be NULL when len is 0) and returns the length of the
+ * whole text, so a caller can measure first, then allocate and render. */
+size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf,
+		      size_t len);
+
+#endif
