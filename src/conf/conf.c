@@ -852,9 +852,7 @@ static int do_relay(struct parser *p, const struct stmt *s)
 
 /* ---- delivery ---- */
 
-/* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port). The
- * host is an IP literal or a host name (normalised into host). 0 or -1. */
-static int split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port)
+int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
 	char buf[300];
 	unsigned char tmp[16];
@@ -893,7 +891,7 @@ static int do_route(struct parser *p, const struct stmt *s)
 	int any = strcmp(dom->text, "*") == 0;
 	if (!any && util_domain_normalise(dom->text, norm, sizeof(norm)) < 0)
 		return error_tok(p, dom, "invalid domain '%s' in route", show(dom->text).s);
-	if (split_host_port(to->text, host, sizeof(host), &port) < 0)
+	if (conf_split_host_port(to->text, host, sizeof(host), &port) < 0)
 		return error_tok(p, to,
 				 "invalid next hop '%s' (expected HOST[:PORT] or [IPV6]:PORT)",
 				 show(to->text).s);
@@ -922,7 +920,7 @@ static int do_dns_server(struct parser *p, const struct stmt *s)
 		uint16_t port = 53;
 		unsigned char tmp[16];
 		int lit =
-		    split_host_port(t->text, host, sizeof(host), &port) == 0 &&
+		    conf_split_host_port(t->text, host, sizeof(host), &port) == 0 &&
 		    (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1);
 		if (!lit && inet_pton(AF_INET6, t->text, tmp) != 1)
 			return error_tok(
@@ -971,7 +969,7 @@ static int do_local_delivery(struct parser *p, const struct stmt *s)
 		if (t->text[5] == '\0' ||
 		    strlen(t->text + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 			return error_tok(p, t, "invalid LMTP socket path '%s'", show(t->text).s);
-	} else if (split_host_port(t->text, host, sizeof(host), &port) < 0 || port == 0) {
+	} else if (conf_split_host_port(t->text, host, sizeof(host), &port) < 0 || port == 0) {
 		return error_tok(p, t, "invalid LMTP target '%s' (expected HOST:PORT or unix:PATH)",
 				 show(t->text).s);
 	}

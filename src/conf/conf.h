@@ -142,6 +142,11 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
 void conf_free(struct conf *c);
 
+/* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port): the host
+ * (an IP literal, or a name, normalised) into host, the port into *port when one is given.
+ * 0 or -1. Pure. */
+int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port);
+
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);
 

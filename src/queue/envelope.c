@@ -1,6 +1,8 @@
 /* envelope.c — the envelope of a spooled message as "key value" text lines. Pure.
  *   qid 0191D5C2A1B00001 / time 1700000000 / from a@b / helo x / client 127.0.0.1
- *   body 8bit / smtputf8 1 / rcpt x@y, then "user NAME" and "rule ID" for that recipient. */
+ *   body 8bit / smtputf8 1 / [ret FULL|HDRS] / [envid XTEXT] /
+ *   rcpt x@y, then "user NAME", "rule ID", [notify SUCCESS,FAILURE], [orcpt rfc822;x@y] for it.
+ * Keys in brackets are optional (older envelopes have none of them). */
 #include "queue.h"
 
 #include <errno.h>
@@ -20,6 +22,14 @@ static char *dup_clean(const char *s)
 	return d;
 }
 
+static void rcpt_free(struct spool_rcpt *r)
+{
+	free(r->addr);
+	free(r->user);
+	free(r->rule);
+	free(r->orcpt);
+}
+
 int spool_env_add_rcpt(struct spool_env *e, const char *addr, const char *user, const char *rule)
 {
 	struct spool_rcpt *n = realloc(e->rcpts, (e->n_rcpts + 1) * sizeof(*n));
@@ -31,20 +41,98 @@ int spool_env_add_rcpt(struct spool_env *e, const char *addr, const char *user, 
 	r->addr = dup_clean(addr);
 	r->user = user ? dup_clean(user) : NULL;
 	r->rule = dup_clean(rule);
+	if (!r->addr || !r->rule || (user && !r->user)) {
+		rcpt_free(r); /* all or nothing: the envelope is as it was */
+		return -ENOMEM;
+	}
 	e->n_rcpts++;
-	if (!r->addr || !r->rule || (user && !r->user))
-		return -ENOMEM; /* the partial entry is freed by spool_env_clear */
 	return 0;
+}
+
+void spool_env_pop_rcpt(struct spool_env *e)
+{
+	if (e->n_rcpts > 0)
+		rcpt_free(&e->rcpts[--e->n_rcpts]);
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} notify_kinds[] = {{"NEVER", SPOOL_NOTIFY_NEVER},
+		    {"SUCCESS", SPOOL_NOTIFY_SUCCESS},
+		    {"FAILURE", SPOOL_NOTIFY_FAILURE},
+		    {"DELAY", SPOOL_NOTIFY_DELAY}};
+#define N_NOTIFY (sizeof(notify_kinds) / sizeof(notify_kinds[0]))
+
+static int notify_valid(unsigned n)
+{
+	return n < 16 && (!(n & SPOOL_NOTIFY_NEVER) || n == SPOOL_NOTIFY_NEVER);
+}
+
+const char *spool_notify_format(unsigned notify, char *buf, size_t len)
+{
+	size_t n = 0;
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (size_t k = 0; k < N_NOTIFY; k++) {
+		if (!(notify & notify_kinds[k].bit))
+			continue;
+		int w = snprintf(buf + n, len - n, "%s%s", n ? "," : "", notify_kinds[k].name);
+		if (w < 0 || (size_t)w >= len - n)
+			break; /* len too small: the caller passes SPOOL_NOTIFY_TEXT_MAX */
+		n += (size_t)w;
+	}
+	return buf;
+}
+
+int spool_notify_parse(const char *s, unsigned *notify)
+{
+	unsigned bits = 0;
+	while (*s) {
+		size_t n = strcspn(s, ","), k;
+		for (k = 0; k < N_NOTIFY; k++)
+			if (strlen(notify_kinds[k].name) == n &&
+			    !strncmp(s, notify_kinds[k].name, n))
+				break;
+		if (k == N_NOTIFY || (bits & notify_kinds[k].bit) || (s[n] == ',' && !s[n + 1]))
+			return -EINVAL;
+		bits |= notify_kinds[k].bit;
+		s += n + (s[n] == ',');
+	}
+	if (!bits || !notify_valid(bits))
+		return -EINVAL;
+	*notify = bits;
+	return 0;
+}
+
+int spool_env_set_dsn(struct spool_env *e, int ret, const char *envid)
+{
+	if (ret < 0 || ret > SPOOL_RET_HDRS)
+		return -EINVAL;
+	e->ret = ret;
+	free(e->envid);
+	e->envid = envid && *envid ? dup_clean(envid) : NULL;
+	return envid && *envid && !e->envid ? -ENOMEM : 0;
+}
+
+int spool_env_set_rcpt_dsn(struct spool_env *e, unsigned notify, const char *orcpt)
+{
+	if (e->n_rcpts == 0 || !notify_valid(notify))
+		return -EINVAL;
+	struct spool_rcpt *r = &e->rcpts[e->n_rcpts - 1];
+	r->notify = notify;
+	free(r->orcpt);
+	r->orcpt = orcpt && *orcpt ? dup_clean(orcpt) : NULL;
+	return orcpt && *orcpt && !r->orcpt ? -ENOMEM : 0;
 }
 
 void spool_env_clear(struct spool_env *e)
 {
-	for (size_t i = 0; i < e->n_rcpts; i++) {
-		free(e->rcpts[i].addr);
-		free(e->rcpts[i].user);
-		free(e->rcpts[i].rule);
-	}
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		rcpt_free(&e->rcpts[i]);
 	free(e->rcpts);
+	free(e->envid);
 	free(e->from);
 	free(e->helo);
 	free(e->client);
@@ -62,11 +150,22 @@ int spool_env_format(const struct spool_env *e, char **out, size_t *outlen)
 		e->time, e->from ? e->from : "", e->helo ? e->helo : "",
 		e->client ? e->client : "");
 	fprintf(f, "body %s\nsmtputf8 %d\n", e->eight_bit ? "8bit" : "7bit", e->smtputf8 ? 1 : 0);
+	if (e->ret)
+		fprintf(f, "ret %s\n", e->ret == SPOOL_RET_HDRS ? "HDRS" : "FULL");
+	if (e->envid)
+		fprintf(f, "envid %s\n", e->envid);
 	for (size_t i = 0; i < e->n_rcpts; i++) {
-		fprintf(f, "rcpt %s\n", e->rcpts[i].addr);
-		if (e->rcpts[i].user)
-			fprintf(f, "user %s\n", e->rcpts[i].user);
-		fprintf(f, "rule %s\n", e->rcpts[i].rule);
+		const struct spool_rcpt *r = &e->rcpts[i];
+		char notify[SPOOL_NOTIFY_TEXT_MAX];
+		fprintf(f, "rcpt %s\n", r->addr);
+		if (r->user)
+			fprintf(f, "user %s\n", r->user);
+		fprintf(f, "rule %s\n", r->rule);
+		if (r->notify)
+			fprintf(f, "notify %s\n",
+				spool_notify_format(r->notify, notify, sizeof(notify)));
+		if (r->orcpt)
+			fprintf(f, "orcpt %s\n", r->orcpt);
 	}
 	if (fclose(f) != 0 || !buf) {
 		free(buf);
@@ -93,6 +192,27 @@ static int set_str(char **dst, const char *v)
 	free(*dst);
 	*dst = strdup(v);
 	return *dst ? 0 : -ENOMEM;
+}
+
+/* The optional DSN keys (RFC 3461 parameters); each at most once in its place. */
+static int env_line_dsn(struct spool_env *e, struct spool_rcpt *last, const char *key,
+			const char *v)
+{
+	if (!strcmp(key, "ret")) {
+		if (e->ret)
+			return -EINVAL;
+		e->ret = !strcmp(v, "FULL")   ? SPOOL_RET_FULL
+			 : !strcmp(v, "HDRS") ? SPOOL_RET_HDRS
+					      : 0;
+		return e->ret ? 0 : -EINVAL;
+	}
+	if (!strcmp(key, "envid"))
+		return !e->envid && *v ? set_str(&e->envid, v) : -EINVAL;
+	if (!strcmp(key, "notify"))
+		return last && !last->notify ? spool_notify_parse(v, &last->notify) : -EINVAL;
+	if (!strcmp(key, "orcpt"))
+		return last && !last->orcpt && *v ? set_str(&last->orcpt, v) : -EINVAL;
+	return -EINVAL;
 }
 
 /* One "key value" line into e. */
@@ -127,7 +247,7 @@ static int env_line(struct spool_env *e, const char *key, const char *v)
 		return last && !last->user ? set_str(&last->user, v) : -EINVAL;
 	if (!strcmp(key, "rule"))
 		return last ? set_str(&last->rule, v) : -EINVAL;
-	return -EINVAL;
+	return env_line_dsn(e, last, key, v);
 }
 
 int spool_env_parse(const char *s, size_t len, struct spool_env *e)

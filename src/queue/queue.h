@@ -11,11 +11,22 @@
 #define SPOOL_QID_LEN 16 /* hex digits: 44 bits of milliseconds, 20 bits of sequence */
 
 /* ---- envelope (pure) ---- */
+/* DSN parameters (RFC 3461); a bounce itself is recognisable by from == "". */
+enum { SPOOL_RET_FULL = 1, SPOOL_RET_HDRS = 2 };
+enum {
+	SPOOL_NOTIFY_NEVER = 1,
+	SPOOL_NOTIFY_SUCCESS = 2,
+	SPOOL_NOTIFY_FAILURE = 4,
+	SPOOL_NOTIFY_DELAY = 8,
+};
+
 struct spool_rcpt {
 	char *addr; /* recipient as formatted by addr_format */
 	char *user; /* local Maildir user, or NULL when relayed */
 	char *rule; /* the policy rule that accepted it */
 	int done;
+	unsigned notify; /* RFC 3461 NOTIFY: SPOOL_NOTIFY_* bits, 0 = not given */
+	char *orcpt;	 /* RFC 3461 ORCPT "addr-type;xtext" as received, or NULL */
 };
 
 struct spool_env {
@@ -25,12 +36,28 @@ struct spool_env {
 	char *helo;
 	char *client; /* client IP text */
 	int eight_bit, smtputf8;
+	int ret;     /* RFC 3461 RET: 0 not given, SPOOL_RET_FULL, SPOOL_RET_HDRS */
+	char *envid; /* RFC 3461 ENVID (xtext as received), or NULL */
 	struct spool_rcpt *rcpts;
 	size_t n_rcpts;
 };
 
-/* Append a recipient (copies the strings). Returns 0 or -ENOMEM. */
+/* Append a recipient (copies the strings). Returns 0 or -ENOMEM (then e is unchanged). */
 int spool_env_add_rcpt(struct spool_env *e, const char *addr, const char *user, const char *rule);
+/* Remove the last recipient added (one refused after all). */
+void spool_env_pop_rcpt(struct spool_env *e);
+/* The message's DSN parameters: ret (0 or SPOOL_RET_*) and envid (copied; NULL for none).
+ * 0, -EINVAL (ret out of range) or -ENOMEM. */
+int spool_env_set_dsn(struct spool_env *e, int ret, const char *envid);
+/* The DSN parameters of the last recipient added: notify (SPOOL_NOTIFY_* bits) and orcpt
+ * (copied; NULL for none). 0, -EINVAL (no recipient, bad bits) or -ENOMEM. */
+int spool_env_set_rcpt_dsn(struct spool_env *e, unsigned notify, const char *orcpt);
+/* "NEVER", "SUCCESS,FAILURE,DELAY", … for notify bits into buf (SPOOL_NOTIFY_TEXT_MAX bytes);
+ * "" for 0. Returns buf. */
+#define SPOOL_NOTIFY_TEXT_MAX 32
+const char *spool_notify_format(unsigned notify, char *buf, size_t len);
+/* The reverse: 0 and the bits, or -EINVAL. */
+int spool_notify_parse(const char *s, unsigned *notify);
 /* Serialise into a newly allocated buffer (*out, *outlen; caller frees). 0 or -ENOMEM. */
 int spool_env_format(const struct spool_env *e, char **out, size_t *outlen);
 /* Parse a serialised envelope. 0, -EINVAL (malformed) or -ENOMEM. On error e is cleared. */
@@ -122,6 +149,8 @@ int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held);
 /* Remove msg from the queue for good (queue delete), durably, and free it. The caller makes sure
  * no delivery still uses it. 0 or -errno (then msg is unchanged). */
 int spool_msg_delete(struct spool *sp, struct spool_msg *msg);
+/* The oldest queued message (then follow ->next), or NULL. */
+struct spool_msg *spool_first(struct spool *sp);
 /* The queued message with this queue ID (16 hex digits, any case), or NULL. */
 struct spool_msg *spool_find(struct spool *sp, const char *qid);
 

@@ -255,6 +255,11 @@ int spool_msg_delete(struct spool *sp, struct spool_msg *msg)
 	return 0;
 }
 
+struct spool_msg *spool_first(struct spool *sp)
+{
+	return sp->msg_head;
+}
+
 struct spool_msg *spool_find(struct spool *sp, const char *qid)
 {
 	if (strlen(qid) != SPOOL_QID_LEN)

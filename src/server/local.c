@@ -1,5 +1,6 @@
 /* local.c — local delivery: a Maildir delivery per recipient on the worker pool, then one
- * fsync of new/ for every batch of deliveries into the same Maildir, then the done record.
+ * fsync of new/ for every batch of deliveries into the same Maildir, then the done record
+ * (through the scheduler, which owes a DSN first when NOTIFY=SUCCESS asked for one).
  * A failed attempt is retried after LOCAL_RETRY_SECONDS; the message stays in the spool. */
 #include "server_int.h"
 
@@ -114,16 +115,19 @@ static void delivery_failed(struct delivery *d, const char *err)
 		"qid=%s to=%s user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid,
 		log_quote_path(r->addr, qt, sizeof(qt)), r->user, err, d->attempts,
 		LOCAL_RETRY_SECONDS);
+	struct server *srv = d->srv;
+	struct spool_msg *msg = d->msg;
 	d->retry = evtimer_new(d->srv->base, delivery_retry_cb, d);
 	if (!d->retry) {
 		log_msg(LOG_ERR,
 			"deliver: cannot schedule retry (message stays queued until restart)",
 			"qid=%s", d->msg->qid);
 		free(d);
-		return;
+	} else {
+		list_push(&d->srv->deferred, d);
+		evtimer_add(d->retry, &tv);
 	}
-	list_push(&d->srv->deferred, d);
-	evtimer_add(d->retry, &tv);
+	sched_busy(srv, msg, -1); /* last: a pending queue delete may run now */
 }
 
 static void delivery_finished(struct delivery *d)
@@ -135,8 +139,12 @@ static void delivery_finished(struct delivery *d)
 	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=%s user=%s method=maildir%s",
 		d->msg->qid, log_quote_path(r->addr, qt, sizeof(qt)), r->user,
 		d->msg->recovered ? " recovered=yes" : "");
-	spool_rcpt_done(d->srv->spool, d->msg, d->idx);
+	struct server *srv = d->srv;
+	struct spool_msg *msg = d->msg;
+	size_t idx = d->idx;
 	free(d);
+	if (!sched_local_delivered(srv, msg, idx))
+		sched_busy(srv, msg, -1);
 }
 
 /* ---- group fsync of new/ ---- */
@@ -231,26 +239,19 @@ static void delivery_done(void *arg)
 
 static void delivery_submit(struct delivery *d)
 {
+	sched_busy(d->srv, d->msg, +1);
 	if (workq_submit(d->srv->workq, delivery_work, delivery_done, d) < 0)
 		delivery_failed(d, "out of memory");
 }
 
-/* The spool made a message durable (or found it at start): deliver its local recipients;
- * relayed ones stay queued until remote delivery exists. */
-void local_on_queued(void *arg, struct spool_msg *msg)
+/* Deliver msg's local recipients to their Maildirs (the scheduler calls this once per
+ * message, when it is queued or released from hold). */
+void local_start(struct server *srv, struct spool_msg *msg)
 {
-	struct server *srv = arg;
 	for (size_t i = 0; i < msg->env.n_rcpts; i++) {
 		const struct spool_rcpt *r = &msg->env.rcpts[i];
-		if (r->done)
+		if (r->done || !r->user)
 			continue;
-		if (!r->user) {
-			char qt[1200 * 4];
-			log_msg(LOG_INFO, "queue: held for relay (remote delivery not available)",
-				"qid=%s to=%s rule=%s", msg->qid,
-				log_quote_path(r->addr, qt, sizeof(qt)), r->rule);
-			continue;
-		}
 		struct delivery *d = calloc(1, sizeof(*d));
 		if (!d) {
 			log_msg(LOG_ERR,
@@ -262,6 +263,18 @@ void local_on_queued(void *arg, struct spool_msg *msg)
 		d->msg = msg;
 		d->idx = i;
 		delivery_submit(d);
+	}
+}
+
+void local_cancel(struct server *srv, struct spool_msg *msg)
+{
+	for (struct delivery *d = srv->deferred, *next; d; d = next) {
+		next = d->next;
+		if (d->msg != msg)
+			continue;
+		list_remove(&srv->deferred, d);
+		event_free(d->retry);
+		free(d);
 	}
 }
 

@@ -8,6 +8,27 @@
 #include <stdio.h>
 #include <time.h>
 
+/* The DSN parameters (RFC 3461), only those given: " ret=HDRS envid=X" / " notify=… orcpt=…". */
+static void print_msg_dsn(const struct spool_env *e)
+{
+	if (e->ret)
+		printf(" ret=%s", e->ret == SPOOL_RET_HDRS ? "HDRS" : "FULL");
+	if (e->envid)
+		printf(" envid=%s", e->envid);
+	putchar('\n');
+}
+
+static void print_rcpt(const struct spool_rcpt *r)
+{
+	char notify[SPOOL_NOTIFY_TEXT_MAX];
+	printf("    %-8s <%s>  rule=%s", r->user ? "local" : "relay", r->addr, r->rule);
+	if (r->notify)
+		printf(" notify=%s", spool_notify_format(r->notify, notify, sizeof(notify)));
+	if (r->orcpt)
+		printf(" orcpt=%s", r->orcpt);
+	putchar('\n');
+}
+
 static void print_msg(void *arg, const struct spool_msg *m)
 {
 	size_t *count = arg;
@@ -16,13 +37,11 @@ static void print_msg(void *arg, const struct spool_msg *m)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s  %s  %8llu  <%s>\n", m->qid, when, (unsigned long long)m->body_len, m->env.from);
-	for (size_t i = 0; i < m->env.n_rcpts; i++) {
-		const struct spool_rcpt *r = &m->env.rcpts[i];
-		if (!r->done)
-			printf("    %-8s <%s>  rule=%s\n", r->user ? "local" : "relay", r->addr,
-			       r->rule);
-	}
+	printf("%s  %s  %8llu  <%s>", m->qid, when, (unsigned long long)m->body_len, m->env.from);
+	print_msg_dsn(&m->env);
+	for (size_t i = 0; i < m->env.n_rcpts; i++)
+		if (!m->env.rcpts[i].done)
+			print_rcpt(&m->env.rcpts[i]);
 	(*count)++;
 }
 

@@ -48,7 +48,7 @@ static void on_queued(void *arg, struct spool_msg *msg)
 		srv->metrics.messages_received++;
 		srv->metrics.bytes_received += msg->body_len;
 	}
-	local_on_queued(srv, msg);
+	sched_on_queued(srv, msg);
 }
 
 static int server_events(struct server *srv)
@@ -135,6 +135,7 @@ static void server_free(struct server *srv)
 		workq_destroy(srv->workq);
 	}
 	local_shutdown(srv);
+	sched_shutdown(srv);
 	spool_close(srv->spool);
 	struct event *evs[] = {srv->ev_spool, srv->ev_workq, srv->ev_term, srv->ev_int,
 			       srv->ev_open_relay};
@@ -157,6 +158,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	}
 	if (audit_gate(srv, err, errlen) < 0)
+		return -1;
+	if (sched_init(srv, err, errlen) < 0)
 		return -1;
 	srv->workq = workq_create(c->delivery_workers);
 	if (!srv->workq) {

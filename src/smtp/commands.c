@@ -12,6 +12,16 @@
 
 enum need { NEED_NOTHING, NEED_HELO, NEED_TX };
 
+/* The parser's DSN values are stored in the envelope unchanged. */
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(SMTP_RET_FULL, SPOOL_RET_FULL) && SAME(SMTP_RET_HDRS, SPOOL_RET_HDRS), "RET");
+_Static_assert(SAME(SMTP_NOTIFY_NEVER, SPOOL_NOTIFY_NEVER) &&
+		   SAME(SMTP_NOTIFY_SUCCESS, SPOOL_NOTIFY_SUCCESS) &&
+		   SAME(SMTP_NOTIFY_FAILURE, SPOOL_NOTIFY_FAILURE) &&
+		   SAME(SMTP_NOTIFY_DELAY, SPOOL_NOTIFY_DELAY),
+	       "NOTIFY");
+#undef SAME
+
 static void tx_reset(struct smtp_session *s)
 {
 	smtp_tx_free(s->tx);
@@ -48,6 +58,7 @@ static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)c->limits.message_size);
 	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250 SMTPUTF8");
 }
@@ -120,8 +131,12 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
+	char envid[SMTP_ENVID_MAX + 1] = "";
+	if (params.envid)
+		snprintf(envid, sizeof(envid), "%.*s", (int)params.envid_len, params.envid);
 	s->tx = calloc(1, sizeof(*s->tx));
-	if (!s->tx) {
+	if (!s->tx || spool_env_set_dsn(&s->tx->env, params.ret, envid) < 0) {
+		tx_reset(s);
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
 		return;
 	}
@@ -129,6 +144,7 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	s->tx->env.qid = spool_qid_new(s->ctx->spool);
 	s->tx->from = from;
 	s->tx->params = params;
+	s->tx->params.envid = NULL; /* pointed into the command line; the envelope has a copy */
 	s->tx->utf8_addr = from.utf8;
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -149,8 +165,9 @@ static void log_rcpt(struct smtp_session *s, const char *to, const struct policy
 static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	struct addr_path rcpt;
+	struct smtp_rcpt_params params;
 	size_t used;
-	char to[ADDR_PATH_MAX * 4];
+	char to[ADDR_PATH_MAX * 4], orcpt[SMTP_ORCPT_MAX + 1] = "";
 	(void)verb;
 	s->tx->rcpt_tries++;
 	if (s->tx->env.n_rcpts >= s->ctx->conf->limits.recipients) {
@@ -159,7 +176,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	}
 	if (parse_path_arg(s, arg, len, 0, &rcpt, &used) < 0)
 		return;
-	enum smtp_param_status ps = smtp_rcpt_params_parse(arg + used, len - used);
+	enum smtp_param_status ps = smtp_rcpt_params_parse(arg + used, len - used, &params);
 	if (ps != SMTP_PARAM_OK) {
 		smtp_error(s, "%s", param_error(ps));
 		return;
@@ -177,8 +194,15 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "%s", v.reply);
 		return;
 	}
+	if (params.orcpt)
+		snprintf(orcpt, sizeof(orcpt), "%.*s", (int)params.orcpt_len, params.orcpt);
 	if (spool_env_add_rcpt(&s->tx->env, to, v.mailbox ? v.mailbox->user : NULL, v.rule_id) <
 	    0) {
+		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
+		return;
+	}
+	if (spool_env_set_rcpt_dsn(&s->tx->env, params.notify, orcpt) < 0) {
+		spool_env_pop_rcpt(&s->tx->env); /* refused, so it must not be delivered */
 		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
 		return;
 	}

@@ -1,5 +1,7 @@
-/* parse.c — SMTP command lines and MAIL parameters. Pure. */
+/* parse.c — SMTP command lines and MAIL / RCPT parameters. Pure. */
 #include "parse.h"
+
+#include "../util/util.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -128,6 +130,48 @@ static int parse_decimal(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+/* ENVID / the xtext of ORCPT: well-formed, not empty, no control character once decoded. */
+static int xtext_ok(const char *s, size_t len)
+{
+	char dec[SMTP_ORCPT_MAX + 1];
+	return len > 0 && len <= SMTP_ORCPT_MAX && util_xtext_decode(s, len, dec, sizeof(dec)) >= 0;
+}
+
+static enum smtp_param_status mail_param(struct smtp_mail_params *out, const char *kw, size_t kwlen,
+					 const char *val, size_t vallen)
+{
+	if (kw_is(kw, kwlen, "SIZE")) {
+		if (!val || out->has_size || parse_decimal(val, vallen, &out->size) < 0)
+			return SMTP_PARAM_SYNTAX;
+		out->has_size = 1;
+	} else if (kw_is(kw, kwlen, "BODY")) {
+		if (val && kw_is(val, vallen, "8BITMIME"))
+			out->body_8bit = 1;
+		else if (!val || !kw_is(val, vallen, "7BIT"))
+			return SMTP_PARAM_SYNTAX;
+	} else if (kw_is(kw, kwlen, "SMTPUTF8")) {
+		if (val)
+			return SMTP_PARAM_SYNTAX;
+		out->smtputf8 = 1;
+	} else if (kw_is(kw, kwlen, "RET")) {
+		if (out->ret || !val)
+			return SMTP_PARAM_SYNTAX;
+		out->ret = kw_is(val, vallen, "FULL")	? SMTP_RET_FULL
+			   : kw_is(val, vallen, "HDRS") ? SMTP_RET_HDRS
+							: 0;
+		if (!out->ret)
+			return SMTP_PARAM_SYNTAX;
+	} else if (kw_is(kw, kwlen, "ENVID")) {
+		if (out->envid || !val || vallen > SMTP_ENVID_MAX || !xtext_ok(val, vallen))
+			return SMTP_PARAM_SYNTAX;
+		out->envid = val;
+		out->envid_len = vallen;
+	} else {
+		return SMTP_PARAM_UNKNOWN;
+	}
+	return SMTP_PARAM_OK;
+}
+
 enum smtp_param_status smtp_mail_params_parse(const char *s, size_t len,
 					      struct smtp_mail_params *out)
 {
@@ -135,30 +179,74 @@ enum smtp_param_status smtp_mail_params_parse(const char *s, size_t len,
 	size_t kwlen, vallen, i = 0;
 	memset(out, 0, sizeof(*out));
 	while (next_param(s, len, &i, &kw, &kwlen, &val, &vallen)) {
-		if (kw_is(kw, kwlen, "SIZE")) {
-			if (!val || out->has_size || parse_decimal(val, vallen, &out->size) < 0)
+		enum smtp_param_status st = mail_param(out, kw, kwlen, val, vallen);
+		if (st != SMTP_PARAM_OK)
+			return st;
+	}
+	return SMTP_PARAM_OK;
+}
+
+/* NOTIFY=NEVER | SUCCESS,FAILURE,DELAY (any non-empty subset, each once). 0 when malformed. */
+static unsigned parse_notify(const char *v, size_t len)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} kinds[] = {{"NEVER", SMTP_NOTIFY_NEVER},
+		     {"SUCCESS", SMTP_NOTIFY_SUCCESS},
+		     {"FAILURE", SMTP_NOTIFY_FAILURE},
+		     {"DELAY", SMTP_NOTIFY_DELAY}};
+	unsigned bits = 0;
+	size_t i = 0;
+	while (i <= len) {
+		const char *comma = memchr(v + i, ',', len - i);
+		size_t n = comma ? (size_t)(comma - (v + i)) : len - i, k;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (kw_is(v + i, n, kinds[k].name))
+				break;
+		if (k == sizeof(kinds) / sizeof(kinds[0]) || (bits & kinds[k].bit))
+			return 0;
+		bits |= kinds[k].bit;
+		i += n + 1;
+	}
+	return (bits & SMTP_NOTIFY_NEVER) && bits != SMTP_NOTIFY_NEVER ? 0 : bits;
+}
+
+static int atext(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* ORCPT=addr-type;xtext */
+static int orcpt_ok(const char *v, size_t len)
+{
+	const char *semi = memchr(v, ';', len);
+	if (len > SMTP_ORCPT_MAX || !semi || semi == v)
+		return 0;
+	for (const char *p = v; p < semi; p++)
+		if (!atext((unsigned char)*p))
+			return 0;
+	return xtext_ok(semi + 1, (size_t)(v + len - semi - 1));
+}
+
+enum smtp_param_status smtp_rcpt_params_parse(const char *s, size_t len,
+					      struct smtp_rcpt_params *out)
+{
+	const char *kw, *val;
+	size_t kwlen, vallen, i = 0;
+	memset(out, 0, sizeof(*out));
+	while (next_param(s, len, &i, &kw, &kwlen, &val, &vallen)) {
+		if (kw_is(kw, kwlen, "NOTIFY")) {
+			if (out->notify || !val || !(out->notify = parse_notify(val, vallen)))
 				return SMTP_PARAM_SYNTAX;
-			out->has_size = 1;
-		} else if (kw_is(kw, kwlen, "BODY")) {
-			if (val && kw_is(val, vallen, "8BITMIME"))
-				out->body_8bit = 1;
-			else if (!val || !kw_is(val, vallen, "7BIT"))
+		} else if (kw_is(kw, kwlen, "ORCPT")) {
+			if (out->orcpt || !val || !orcpt_ok(val, vallen))
 				return SMTP_PARAM_SYNTAX;
-		} else if (kw_is(kw, kwlen, "SMTPUTF8")) {
-			if (val)
-				return SMTP_PARAM_SYNTAX;
-			out->smtputf8 = 1;
+			out->orcpt = val;
+			out->orcpt_len = vallen;
 		} else {
 			return SMTP_PARAM_UNKNOWN;
 		}
 	}
 	return SMTP_PARAM_OK;
-}
-
-enum smtp_param_status smtp_rcpt_params_parse(const char *s, size_t len)
-{
-	const char *kw, *val;
-	size_t kwlen, vallen, i = 0;
-	return next_param(s, len, &i, &kw, &kwlen, &val, &vallen) ? SMTP_PARAM_UNKNOWN
-								  : SMTP_PARAM_OK;
 }

@@ -57,26 +57,53 @@ enum smtp_cmd_status smtp_command_parse(const char *line, size_t len, struct smt
 enum smtp_arg_rule { SMTP_ARG_NONE, SMTP_ARG_REQUIRED, SMTP_ARG_OPTIONAL };
 enum smtp_arg_rule smtp_verb_arg_rule(enum smtp_verb v);
 
-/* ESMTP parameters of MAIL FROM (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8). */
+/* ESMTP parameters of MAIL FROM (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461
+ * RET and ENVID). */
+enum { SMTP_RET_FULL = 1, SMTP_RET_HDRS = 2 };
+#define SMTP_ENVID_MAX 100 /* RFC 3461 4.4: xtext characters */
+#define SMTP_ORCPT_MAX 500 /* RFC 3461 4.2: the whole "addr-type;xtext" value */
+
 struct smtp_mail_params {
 	int has_size;
 	uint64_t size;
 	int body_8bit; /* BODY=8BITMIME */
 	int smtputf8;
+	int ret;	   /* 0 not given, SMTP_RET_FULL, SMTP_RET_HDRS */
+	const char *envid; /* ENVID xtext as received (points into the input), or NULL */
+	size_t envid_len;
+};
+
+/* ESMTP parameters of RCPT TO (RFC 3461 NOTIFY and ORCPT). */
+enum {
+	SMTP_NOTIFY_NEVER = 1,
+	SMTP_NOTIFY_SUCCESS = 2,
+	SMTP_NOTIFY_FAILURE = 4,
+	SMTP_NOTIFY_DELAY = 8,
+};
+struct smtp_rcpt_params {
+	unsigned notify; /* SMTP_NOTIFY_* bits; 0 = not given; NEVER is never combined */
+	const char
+	    *orcpt; /* ORCPT "addr-type;xtext" as received (points into the input), or NULL */
+	size_t orcpt_len;
 };
 
 enum smtp_param_status {
 	SMTP_PARAM_OK,
-	SMTP_PARAM_SYNTAX,  /* 501 5.5.4 malformed parameter */
+	SMTP_PARAM_SYNTAX,  /* 501 5.5.4 malformed or repeated parameter */
 	SMTP_PARAM_UNKNOWN, /* 555 5.5.4 unrecognised parameter */
 };
 
-/* Parse the parameters after the path ("SIZE=123 BODY=8BITMIME"); s may start with spaces. */
+/* Parse the parameters after the path ("SIZE=123 BODY=8BITMIME RET=HDRS ENVID=x"); s may
+ * start with spaces. Keywords and keyword values are case-insensitive, xtext is not. ENVID
+ * must be xtext of 1..SMTP_ENVID_MAX characters that decodes to no control character. */
 enum smtp_param_status smtp_mail_params_parse(const char *s, size_t len,
 					      struct smtp_mail_params *out);
 
-/* RCPT TO takes no parameters yet (DSN's NOTIFY/ORCPT come with delivery status notices). */
-enum smtp_param_status smtp_rcpt_params_parse(const char *s, size_t len);
+/* Parse the parameters after the RCPT path: NOTIFY=NEVER or a list of SUCCESS, FAILURE and
+ * DELAY (each at most once); ORCPT=addr-type;xtext (addr-type an atom, the xtext not empty and
+ * free of control characters once decoded, the whole value at most SMTP_ORCPT_MAX). */
+enum smtp_param_status smtp_rcpt_params_parse(const char *s, size_t len,
+					      struct smtp_rcpt_params *out);
 
 /* The DATA stream. Only CR LF "." CR LF ends the message; a leading dot is removed
  * (RFC 5321 4.5.2). A bare CR or bare LF either marks the message bad (reject mode) or is

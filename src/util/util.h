@@ -73,4 +73,17 @@ const char *log_quote_path(const char *addr, char *buf, size_t buflen);
  * not a valid host name (empty label, bad characters, too long). */
 int util_domain_normalise(const char *in, char *out, size_t outlen);
 
+/* xtext (RFC 3461 4), the encoding of the DSN parameters ENVID and ORCPT: printable ASCII
+ * except '+' and '=' stands for itself, any other byte is "+HH" (two upper-case hex digits).
+ * Pure. */
+/* Is s[0..len) well-formed xtext? 1 or 0. */
+int util_xtext_valid(const char *s, size_t len);
+/* Decode into out (outlen bytes, NUL-terminated). Returns the decoded length, or -1 when s is
+ * not xtext, decodes to a control character (< 0x20 or 0x7f, NUL included) or does not fit.
+ * 8-bit bytes (UTF-8 addresses) pass. */
+long util_xtext_decode(const char *s, size_t len, char *out, size_t outlen);
+/* Encode len bytes of s into out (NUL-terminated when outlen > 0). Returns the length of the
+ * whole encoding, like snprintf: when it is >= outlen, out holds only whole units that fit. */
+size_t util_xtext_encode(const char *s, size_t len, char *out, size_t outlen);
+
 #endif

@@ -23,6 +23,8 @@ mailbox alice
 mailbox bob@example.test
 trusted-network 127.0.0.1 ::1
 relay allow from trusted id local-host
+# never the machine's resolver: a port where no DNS server answers (lookups fail temporarily)
+dns-server 127.0.0.1:9
 limit line-length 1000
 limit max-errors 10
 {extra}

@@ -97,6 +97,89 @@ static void test_envelope(void)
 	spool_env_clear(&e);
 }
 
+/* RFC 3461 parameters in the envelope: optional keys, round trip, older envelopes. */
+static void test_envelope_dsn(void)
+{
+	struct spool_env e = {0}, back;
+	char *text, notify[SPOOL_NOTIFY_TEXT_MAX];
+	size_t len;
+	e.qid = 0x1234;
+	e.from = strdup("a@b.example");
+	CHECK(spool_env_set_dsn(&e, SPOOL_RET_HDRS, "QQ+2B1") == 0, "set dsn");
+	CHECK(spool_env_set_rcpt_dsn(&e, 0, NULL) == -EINVAL, "no recipient yet");
+	CHECK(spool_env_add_rcpt(&e, "x@y.example", NULL, "r1") == 0, "add");
+	CHECK(spool_env_set_rcpt_dsn(&e, SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_DELAY,
+				     "rfc822;X+2By@y.example") == 0,
+	      "rcpt dsn");
+	CHECK(spool_env_add_rcpt(&e, "z@y.example", NULL, "r1") == 0, "add");
+	CHECK(spool_env_set_rcpt_dsn(&e, SPOOL_NOTIFY_NEVER | SPOOL_NOTIFY_FAILURE, NULL) ==
+		  -EINVAL,
+	      "NEVER is never combined");
+	CHECK(spool_env_set_rcpt_dsn(&e, SPOOL_NOTIFY_NEVER, "") == 0, "NEVER, empty ORCPT");
+	CHECK(spool_env_add_rcpt(&e, "w@y.example", NULL, "r1") == 0, "add, no DSN parameters");
+	CHECK(spool_env_format(&e, &text, &len) == 0, "format");
+	CHECK(strstr(text, "\nret HDRS\nenvid QQ+2B1\nrcpt x@y.example\n") &&
+		  strstr(text, "\nnotify SUCCESS,DELAY\norcpt rfc822;X+2By@y.example\n") &&
+		  strstr(text, "\nnotify NEVER\n") && !strstr(text, "orcpt \n"),
+	      "keys: %s", text);
+	CHECK(spool_env_parse(text, len, &back) == 0, "parse back");
+	CHECK(back.ret == SPOOL_RET_HDRS && back.envid && !strcmp(back.envid, "QQ+2B1"), "message");
+	CHECK(back.n_rcpts == 3 &&
+		  back.rcpts[0].notify == (SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_DELAY),
+	      "notify");
+	CHECK_STR(back.rcpts[0].orcpt, "rfc822;X+2By@y.example", "orcpt");
+	CHECK(back.rcpts[1].notify == SPOOL_NOTIFY_NEVER && !back.rcpts[1].orcpt, "NEVER");
+	CHECK(back.rcpts[2].notify == 0 && !back.rcpts[2].orcpt, "none given");
+	spool_env_clear(&back);
+	free(text);
+	spool_env_pop_rcpt(&e);
+	CHECK(e.n_rcpts == 2, "pop the last recipient");
+	spool_env_clear(&e);
+
+	const char *old = "qid 1\ntime 5\nfrom a\nhelo h\nclient c\nbody 7bit\nsmtputf8 0\n"
+			  "rcpt b\nrule r\n";
+	CHECK(spool_env_parse(old, strlen(old), &back) == 0 && back.ret == 0 && !back.envid &&
+		  back.rcpts[0].notify == 0 && !back.rcpts[0].orcpt,
+	      "an envelope from before DSN parses");
+	spool_env_clear(&back);
+	static const char *const bad[] = {
+	    "qid 1\nfrom a\nret BODY\nrcpt b\n",		     /* RET value */
+	    "qid 1\nfrom a\nret FULL\nret HDRS\nrcpt b\n",	     /* twice */
+	    "qid 1\nfrom a\nenvid \nrcpt b\n",			     /* empty ENVID */
+	    "qid 1\nfrom a\nenvid x\nenvid y\nrcpt b\n",	     /* twice */
+	    "qid 1\nfrom a\nnotify NEVER\nrcpt b\n",		     /* before any rcpt */
+	    "qid 1\nfrom a\nrcpt b\nnotify NEVER,DELAY\n",	     /* NEVER combined */
+	    "qid 1\nfrom a\nrcpt b\nnotify DELAY,DELAY\n",	     /* twice in the list */
+	    "qid 1\nfrom a\nrcpt b\nnotify DELAY,\n",		     /* trailing comma */
+	    "qid 1\nfrom a\nrcpt b\nnotify \n",			     /* empty */
+	    "qid 1\nfrom a\nrcpt b\nnotify delay\n",		     /* ours are upper-case */
+	    "qid 1\nfrom a\nrcpt b\nnotify FAILURE\nnotify DELAY\n", /* twice */
+	    "qid 1\nfrom a\norcpt rfc822;x\nrcpt b\n",		     /* before any rcpt */
+	    "qid 1\nfrom a\nrcpt b\norcpt \n",			     /* empty */
+	    "qid 1\nfrom a\nrcpt b\norcpt a;b\norcpt a;c\n",	     /* twice */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(spool_env_parse(bad[i], strlen(bad[i]), &back) == -EINVAL, "bad DSN key %zu",
+		      i);
+	static const struct {
+		unsigned bits;
+		const char *text;
+	} nt[] = {{0, ""},
+		  {SPOOL_NOTIFY_NEVER, "NEVER"},
+		  {SPOOL_NOTIFY_FAILURE, "FAILURE"},
+		  {SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_FAILURE | SPOOL_NOTIFY_DELAY,
+		   "SUCCESS,FAILURE,DELAY"}};
+	for (size_t i = 0; i < sizeof(nt) / sizeof(nt[0]); i++) {
+		unsigned got = 99;
+		CHECK_STR(spool_notify_format(nt[i].bits, notify, sizeof(notify)), nt[i].text,
+			  "notify text %zu", i);
+		CHECK(nt[i].bits == 0
+			  ? spool_notify_parse(nt[i].text, &got) == -EINVAL
+			  : spool_notify_parse(nt[i].text, &got) == 0 && got == nt[i].bits,
+		      "notify parse %zu", i);
+	}
+}
+
 struct seen {
 	struct spool_msg *msgs[16];
 	size_t n;
@@ -223,6 +306,7 @@ int main(void)
 	test_spool_admin();
 	test_records();
 	test_envelope();
+	test_envelope_dsn();
 	test_spool_cycle();
 	return check_report("test_queue");
 }

@@ -280,7 +280,6 @@ static void test_mail_params(void)
 	    {"SMTPUTF8 with empty value", "SMTPUTF8=", SMTP_PARAM_SYNTAX, 0, 0, 0, 0},
 	    {"RFC 5321 4.1.1.2: unknown parameter (555)", "FOO=bar", SMTP_PARAM_UNKNOWN, 0, 0, 0,
 	     0},
-	    {"RFC 3461 DSN not advertised", "RET=HDRS", SMTP_PARAM_UNKNOWN, 0, 0, 0, 0},
 	    {"RFC 4954 AUTH not advertised", "AUTH=<>", SMTP_PARAM_UNKNOWN, 0, 0, 0, 0},
 	    {"empty keyword", "=5", SMTP_PARAM_UNKNOWN, 0, 0, 0, 0},
 	    {"prefix of a keyword", "SIZ=5", SMTP_PARAM_UNKNOWN, 0, 0, 0, 0},
@@ -305,20 +304,142 @@ static void test_mail_params(void)
 	struct smtp_mail_params p;
 	CHECK(smtp_mail_params_parse("SIZE=12 FOO", 7, &p) == SMTP_PARAM_OK && p.size == 12,
 	      "len bounds the parameters");
+}
 
+/* RFC 3461 4.3, 4.4: RET and ENVID on MAIL. */
+static void test_mail_dsn_params(void)
+{
+	char long_envid[200];
 	static const struct {
 		const char *why;
 		const char *s;
 		enum smtp_param_status st;
-	} rcpt[] = {
-	    {"no parameters", "", SMTP_PARAM_OK},
-	    {"only spaces", "  ", SMTP_PARAM_OK},
-	    {"RFC 3461 NOTIFY not advertised", "NOTIFY=NEVER", SMTP_PARAM_UNKNOWN},
-	    {"RFC 3461 ORCPT not advertised", " ORCPT=rfc822;a@b", SMTP_PARAM_UNKNOWN},
+		int ret;
+		const char *envid; /* expected, NULL when not given */
+	} cases[] = {
+	    {"RFC 3461 4.3 RET=FULL", "RET=FULL", SMTP_PARAM_OK, SMTP_RET_FULL, NULL},
+	    {"RET=HDRS", "RET=HDRS", SMTP_PARAM_OK, SMTP_RET_HDRS, NULL},
+	    {"RET value case-insensitive", "ret=hdrs", SMTP_PARAM_OK, SMTP_RET_HDRS, NULL},
+	    {"RET unknown value", "RET=BODY", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RET without value", "RET", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RET empty", "RET=", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RET twice", "RET=FULL RET=HDRS", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RET twice, same value", "RET=FULL RET=FULL", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RFC 3461 4.4 ENVID", "ENVID=QQ314159", SMTP_PARAM_OK, 0, "QQ314159"},
+	    {"ENVID with hexchars", "ENVID=a+2Bb+3D", SMTP_PARAM_OK, 0, "a+2Bb+3D"},
+	    {"ENVID keeps its case", "envid=AbC", SMTP_PARAM_OK, 0, "AbC"},
+	    {"ENVID lower-case hex", "ENVID=a+2b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID bad hexchar", "ENVID=a+", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID decodes to CR LF", "ENVID=a+0D+0Ab", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID decodes to NUL", "ENVID=+00", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID empty", "ENVID=", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID without value", "ENVID", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID twice", "ENVID=a ENVID=b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ENVID raw 8-bit", "ENVID=\xc3\xb6", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"all together", "SIZE=10 RET=HDRS ENVID=id1 BODY=8BITMIME", SMTP_PARAM_OK,
+	     SMTP_RET_HDRS, "id1"},
+	    {"unknown after DSN ones (555)", "RET=FULL FOO=1", SMTP_PARAM_UNKNOWN, 0, NULL},
 	};
-	for (size_t i = 0; i < N(rcpt); i++)
-		CHECK(smtp_rcpt_params_parse(rcpt[i].s, strlen(rcpt[i].s)) == rcpt[i].st,
-		      "rcpt %s: \"%s\"", rcpt[i].why, rcpt[i].s);
+	for (size_t i = 0; i < N(cases); i++) {
+		struct smtp_mail_params p;
+		enum smtp_param_status st =
+		    smtp_mail_params_parse(cases[i].s, strlen(cases[i].s), &p);
+		CHECK(st == cases[i].st, "%s: \"%s\" status %d", cases[i].why, cases[i].s, (int)st);
+		if (st != SMTP_PARAM_OK || cases[i].st != SMTP_PARAM_OK)
+			continue;
+		CHECK(p.ret == cases[i].ret, "%s: ret %d", cases[i].why, p.ret);
+		if (cases[i].envid)
+			CHECK(p.envid && p.envid_len == strlen(cases[i].envid) &&
+				  !memcmp(p.envid, cases[i].envid, p.envid_len),
+			      "%s: envid", cases[i].why);
+		else
+			CHECK(p.envid == NULL, "%s: no envid", cases[i].why);
+	}
+	struct smtp_mail_params p;
+	memcpy(long_envid, "ENVID=", 6);
+	memset(long_envid + 6, 'x', 100);
+	CHECK(smtp_mail_params_parse(long_envid, 106, &p) == SMTP_PARAM_OK && p.envid_len == 100,
+	      "RFC 3461 4.4: ENVID of 100 characters");
+	long_envid[106] = 'x';
+	CHECK(smtp_mail_params_parse(long_envid, 107, &p) == SMTP_PARAM_SYNTAX,
+	      "ENVID of 101 characters");
+}
+
+/* RFC 3461 4.1, 4.2: NOTIFY and ORCPT on RCPT. */
+static void test_rcpt_params(void)
+{
+	enum {
+		NV = SMTP_NOTIFY_NEVER,
+		SU = SMTP_NOTIFY_SUCCESS,
+		FA = SMTP_NOTIFY_FAILURE,
+		DE = SMTP_NOTIFY_DELAY
+	};
+	static const struct {
+		const char *why;
+		const char *s;
+		enum smtp_param_status st;
+		unsigned notify;
+		const char *orcpt;
+	} cases[] = {
+	    {"no parameters", "", SMTP_PARAM_OK, 0, NULL},
+	    {"only spaces", "  ", SMTP_PARAM_OK, 0, NULL},
+	    {"RFC 3461 4.1 NEVER", "NOTIFY=NEVER", SMTP_PARAM_OK, NV, NULL},
+	    {"SUCCESS", "NOTIFY=SUCCESS", SMTP_PARAM_OK, SU, NULL},
+	    {"list", "NOTIFY=SUCCESS,FAILURE,DELAY", SMTP_PARAM_OK, SU | FA | DE, NULL},
+	    {"list in another order", "NOTIFY=DELAY,FAILURE", SMTP_PARAM_OK, FA | DE, NULL},
+	    {"case-insensitive", "notify=failure,Delay", SMTP_PARAM_OK, FA | DE, NULL},
+	    {"NEVER with another", "NOTIFY=NEVER,FAILURE", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"another with NEVER", "NOTIFY=DELAY,NEVER", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"same kind twice", "NOTIFY=FAILURE,FAILURE", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"empty item", "NOTIFY=FAILURE,,DELAY", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"trailing comma", "NOTIFY=FAILURE,", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"leading comma", "NOTIFY=,FAILURE", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"unknown kind", "NOTIFY=ALWAYS", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"empty", "NOTIFY=", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"no value", "NOTIFY", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"NOTIFY twice", "NOTIFY=FAILURE NOTIFY=DELAY", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"RFC 3461 4.2 ORCPT", "ORCPT=rfc822;a@b.example", SMTP_PARAM_OK, 0,
+	     "rfc822;a@b.example"},
+	    {"ORCPT with hexchars", "ORCPT=rfc822;a+2Bx@b", SMTP_PARAM_OK, 0, "rfc822;a+2Bx@b"},
+	    {"ORCPT other addr-type", "ORCPT=utf-8;j+5Cx{F6}rg@b", SMTP_PARAM_OK, 0,
+	     "utf-8;j+5Cx{F6}rg@b"},
+	    {"ORCPT without ';'", "ORCPT=a@b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT empty addr-type", "ORCPT=;a@b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT addr-type not an atom", "ORCPT=rfc(822);a@b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT empty address", "ORCPT=rfc822;", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT bad xtext", "ORCPT=rfc822;a+zz@b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT decodes to LF", "ORCPT=rfc822;a+0A@b", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"ORCPT twice", "ORCPT=rfc822;a@b ORCPT=rfc822;c@d", SMTP_PARAM_SYNTAX, 0, NULL},
+	    {"both", " NOTIFY=NEVER ORCPT=rfc822;a@b ", SMTP_PARAM_OK, NV, "rfc822;a@b"},
+	    {"unknown (555)", "NOTIFY=NEVER FOO", SMTP_PARAM_UNKNOWN, 0, NULL},
+	    {"MAIL parameter on RCPT (555)", "RET=FULL", SMTP_PARAM_UNKNOWN, 0, NULL},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		struct smtp_rcpt_params p;
+		enum smtp_param_status st =
+		    smtp_rcpt_params_parse(cases[i].s, strlen(cases[i].s), &p);
+		CHECK(st == cases[i].st, "%s: \"%s\" status %d", cases[i].why, cases[i].s, (int)st);
+		if (st != SMTP_PARAM_OK || cases[i].st != SMTP_PARAM_OK)
+			continue;
+		CHECK(p.notify == cases[i].notify, "%s: notify %u", cases[i].why, p.notify);
+		if (cases[i].orcpt)
+			CHECK(p.orcpt && p.orcpt_len == strlen(cases[i].orcpt) &&
+				  !memcmp(p.orcpt, cases[i].orcpt, p.orcpt_len),
+			      "%s: orcpt", cases[i].why);
+		else
+			CHECK(p.orcpt == NULL, "%s: no orcpt", cases[i].why);
+	}
+	char orcpt[600];
+	struct smtp_rcpt_params p;
+	memcpy(orcpt, "ORCPT=rfc822;", 13);
+	memset(orcpt + 13, 'x', 500 - 7);
+	CHECK(smtp_rcpt_params_parse(orcpt, 506, &p) == SMTP_PARAM_OK && p.orcpt_len == 500,
+	      "RFC 3461 4.2: ORCPT of 500 characters");
+	orcpt[506] = 'x';
+	CHECK(smtp_rcpt_params_parse(orcpt, 507, &p) == SMTP_PARAM_SYNTAX, "ORCPT of 501");
+	CHECK(smtp_rcpt_params_parse("NOTIFY=NEVER FOO", 12, &p) == SMTP_PARAM_OK &&
+		  p.notify == SMTP_NOTIFY_NEVER,
+	      "len bounds the parameters");
 }
 
 /* ---- DATA ---- */
@@ -627,6 +748,8 @@ int main(void)
 	test_command_parse();
 	test_arg_rules();
 	test_mail_params();
+	test_mail_dsn_params();
+	test_rcpt_params();
 	test_data();
 	test_smuggling();
 	test_data_after_done();

@@ -115,11 +115,69 @@ static void test_log_quote(void)
 		  "a forged field stays inside one quoted value");
 }
 
+/* RFC 3461 4: xtext. */
+static void test_xtext(void)
+{
+	static const struct {
+		const char *why, *in;
+		long len;	 /* decoded length, -1 when invalid */
+		const char *out; /* decoded */
+	} dec[] = {
+	    {"plain", "abc@example.org", 15, "abc@example.org"},
+	    {"empty", "", 0, ""},
+	    {"'+' as hexchar", "a+2Bb", 3, "a+b"},
+	    {"'=' as hexchar", "+3D", 1, "="},
+	    {"8-bit byte passes", "j+C3+B6rg", 5, "j\xc3\xb6rg"},
+	    {"lower-case hex is not xtext", "a+2bb", -1, NULL},
+	    {"bare '+'", "a+", -1, NULL},
+	    {"'+' with one digit", "a+2", -1, NULL},
+	    {"'+' with non-hex", "+GG", -1, NULL},
+	    {"raw '='", "a=b", -1, NULL},
+	    {"raw space", "a b", -1, NULL},
+	    {"raw 8-bit", "\xc3\xb6", -1, NULL},
+	    {"decodes to CR", "a+0Db", -1, NULL},
+	    {"decodes to NUL", "+00", -1, NULL},
+	    {"decodes to DEL", "+7F", -1, NULL},
+	    {"decodes to TAB", "+09", -1, NULL},
+	    {"decoded space is printable", "a+20b", 3, "a b"},
+	};
+	for (size_t i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+		char out[64];
+		long n = util_xtext_decode(dec[i].in, strlen(dec[i].in), out, sizeof(out));
+		CHECK(n == dec[i].len, "decode %s: %ld", dec[i].why, n);
+		if (n >= 0 && dec[i].out)
+			CHECK_STR(out, dec[i].out, "decode %s", dec[i].why);
+	}
+	CHECK(util_xtext_valid("a+2Bb", 5) && !util_xtext_valid("a+2bb", 5) &&
+		  util_xtext_valid("+0D", 3) && !util_xtext_valid("a b", 3),
+	      "valid: syntax only (a control character is well-formed xtext)");
+	char small[4];
+	CHECK(util_xtext_decode("abcd", 4, small, sizeof(small)) == -1, "decode: no room");
+	CHECK(util_xtext_decode("abc", 3, small, sizeof(small)) == 3, "decode: just fits");
+
+	char out[64];
+	CHECK(util_xtext_encode("a+b=c d\r\xc3\xb6~!", 12, out, sizeof(out)) == 24 &&
+		  !strcmp(out, "a+2Bb+3Dc+20d+0D+C3+B6~!"),
+	      "encode: %s", out);
+	CHECK(util_xtext_encode("a+b", 3, out, 4) == 5 && !strcmp(out, "a"),
+	      "encode: cut at a whole unit, full length returned: %s", out);
+	/* round trip over every printable byte */
+	char all[95], enc[300], back[100];
+	for (int c = 0x20; c < 0x7f; c++)
+		all[c - 0x20] = (char)c;
+	size_t n = util_xtext_encode(all, sizeof(all), enc, sizeof(enc));
+	CHECK(n < sizeof(enc) && util_xtext_valid(enc, n), "encoding is xtext");
+	CHECK(util_xtext_decode(enc, n, back, sizeof(back)) == (long)sizeof(all) &&
+		  !memcmp(back, all, sizeof(all)),
+	      "round trip");
+}
+
 int main(void)
 {
 	test_sizes();
 	test_cidr();
 	test_domains();
 	test_log_quote();
+	test_xtext();
 	return check_report("test_util");
 }
