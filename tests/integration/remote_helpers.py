@@ -5,6 +5,7 @@ import email
 import email.policy
 import re
 import smtplib
+import socket
 import time
 
 from sinks import free_port, wait_until
@@ -131,7 +132,6 @@ def common_port(hosts):
 
 
 def _bindable(host, port):
-    import socket
     with socket.socket() as s:
         try:
             s.bind((host, port))

@@ -130,16 +130,13 @@ class SmtpSink:
     args are extra smtp-sink options: ["-r", "RCPT"] 4xx, ["-f", "RCPT", "-B", "550 5.1.1 no
     such user"] 5xx, ["-q", "DATA"] drop, ["-w", "3"] slow DATA reply, ["-N"] no DSN."""
 
-    _count = 0
-
     def __init__(self, tmp, port=None, host="127.0.0.1", args=(), lmtp=False, unix=None,
                  start=True):
-        SmtpSink._count += 1
         self.host = host
         self.unix = str(unix) if unix else None
         self.port = None if self.unix else (port or free_port(host))
-        self.dir = pathlib.Path(tmp) / ("sink%d-%s" % (SmtpSink._count,
-                                                       "unix" if self.unix else host))
+        where = os.path.basename(self.unix) if self.unix else "%s-%d" % (host, self.port)
+        self.dir = pathlib.Path(tmp) / ("sink-" + where)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.args = list(args) + (["-L"] if lmtp and "-L" not in args else [])
         self.logpath = self.dir.parent / (self.dir.name + ".log")
@@ -233,8 +230,8 @@ class Script:
     lmtp_rcpt     LMTP: the reply after the final dot for each accepted recipient"""
 
     def __init__(self, greeting="220 sink.example ESMTP scripted", ehlo=None,
-                 mail="250 2.1.0 Ok", rcpt="250 2.1.5 Ok", data="354 End data with <CR><LF>.<CR><LF>",
-                 end="250 2.0.0 Ok: queued", drop_at=None, drop_after=None, delay=None,
+                 mail="250 2.1.0 Ok", rcpt="250 2.1.5 Ok",
+                 data="354 End data with <CR><LF>.<CR><LF>", end="250 2.0.0 Ok: queued", drop_at=None, drop_after=None, delay=None,
                  lmtp_rcpt=None):
         self.greeting = greeting
         self.ehlo = ehlo if ehlo is not None else ["PIPELINING", "8BITMIME", "SIZE 52428800",
@@ -269,6 +266,7 @@ class Transaction:
         self.data = b""
         self.complete = False
         self.accepted = False
+        self.lmtp_replies = {}  # LMTP: recipient -> the reply after the final dot
 
     @property
     def mail_from(self):
