@@ -130,7 +130,7 @@ static const struct limit_def delivery_defs[] = {
     {"concurrency", {NUM_COUNT, 1, 10000, "1..10000"}, 100, DELIVERY_FIELD(concurrency)},
     {"destination-concurrency",
      {NUM_COUNT, 1, 1000, "1..1000"},
-     10,
+     20,
      DELIVERY_FIELD(destination_concurrency)},
     {"destination-rate-delay",
      {NUM_DURATION, 0, 3600, "0s..1h"},

@@ -78,7 +78,7 @@ struct conf_route {
 /* "delivery NAME VALUE": outbound delivery, retries and expiry. */
 struct conf_delivery {
 	unsigned concurrency;		  /* concurrency: outbound sessions in total, 100 */
-	unsigned destination_concurrency; /* destination-concurrency: per next hop, 10 */
+	unsigned destination_concurrency; /* destination-concurrency: per next hop, 20 */
 	unsigned destination_rate_delay;  /* destination-rate-delay: s between connections, 0 */
 	unsigned retry_min;		  /* retry-min: first retry after, 300 s */
 	unsigned retry_max;		  /* retry-max: the longest backoff, 3600 s */

@@ -667,7 +667,7 @@ static void test_delivery(void)
 {
 	struct conf *c = parse_ok("");
 	if (c) {
-		CHECK(c->delivery.concurrency == 100 && c->delivery.destination_concurrency == 10,
+		CHECK(c->delivery.concurrency == 100 && c->delivery.destination_concurrency == 20,
 		      "concurrency defaults");
 		CHECK(c->delivery.retry_min == 300 && c->delivery.retry_max == 3600,
 		      "retry defaults");
