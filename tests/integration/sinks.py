@@ -293,6 +293,8 @@ class Connection:
         self.sent = b""         # every byte the sink sent
         self.commands = []      # command lines (without CRLF)
         self.transactions = []
+        self.opened = time.monotonic()  # when the client connected
+        self.closed = None              # when the session ended
 
 
 class _Dropped(Exception):
@@ -314,6 +316,8 @@ class _Handler(socketserver.BaseRequestHandler):
             self.session()
         except (_Dropped, OSError, EOFError):
             pass
+        finally:
+            self.conn.closed = time.monotonic()
 
     def send(self, reply):
         lines = reply if isinstance(reply, list) else [reply]

@@ -308,3 +308,36 @@ def test_kill9_during_remote_delivery_loses_nothing(make_server, tmp_path):
         assert wait_queue_empty(srv), srv.queue_list()
     finally:
         sink.stop()
+
+
+def test_destination_concurrency_limits_simultaneous_sessions(make_server, tmp_path):
+    # every session takes 0.4 s at the final dot: with destination-concurrency 1 the sink must
+    # never see two sessions at once
+    sink = ScriptedSink(host="127.0.0.5", scripts=[Script(delay={".": 0.4})])
+    try:
+        srv = make_server(conf("route example.net via %s" % sink.target,
+                               "delivery destination-concurrency 1"))
+        for i in range(3):
+            send(srv, "alice@example.test", ["carol@example.net"], subject="conc %d" % i)
+        assert len(sink.wait_delivered(3, timeout=10)) == 3
+        assert wait_until(lambda: all(c.closed for c in sink.connections), 5)
+        spans = sorted((c.opened, c.closed) for c in sink.connections)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert start >= end - 0.05, spans
+    finally:
+        sink.stop()
+
+
+def test_destination_rate_delay_spaces_connections(make_server, tmp_path):
+    sink = ScriptedSink(host="127.0.0.5")
+    try:
+        srv = make_server(conf("route example.net via %s" % sink.target,
+                               "delivery destination-rate-delay 1s"))
+        for i in range(3):
+            send(srv, "alice@example.test", ["carol@example.net"], subject="pace %d" % i)
+        assert len(sink.wait_delivered(3, timeout=10)) == 3
+        starts = sorted(c.opened for c in sink.connections)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert len(starts) == 3 and all(g >= 0.9 for g in gaps), gaps
+    finally:
+        sink.stop()
