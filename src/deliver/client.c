@@ -82,6 +82,8 @@ static void conn_close(struct deliver_session *s)
 	evtimer_del(s->timer);
 }
 
+#define CLIENT_QUIT_TIMEOUT 5 /* seconds for the replies still due once the outcome is known */
+
 /* Closed for good: done runs from a zero timer, out of any connection callback. */
 static void client_finish(struct deliver_session *s)
 {
@@ -179,6 +181,9 @@ void client_outcome(struct deliver_session *s, enum deliver_status st, int quit)
 	}
 	s->state = CS_QUIT;
 	client_send(s, "QUIT");
+	/* the outcome is known: a peer slow to say goodbye must not hold the slot for long */
+	if (s->cc->command_timeout > CLIENT_QUIT_TIMEOUT)
+		client_deadline(s, CLIENT_QUIT_TIMEOUT);
 }
 
 void client_fail(struct deliver_session *s, const char *fmt, ...)
