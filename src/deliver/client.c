@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -143,6 +144,10 @@ static void client_connect_next(struct deliver_session *s)
 		client_set_callbacks(s);
 		if (bufferevent_socket_connect(s->bev, (const struct sockaddr *)&t->addr,
 					       (int)t->addrlen) == 0) {
+			int one = 1; /* commands go out when written (see smtp/listen.c) */
+			if (t->addr.ss_family != AF_UNIX)
+				setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
+					   &one, sizeof(one));
 			s->state = CS_CONNECT;
 			client_deadline(s, s->cc->connect_timeout);
 			return;
