@@ -90,6 +90,19 @@ static struct dest *dest_get(struct server *srv, const char *key)
 	return d;
 }
 
+static void dest_unlink(struct dest *d, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		d->ready = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		d->ready_tail = j->prev;
+	j->next = j->prev = NULL;
+}
+
 static void dest_pace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -114,10 +127,11 @@ static void dest_run(struct dest *d)
 			return;
 		}
 		struct job *j = d->ready;
-		d->ready = j->next;
-		if (!d->ready)
-			d->ready_tail = NULL;
-		j->next = j->prev = NULL;
+		dest_unlink(d, j);
+		if (j->msg->held) { /* put on hold while it waited: it waits for the release */
+			j->state = JOB_WAITING;
+			continue;
+		}
 		d->active++;
 		srv->remote.active++;
 		d->last_start_ms = now_ms();
@@ -168,6 +182,8 @@ static void log_rcpt(const char *what, const struct spool_msg *msg, size_t idx, 
 static void job_free(struct job *j)
 {
 	struct msgstate *ms = j->msg->owner;
+	if (j->state == JOB_READY)
+		dest_unlink(j->dest, j);
 	for (struct job **p = &ms->jobs; *p; p = &(*p)->mnext)
 		if (*p == j) {
 			*p = j->mnext;
