@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -82,6 +83,8 @@ static void conn_close(struct deliver_session *s)
 	evtimer_del(s->timer);
 }
 
+#define CLIENT_QUIT_TIMEOUT 5 /* seconds for the replies still due once the outcome is known */
+
 /* Closed for good: done runs from a zero timer, out of any connection callback. */
 static void client_finish(struct deliver_session *s)
 {
@@ -141,6 +144,10 @@ static void client_connect_next(struct deliver_session *s)
 		client_set_callbacks(s);
 		if (bufferevent_socket_connect(s->bev, (const struct sockaddr *)&t->addr,
 					       (int)t->addrlen) == 0) {
+			int one = 1; /* commands go out when written (see smtp/listen.c) */
+			if (t->addr.ss_family != AF_UNIX)
+				setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
+					   &one, sizeof(one));
 			s->state = CS_CONNECT;
 			client_deadline(s, s->cc->connect_timeout);
 			return;
@@ -179,6 +186,9 @@ void client_outcome(struct deliver_session *s, enum deliver_status st, int quit)
 	}
 	s->state = CS_QUIT;
 	client_send(s, "QUIT");
+	/* the outcome is known: a peer slow to say goodbye must not hold the slot for long */
+	if (s->cc->command_timeout > CLIENT_QUIT_TIMEOUT)
+		client_deadline(s, CLIENT_QUIT_TIMEOUT);
 }
 
 void client_fail(struct deliver_session *s, const char *fmt, ...)

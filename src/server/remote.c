@@ -4,7 +4,7 @@
  * runs one attempt with the SMTP/LMTP client, and then each recipient is delivered (done
  * record), failed (DSN, done record) or deferred (retry with exponential backoff and jitter,
  * until delivery lifetime, then failed as expired). */
-#include "server_int.h"
+#include "sched_int.h"
 
 #include "../deliver/deliver.h"
 #include "../dns/dns.h"
@@ -90,6 +90,19 @@ static struct dest *dest_get(struct server *srv, const char *key)
 	return d;
 }
 
+static void dest_unlink(struct dest *d, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		d->ready = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		d->ready_tail = j->prev;
+	j->next = j->prev = NULL;
+}
+
 static void dest_pace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -114,10 +127,11 @@ static void dest_run(struct dest *d)
 			return;
 		}
 		struct job *j = d->ready;
-		d->ready = j->next;
-		if (!d->ready)
-			d->ready_tail = NULL;
-		j->next = j->prev = NULL;
+		dest_unlink(d, j);
+		if (j->msg->held) { /* put on hold while it waited: it waits for the release */
+			j->state = JOB_WAITING;
+			continue;
+		}
 		d->active++;
 		srv->remote.active++;
 		d->last_start_ms = now_ms();
@@ -156,63 +170,6 @@ static void dest_enqueue(struct job *j)
 	remote_kick(j->srv);
 }
 
-/* ---- the message's state: its jobs and the notices (DSNs) it owes ---- */
-
-struct notice {
-	size_t idx;
-	enum dsn_action action;
-	char status[16];
-	char remote[300];
-	char diag[600];
-};
-
-struct msgstate {
-	struct server *srv;
-	struct job *jobs;
-	struct notice *notices;
-	size_t n_notices;
-	unsigned inflight;   /* jobs resolving/sending, local deliveries, DSN commits */
-	int delete_pending;  /* queue delete arrived while busy */
-	int delay_warned;    /* the delay DSN was sent (not durable: at most once per run) */
-	int local_started;   /* local recipients were handed to local delivery */
-	struct event *retry; /* a DSN commit failed: try again later */
-};
-
-static struct msgstate *msgstate_get(struct server *srv, struct spool_msg *msg)
-{
-	struct msgstate *ms = msg->owner;
-	if (!ms && (ms = calloc(1, sizeof(*ms)))) {
-		ms->srv = srv;
-		msg->owner = ms;
-	}
-	return ms;
-}
-
-static void msgstate_free(struct spool_msg *msg)
-{
-	struct msgstate *ms = msg->owner;
-	if (!ms)
-		return;
-	if (ms->retry)
-		event_free(ms->retry);
-	free(ms->notices);
-	free(ms);
-	msg->owner = NULL;
-}
-
-/* Record a recipient as done; the owner state goes with the last one (the spool frees msg).
- * Returns 1 when msg is gone. */
-static int rcpt_done(struct server *srv, struct spool_msg *msg, size_t idx)
-{
-	if (msg->env.rcpts[idx].done)
-		return 0;
-	int last = msg->pending == 1;
-	if (last)
-		msgstate_free(msg);
-	spool_rcpt_done(srv->spool, msg, idx);
-	return last;
-}
-
 static void log_rcpt(const char *what, const struct spool_msg *msg, size_t idx, const char *extra)
 {
 	char qt[1200 * 4];
@@ -220,263 +177,13 @@ static void log_rcpt(const char *what, const struct spool_msg *msg, size_t idx, 
 		log_quote_path(msg->env.rcpts[idx].addr, qt, sizeof(qt)), extra);
 }
 
-/* ---- DSNs ---- */
-
-static const char *dsn_action_name(enum dsn_action a)
-{
-	static const char *const names[] = {"failed", "delayed", "delivered", "relayed",
-					    "expanded"};
-	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "unknown";
-}
-
-struct dsn_commit {
-	struct server *srv;
-	struct spool_msg *msg;
-	enum dsn_action action;
-	struct notice *notices; /* taken from the message; given back if the commit fails */
-	size_t n;
-};
-
-static void dsn_flush(struct server *srv, struct spool_msg *msg);
-
-/* The original message for the DSN: whole up to bounce-size-limit (and unless RET=HDRS), else
- * its header only. */
-static int read_original(const struct server *srv, const struct spool_msg *msg, char **out,
-			 size_t *len, int *headers_only)
-{
-	uint64_t limit = srv->conf->delivery.bounce_size_limit;
-	*headers_only = msg->env.ret == 2 || msg->body_len > limit;
-	uint64_t want =
-	    *headers_only ? (msg->body_len < 65536 ? msg->body_len : 65536) : msg->body_len;
-	char *buf = malloc(want + 1);
-	if (!buf)
-		return -ENOMEM;
-	uint64_t got = 0;
-	while (got < want) {
-		ssize_t r = pread(msg->fd, buf + got, want - got, (off_t)(msg->body_off + got));
-		if (r <= 0) {
-			free(buf);
-			return r < 0 ? -errno : -EIO;
-		}
-		got += (uint64_t)r;
-	}
-	*len = *headers_only ? dsn_header_len(buf, got) : got;
-	*out = buf;
-	return 0;
-}
-
-/* Where the DSN to sender goes: a local user (*user set), relayed (*user NULL), or nowhere
- * (-1: a local address without a mailbox). */
-static int dsn_route(const struct conf *c, const char *sender, const char **user)
-{
-	char local[256];
-	const char *at = strrchr(sender, '@');
-	*user = NULL;
-	if (!at || (size_t)(at - sender) >= sizeof(local))
-		return at ? 0 : -1;
-	if (!conf_is_local_domain(c, at + 1))
-		return 0;
-	for (size_t i = 0; sender + i < at; i++)
-		local[i] =
-		    (char)((sender[i] >= 'A' && sender[i] <= 'Z') ? sender[i] + 32 : sender[i]);
-	local[at - sender] = '\0';
-	const struct conf_mailbox *m = conf_find_mailbox(c, local, at + 1);
-	if (!m)
-		return -1;
-	*user = m->user;
-	return 0;
-}
-
-static void notices_give_back(struct msgstate *ms, struct notice *n, size_t count)
-{
-	struct notice *a = realloc(ms->notices, (ms->n_notices + count) * sizeof(*a));
-	if (!a)
-		return; /* the recipients stay pending: retried, and noticed again, after restart */
-	memcpy(a + ms->n_notices, n, count * sizeof(*a));
-	ms->notices = a;
-	ms->n_notices += count;
-}
-
-static void dsn_retry_cb(evutil_socket_t fd, short what, void *arg);
-static void msg_idle_check(struct server *srv, struct spool_msg *msg);
-
-static void dsn_committed(void *arg, int status, const char *qid)
-{
-	struct dsn_commit *dc = arg;
-	struct spool_msg *msg = dc->msg;
-	struct msgstate *ms = msg->owner;
-	ms->inflight--;
-	if (status < 0) {
-		log_msg(LOG_ERR, "dsn: cannot queue the notice, will retry", "qid=%s error=\"%s\"",
-			msg->qid, strerror(-status));
-		notices_give_back(ms, dc->notices, dc->n);
-		struct timeval tv = {60, 0};
-		if (!ms->retry)
-			ms->retry = evtimer_new(dc->srv->base, dsn_retry_cb, msg);
-		if (ms->retry)
-			evtimer_add(ms->retry, &tv);
-	} else {
-		log_msg(LOG_INFO, "dsn: queued", "qid=%s dsn_qid=%s action=%s recipients=%zu",
-			msg->qid, qid, dsn_action_name(dc->action), dc->n);
-		dc->srv->metrics.dsn_sent++;
-	}
-	struct server *srv = dc->srv;
-	int gone = 0;
-	for (size_t i = 0; status == 0 && !gone && i < dc->n; i++)
-		if (dc->action != DSN_DELAYED)
-			gone = rcpt_done(srv, msg, dc->notices[i].idx);
-	free(dc->notices);
-	free(dc);
-	if (!gone)
-		msg_idle_check(srv, msg);
-}
-
-static void dsn_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct spool_msg *msg = arg;
-	(void)fd, (void)what;
-	struct msgstate *ms = msg->owner;
-	msg_idle_check(ms->srv, msg);
-}
-
-/* Stage and commit the DSN text to the sender; the commit callback finishes the recipients. */
-static int dsn_commit(struct server *srv, struct spool_msg *msg, enum dsn_action action,
-		      struct notice *nt, size_t n, const char *user, const char *text, size_t len)
-{
-	struct spool_env env = {0};
-	struct dsn_commit *dc = calloc(1, sizeof(*dc));
-	struct spool_stage *st = spool_stage_new(srv->spool);
-	int err = ENOMEM;
-	env.qid = spool_qid_new(srv->spool);
-	env.time = (int64_t)time(NULL);
-	env.eight_bit = msg->env.eight_bit; /* the original may be returned inside */
-	if (!dc || !st || !(dc->notices = malloc(n * sizeof(*nt))) || !(env.from = strdup("")) ||
-	    !(env.helo = strdup(srv->conf->hostname)) || !(env.client = strdup("127.0.0.1")) ||
-	    spool_env_add_rcpt(&env, msg->env.from, user, "dsn") < 0 ||
-	    spool_stage_write(st, text, len) < 0)
-		goto fail;
-	memcpy(dc->notices, nt, n * sizeof(*nt));
-	dc->n = n;
-	dc->srv = srv;
-	dc->msg = msg;
-	dc->action = action;
-	if (!spool_commit(srv->spool, &env, st, dsn_committed, dc, &err)) {
-		st = NULL; /* consumed */
-		goto fail;
-	}
-	((struct msgstate *)msg->owner)->inflight++;
-	return 0;
-fail:
-	log_msg(LOG_ERR, "dsn: cannot queue the notice", "qid=%s error=\"%s\"", msg->qid,
-		strerror(err));
-	if (st)
-		spool_stage_free(st);
-	spool_env_clear(&env);
-	if (dc)
-		free(dc->notices);
-	free(dc);
-	return -1;
-}
-
-/* Queue one DSN for notices nt[0..n) (all of one action). Returns 0 (queued or dropped: the
- * notices are consumed) or -1 (nothing queued; the caller keeps them). */
-static int dsn_send(struct server *srv, struct spool_msg *msg, enum dsn_action action,
-		    struct notice *nt, size_t n)
-{
-	const struct conf *c = srv->conf;
-	const char *user;
-	if (dsn_route(c, msg->env.from, &user) < 0) {
-		log_msg(LOG_WARN, "dsn: the sender has no local mailbox, notice dropped",
-			"qid=%s action=%s", msg->qid, dsn_action_name(action));
-		return 1;
-	}
-	struct dsn_rcpt *dr = calloc(n, sizeof(*dr));
-	char *orig = NULL, *text = NULL;
-	size_t olen = 0, tlen = 0;
-	int hdrs = 0, rc = -1;
-	int64_t now = (int64_t)time(NULL);
-	if (!dr || read_original(srv, msg, &orig, &olen, &hdrs) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct spool_rcpt *r = &msg->env.rcpts[nt[i].idx];
-		dr[i] = (struct dsn_rcpt){r->addr,
-					  r->orcpt,
-					  action,
-					  nt[i].status,
-					  nt[i].remote[0] ? nt[i].remote : NULL,
-					  nt[i].diag[0] ? nt[i].diag : NULL,
-					  now,
-					  msg->env.time + (int64_t)c->delivery.lifetime};
-	}
-	struct dsn_report rep = {
-	    c->hostname, msg->env.from, msg->env.envid, msg->env.time, now, msg->qid, dr,
-	    n,		 orig,		olen,		hdrs};
-	if (dsn_format(&rep, &text, &tlen) < 0)
-		goto out;
-	rc = dsn_commit(srv, msg, action, nt, n, user, text, tlen);
-out:
-	if (rc < 0)
-		log_msg(LOG_ERR, "dsn: cannot build the notice", "qid=%s action=%s", msg->qid,
-			dsn_action_name(action));
-	free(dr);
-	free(orig);
-	free(text);
-	return rc;
-}
-
-/* A recipient reached a state the sender may be told about: queue a notice (sent once the
- * message has no attempt in flight), or, when no DSN is owed, finish it now (not DELAYED).
- * Returns 1 when msg is gone. */
-static int notice_add(struct server *srv, struct spool_msg *msg, const struct notice *n)
-{
-	const struct spool_rcpt *r = &msg->env.rcpts[n->idx];
-	struct msgstate *ms = msgstate_get(srv, msg);
-	if (msg->env.from[0] == '\0' || !dsn_wanted(r->notify, n->action) || !ms)
-		return n->action == DSN_DELAYED ? 0 : rcpt_done(srv, msg, n->idx);
-	notices_give_back(ms, (struct notice *)n, 1);
-	return 0;
-}
-
-/* Send the notices that wait, one DSN per action. */
-static void dsn_flush(struct server *srv, struct spool_msg *msg)
-{
-	static const enum dsn_action order[] = {DSN_FAILED, DSN_DELAYED, DSN_DELIVERED,
-						DSN_RELAYED};
-	struct msgstate *ms = msg->owner;
-	struct notice *all = ms->notices;
-	size_t n_all = ms->n_notices;
-	ms->notices = NULL;
-	ms->n_notices = 0;
-	struct notice *group = malloc((n_all ? n_all : 1) * sizeof(*group));
-	if (!group) {
-		ms->notices = all; /* kept for the next try */
-		ms->n_notices = n_all;
-		return;
-	}
-	int gone = 0;
-	for (size_t a = 0; a < sizeof(order) / sizeof(order[0]) && !gone; a++) {
-		size_t n = 0;
-		for (size_t i = 0; i < n_all; i++)
-			if (all[i].action == order[a])
-				group[n++] = all[i];
-		if (n == 0)
-			continue;
-		int rc = dsn_send(srv, msg, order[a], group, n);
-		if (rc < 0)
-			notices_give_back(ms, group, n);
-		for (size_t i = 0; rc > 0 && i < n && !gone; i++)
-			if (order[a] != DSN_DELAYED)
-				gone = rcpt_done(srv, msg, group[i].idx);
-	}
-	free(group);
-	free(all);
-}
-
 /* ---- jobs ---- */
 
 static void job_free(struct job *j)
 {
 	struct msgstate *ms = j->msg->owner;
+	if (j->state == JOB_READY)
+		dest_unlink(j->dest, j);
 	for (struct job **p = &ms->jobs; *p; p = &(*p)->mnext)
 		if (*p == j) {
 			*p = j->mnext;
@@ -528,8 +235,6 @@ static void job_wait(struct job *j)
 			j->msg->qid);
 }
 
-static void msg_idle_check(struct server *srv, struct spool_msg *msg);
-
 /* One recipient's result of an attempt. Returns 1 when msg is gone. */
 static int job_rcpt_result(struct job *j, size_t i, int code, const char *enh, const char *text,
 			   const char *remote, int expired, int peer_dsn)
@@ -547,7 +252,7 @@ static int job_rcpt_result(struct job *j, size_t i, int code, const char *enh, c
 			 j->cc.lmtp ? "lmtp" : "smtp", n.remote, n.diag);
 		log_rcpt("deliver: delivered", msg, n.idx, extra);
 		if (!j->cc.lmtp && peer_dsn)
-			return rcpt_done(srv, msg, n.idx); /* the next hop took over NOTIFY */
+			return sched_rcpt_done(srv, msg, n.idx); /* the next hop took over NOTIFY */
 		n.action = j->cc.lmtp ? DSN_DELIVERED : DSN_RELAYED;
 		util_strlcpy(n.status, "2.0.0", sizeof(n.status));
 		return notice_add(srv, msg, &n);
@@ -638,7 +343,7 @@ static void job_finish(struct job *j, int code, const char *enh, const char *tex
 			job_free(j);
 		else
 			job_deferred(j, now);
-		msg_idle_check(srv, msg);
+		sched_msg_idle(srv, msg);
 	}
 	remote_kick(srv);
 }
@@ -792,7 +497,7 @@ static void msg_delete_now(struct server *srv, struct spool_msg *msg)
 }
 
 /* Nothing runs for msg any more: carry out a pending delete, or send the notices it owes. */
-static void msg_idle_check(struct server *srv, struct spool_msg *msg)
+void sched_msg_idle(struct server *srv, struct spool_msg *msg)
 {
 	struct msgstate *ms = msg->owner;
 	if (!ms || ms->inflight)
@@ -800,7 +505,7 @@ static void msg_idle_check(struct server *srv, struct spool_msg *msg)
 	if (ms->delete_pending)
 		msg_delete_now(srv, msg);
 	else if (ms->n_notices && !msg->held)
-		dsn_flush(srv, msg);
+		notice_flush(srv, msg);
 }
 
 static struct job *job_new(struct server *srv, struct spool_msg *msg, const char *domain, int lmtp)
@@ -922,7 +627,7 @@ void sched_busy(struct server *srv, struct spool_msg *msg, int delta)
 		return;
 	ms->inflight = (unsigned)((int)ms->inflight + delta);
 	if (delta < 0)
-		msg_idle_check(srv, msg);
+		sched_msg_idle(srv, msg);
 }
 
 int sched_local_delivered(struct server *srv, struct spool_msg *msg, size_t idx)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #define SMTP_LISTEN_BACKLOG 1024
@@ -34,6 +35,10 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 		close(fd);
 		return;
 	}
+	/* replies go out as soon as they are written: no Nagle wait for the client's delayed ACK
+	 * between two replies of one pipelined batch */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	smtp_session_start(l->ctx, fd, peer, (struct sockaddr *)&local);
 }
 

@@ -38,4 +38,30 @@ static inline int check_report(const char *name)
 	return check_failures ? 1 : 0;
 }
 
+/* A string literal and its length, so cases may hold NUL bytes. */
+#define S(lit) lit, sizeof(lit) - 1
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Printable form of a byte string for failure messages; two rotating buffers. */
+static __attribute__((unused)) const char *esc(const char *s, size_t n)
+{
+	static char bufs[2][1024];
+	static int which;
+	char *b = bufs[which ^= 1];
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 5 < sizeof(bufs[0]); i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			o += (size_t)snprintf(b + o, 5, "\\r");
+		else if (c == '\n')
+			o += (size_t)snprintf(b + o, 5, "\\n");
+		else if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(b + o, 5, "\\x%02x", c);
+		else
+			b[o++] = (char)c;
+	}
+	b[o] = '\0';
+	return b;
+}
+
 #endif

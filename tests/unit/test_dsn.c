@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1700000000 /* Tue, 14 Nov 2023 22:13:20 +0000 */
 
 static const char ORIGINAL[] = "From: Sender <sender@example.org>\r\n"

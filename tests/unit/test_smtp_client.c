@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 #define GUARD_SECONDS 5 /* a run that takes longer is a failure, not a hang */
 
 /* ---- the scripted server ---- */
