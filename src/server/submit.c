@@ -76,6 +76,11 @@ static int submit_rcpt(struct submit *sb, const char *word, char *err, size_t er
 		snprintf(err, errlen, "<> is not a recipient");
 		return -1;
 	}
+	if (sb->env.n_rcpts >= c->limits.recipients) {
+		snprintf(err, errlen, "too many recipients (limit recipients is %u)",
+			 (unsigned)c->limits.recipients);
+		return -1;
+	}
 	addr_format(&a, to, sizeof(to));
 	const struct conf_mailbox *mb = NULL;
 	if (conf_is_local_domain(c, a.domain)) {

@@ -158,3 +158,45 @@ def test_links_without_c_use_relayguard_conf(server, tmp_path):
     os.symlink(BIN, tmp_path / "mailq")
     out = subprocess.run([str(tmp_path / "mailq")], capture_output=True, timeout=30, env=env)
     assert out.returncode == 0 and out.stdout == b"Mail queue is empty\n"
+
+
+def raw_submit(srv, data):
+    """The control protocol by hand: the whole answer."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(srv.tmp / "run" / "relayguard.sock"))
+        try:
+            s.sendall(data)
+        except BrokenPipeError:
+            pass
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return out.decode()
+            out += chunk
+
+
+def test_submit_protocol(make_server):
+    srv = make_server("limit message-size 1K")
+    msg = b"Subject: raw\r\n\r\nx\r\n"
+    ok = raw_submit(srv, b"submit <robot+40example.test> %d <alice+40example.test>\n%s"
+                    % (len(msg), msg))
+    status, qid, rest = ok.split("\n")
+    assert status == "ok" and len(qid) == 16 and rest == "", ok
+    assert wait_log(srv, "submit: message queued", "qid=%s" % qid)
+    assert "Subject: raw" in header_and_body(delivered(srv, "alice")[0])[0]
+    for req, err in [
+        (b"submit <> 4096 <alice@example.test>\n", "error message too big: 4096 bytes"),
+        (b"submit <> 2 <alice@example.test>\nabc", "error more data than the request announced"),
+        (b"submit <> x <alice@example.test>\n", "error bad length x"),
+        (b"submit <a b> 1 <alice@example.test>\n", "error bad length b>"),  # a space splits
+        (b"submit <a+20b@x.example> 1 <alice@example.test>\nx", "error bad address <a b@x.example>"),
+        (b"submit <> 1 <alice+25x@remote.example>\nx", "error bad address <alice%x@remote.example>"),
+    ]:
+        assert raw_submit(srv, req).startswith(err), req
+    assert queue_json(srv) == []
