@@ -55,7 +55,13 @@ class Server:
         self.log = self.tmp / "server.log"
         self.proc = None
 
+    def started_lines(self):
+        return self.logtext().count("server: started") if self.log.exists() else 0
+
     def start(self):
+        """Start the server and return once it logged "server: started" (recovery done) and
+        its port accepts connections."""
+        before = self.started_lines()
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.conf)], stdout=self.logf,
                                      stderr=self.logf)
@@ -63,11 +69,13 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited: " + self.log.read_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.02)
+            if self.started_lines() > before:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.02)
         raise RuntimeError("server did not start: " + self.log.read_text())
 
     def stop(self, sig=signal.SIGTERM):
