@@ -98,7 +98,7 @@ def test_counters_follow_smtp_traffic(metrics_server):
         c.sendmail("x@outside.example", ["alice@example.test"], "Subject: 1\r\n\r\nhello\r\n")
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             c.sendmail("x@outside.example", ["nobody@example.test", "z@far.example"], "x")
-    # the trusted local host relays: the message stays queued (no remote delivery here)
+    # the trusted local host relays: the message stays queued (its DNS lookup fails: deferred)
     with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.1", 0)) as c:
         c.sendmail("me@example.test", ["z@far.example"], "Subject: 2\r\n\r\nrelay me\r\n")
     assert len(srv.wait_messages("alice", 1)) == 1
