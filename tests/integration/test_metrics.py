@@ -209,3 +209,23 @@ def test_check_warns_about_a_non_loopback_metrics_address(tmp_path, addr, warned
     assert ("warning metrics-listen: metrics endpoint on %s:9100 is not a loopback address"
             % addr in out.stdout) == warned, out.stdout
     assert out.returncode == (1 if warned else 0), out.stdout
+
+
+def test_remote_delivery_counters(metrics_server):
+    """One recipient delivered by SMTP, one refused by the remote server: delivered{smtp},
+    bounced and dsn_sent move (the DSN itself is then delivered to the local sender)."""
+    from sinks import Script, ScriptedSink
+    sink = ScriptedSink(host="127.0.0.5", scripts=[
+        Script(rcpt={"bad@example.net": "550 5.1.1 no such user", "*": "250 2.1.5 Ok"})])
+    try:
+        srv = metrics_server("route example.net via %s\ndelivery retry-min 1s" % sink.target)
+        with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.1", 0)) as c:
+            c.sendmail("alice@example.test", ["good@example.net", "bad@example.net"],
+                       "Subject: m\r\n\r\nx\r\n")
+        wait_for(srv.mport, "relayguard_delivered_total", 1, method="smtp")
+        wait_for(srv.mport, "relayguard_bounced_total", 1)
+        s = wait_for(srv.mport, "relayguard_dsn_sent_total", 1)
+        assert value(s, "relayguard_deferred_total") == 0
+        assert len(srv.wait_messages("alice", 1)) == 1  # the DSN
+    finally:
+        sink.stop()
