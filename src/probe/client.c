@@ -209,21 +209,6 @@ static void run_one(struct conn *c, size_t i, struct probe_target *tgt, char *na
 	}
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static const char *depth(const struct result *r)
 {
 	return r->verdict == PROBE_OPEN ? "data" : r->verdict == PROBE_ACCEPTS_RCPT ? "rcpt" : "-";
@@ -233,20 +218,20 @@ static void print_json(const struct probe_options *o, const char *name, const st
 		       size_t n, const char *overall)
 {
 	printf("{\"target\":");
-	json_str(o->host);
+	util_json_print(stdout, o->host);
 	printf(",\"port\":");
-	json_str(o->port);
+	util_json_print(stdout, o->port);
 	printf(",\"server_name\":");
-	json_str(name);
+	util_json_print(stdout, name);
 	printf(",\"result\":\"%s\",\"tests\":[", overall);
 	for (size_t i = 0; i < n; i++) {
 		const struct result *r = &res[i];
 		printf("%s{\"id\":\"%s\",\"verdict\":\"%s\",\"depth\":\"%s\",\"rcpt\":",
 		       i ? "," : "", probe_battery[i].id, probe_verdict_name(r->verdict), depth(r));
-		json_str(r->rcpt_path);
+		util_json_print(stdout, r->rcpt_path);
 		printf(",\"codes\":{\"mail\":%d,\"rcpt\":%d,\"data\":%d,\"end\":%d},\"note\":",
 		       r->mail, r->rcpt, r->data, r->end);
-		json_str(r->note);
+		util_json_print(stdout, r->note);
 		putchar('}');
 	}
 	printf("]}\n");

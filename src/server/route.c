@@ -44,21 +44,6 @@ static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t len
 		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)ss)->sin_port));
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static const char *route_kind(const struct route_ctx *x, const struct dns_mx_result *res)
 {
 	return x->route ? "route" : !res ? "local" : res->implicit ? "implicit" : "mx";
@@ -70,7 +55,7 @@ static void print_json_hosts(const struct dns_mx_result *res)
 	for (size_t i = 0; res && i < res->n_hosts; i++) {
 		const struct dns_host *h = &res->hosts[i];
 		printf("%s{\"name\":", i ? "," : "");
-		json_str(h->name);
+		util_json_print(stdout, h->name);
 		printf(",\"pref\":%u,\"addresses\":[", h->pref);
 		for (size_t j = 0; j < h->n_addrs; j++) {
 			format_addr(&h->addrs[j], addr, sizeof(addr));
@@ -84,13 +69,13 @@ static void print_json_hosts(const struct dns_mx_result *res)
 static void print_json(const struct route_ctx *x, const struct dns_mx_result *res)
 {
 	printf("{\"domain\":");
-	json_str(x->domain);
+	util_json_print(stdout, x->domain);
 	printf(",\"kind\":\"%s\",\"status\":\"%s\",\"error\":", route_kind(x, res),
 	       res ? dns_status_name(res->status) : "ok");
-	json_str(res ? res->error : "");
+	util_json_print(stdout, res ? res->error : "");
 	if (x->route) {
 		printf(",\"route\":{\"host\":");
-		json_str(x->route->host);
+		util_json_print(stdout, x->route->host);
 		printf(",\"port\":%u}", x->route->port);
 	}
 	if (!res)

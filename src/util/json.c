@@ -1,6 +1,8 @@
-/* json.c — the JSON string escaper of the `--json` answers (RFC 8259 7). Pure: no I/O. */
+/* json.c — the JSON string escaper of the `--json` answers (RFC 8259 7). util_json_escape is
+ * pure; util_json_print writes its output to a stdio stream for the CLIs. */
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
@@ -71,4 +73,18 @@ size_t util_json_escape(const char *s, size_t len, char *out, size_t outlen, siz
 		out[o] = '\0';
 	*consumed = i;
 	return o;
+}
+
+void util_json_print(FILE *f, const char *s)
+{
+	char buf[256];
+	size_t len = strlen(s), used;
+	fputc('"', f);
+	while (len > 0) {
+		util_json_escape(s, len, buf, sizeof(buf), &used);
+		fputs(buf, f);
+		s += used;
+		len -= used;
+	}
+	fputc('"', f);
 }

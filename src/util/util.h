@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 /* Copy at most dstlen-1 bytes of src into dst, always NUL-terminated (dstlen > 0).
@@ -91,5 +92,7 @@ size_t util_xtext_encode(const char *s, size_t len, char *out, size_t outlen);
  * byte (not UTF-8) as U+FFFD. Never splits an escape or a character: *consumed is how much of s
  * was escaped (call again with the rest). Returns the length written. Pure. */
 size_t util_json_escape(const char *s, size_t len, char *out, size_t outlen, size_t *consumed);
+/* s as a quoted JSON string on f. */
+void util_json_print(FILE *f, const char *s);
 
 #endif
