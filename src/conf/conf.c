@@ -149,6 +149,8 @@ static const struct limit_def delivery_defs[] = {
      {NUM_SIZE, 0, 1u << 30, "0..1G"},
      50u << 10,
      DELIVERY_FIELD(bounce_size_limit)},
+    {"local-retry", {NUM_DURATION, 1, 3600, "1s..1h"}, 60, DELIVERY_FIELD(local_retry)},
+    {"dns-timeout", {NUM_DURATION, 1, 60, "1s..1m"}, 5, DELIVERY_FIELD(dns_timeout)},
 };
 #define N_DELIVERY (sizeof(delivery_defs) / sizeof(delivery_defs[0]))
 

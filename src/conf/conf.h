@@ -94,6 +94,8 @@ struct conf_delivery {
 	unsigned data_timeout;		  /* data-timeout: 600 s */
 	unsigned port;			  /* port: of MX hosts, 25 */
 	uint64_t bounce_size_limit;	  /* bounce-size-limit: original returned up to, 50K */
+	unsigned local_retry; /* local-retry: a failed Maildir delivery again after, 60 s */
+	unsigned dns_timeout; /* dns-timeout: first DNS try (doubled per try, 2 tries), 5 s */
 };
 
 enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };

@@ -1,7 +1,7 @@
 /* local.c — local delivery: a Maildir delivery per recipient on the worker pool, then one
  * fsync of new/ for every batch of deliveries into the same Maildir, then the done record
  * (through the scheduler, which owes a DSN first when NOTIFY=SUCCESS asked for one).
- * A failed attempt is retried after LOCAL_RETRY_SECONDS; the message stays in the spool. */
+ * A failed attempt is retried after `delivery local-retry`; the message stays in the spool. */
 #include "server_int.h"
 
 #include "../deliver/deliver.h"
@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LOCAL_RETRY_SECONDS 60 /* a failed Maildir delivery (disk full, permissions) */
 
 struct delivery {
 	struct server *srv;
@@ -116,16 +114,15 @@ static void delivery_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 static void delivery_failed(struct delivery *d, const char *err)
 {
-	struct timeval tv = {LOCAL_RETRY_SECONDS, 0};
+	unsigned retry = d->srv->conf->delivery.local_retry;
+	struct timeval tv = {retry, 0};
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
-	d->srv->failed++;
 	d->srv->metrics.deferred++;
 	d->attempts++;
 	char qt[1200 * 4];
 	log_msg(LOG_WARN, "deliver: maildir failed, will retry",
 		"qid=%s to=%s user=%s error=\"%s\" attempt=%u retry=%ds", d->msg->qid,
-		log_quote_path(r->addr, qt, sizeof(qt)), r->user, err, d->attempts,
-		LOCAL_RETRY_SECONDS);
+		log_quote_path(r->addr, qt, sizeof(qt)), r->user, err, d->attempts, retry);
 	struct server *srv = d->srv;
 	struct spool_msg *msg = d->msg;
 	d->retry = evtimer_new(d->srv->base, delivery_retry_cb, d);
@@ -144,7 +141,6 @@ static void delivery_failed(struct delivery *d, const char *err)
 static void delivery_finished(struct delivery *d)
 {
 	const struct spool_rcpt *r = &d->msg->env.rcpts[d->idx];
-	d->srv->delivered++;
 	d->srv->metrics.delivered[METRICS_MAILDIR]++;
 	char qt[1200 * 4];
 	log_msg(LOG_INFO, "deliver: delivered", "qid=%s to=%s user=%s method=maildir%s",

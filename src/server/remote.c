@@ -23,8 +23,7 @@
 #include <unistd.h>
 
 #define REMOTE_MAX_TARGETS 10 /* addresses tried per attempt (MX hosts × addresses) */
-#define DNS_TIMEOUT_MS 5000
-#define DNS_TRIES 2
+#define DNS_TRIES 2	      /* c-ares doubles the timeout per try */
 
 enum job_state { JOB_WAITING, JOB_READY, JOB_RESOLVING, JOB_SENDING };
 
@@ -641,7 +640,8 @@ int sched_init(struct server *srv, char *err, size_t errlen)
 {
 	const struct conf *c = srv->conf;
 	if (dns_resolver_new(srv->base, (const char *const *)c->dns_servers, c->n_dns_servers,
-			     DNS_TIMEOUT_MS, DNS_TRIES, &srv->remote.dns, err, errlen) < 0)
+			     c->delivery.dns_timeout * 1000, DNS_TRIES, &srv->remote.dns, err,
+			     errlen) < 0)
 		return -1;
 	srv->remote.tls = deliver_tls_client_ctx(err, errlen);
 	srv->remote.kick = event_new(srv->base, -1, 0, kick_cb, srv);

@@ -13,8 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROUTE_DNS_TIMEOUT_MS 2000 /* first try; c-ares doubles it per round */
-#define ROUTE_DNS_TRIES 2
+#define ROUTE_DNS_TRIES 2 /* c-ares doubles the timeout per try */
 
 struct route_ctx {
 	const struct conf *c;
@@ -130,7 +129,8 @@ static int route_resolve(struct route_ctx *x)
 		return 2;
 	}
 	if (dns_resolver_new(x->base, (const char *const *)x->c->dns_servers, x->c->n_dns_servers,
-			     ROUTE_DNS_TIMEOUT_MS, ROUTE_DNS_TRIES, &r, err, sizeof(err)) < 0) {
+			     x->c->delivery.dns_timeout * 1000, ROUTE_DNS_TRIES, &r, err,
+			     sizeof(err)) < 0) {
 		fprintf(stderr, "relayguard: %s\n", err);
 		event_base_free(x->base);
 		return 2;

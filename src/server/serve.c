@@ -277,10 +277,14 @@ int server_run(const char *conf_path)
 	event_base_dispatch(srv.base);
 	uint64_t commits, syncs;
 	spool_stats(srv.spool, &commits, &syncs);
+	const struct metrics *m = &srv.metrics;
+	uint64_t delivered = 0;
+	for (size_t i = 0; i < METRICS_METHODS; i++)
+		delivered += m->delivered[i];
 	log_msg(LOG_INFO, "server: stopped",
-		"queued=%" PRIu64 " spool_fdatasyncs=%" PRIu64 " delivered=%lu failed_attempts=%lu "
-		"maildir_dir_fsyncs=%lu",
-		commits, syncs, srv.delivered, srv.failed, srv.dirsync_calls);
+		"queued=%" PRIu64 " spool_fdatasyncs=%" PRIu64 " delivered=%" PRIu64
+		" failed_attempts=%" PRIu64 " maildir_dir_fsyncs=%lu",
+		commits, syncs, delivered, m->deferred, srv.dirsync_calls);
 	server_free(&srv);
 	return 0;
 }

@@ -48,12 +48,12 @@ struct server {
 	size_t open_relay_tests;     /* battery tests an outside client could relay */
 	struct delivery *deferred;   /* waiting for their retry timer */
 	struct dirsync *dirsyncs;    /* Maildirs with renames waiting for their new/ fsync */
-	unsigned long delivered, failed, dirsync_calls;
-	time_t started, conf_loaded;	   /* the server's start; the last (re)load of the config */
-	unsigned long reloads;		   /* successful reloads */
-	int stopping;			   /* the first SIGTERM/SIGINT came: draining */
-	struct reload *reload;		   /* the reload running now, or NULL */
-	int reload_again;		   /* another one was asked for meanwhile */
+	unsigned long dirsync_calls; /* fsyncs of Maildir new/ (for the stop line) */
+	time_t started, conf_loaded; /* the server's start; the last (re)load of the config */
+	unsigned long reloads;	     /* successful reloads */
+	int stopping;		     /* the first SIGTERM/SIGINT came: draining */
+	struct reload *reload;	     /* the reload running now, or NULL */
+	int reload_again;	     /* another one was asked for meanwhile */
 	struct reload_waiter *reload_next; /* the clients waiting for that next one */
 	struct metrics metrics;	   /* counters for the metrics endpoint (loop thread only) */
 	struct metrics_http *http; /* the metrics-listen endpoint, or NULL */

@@ -168,3 +168,19 @@ def test_text_output_and_usage(conf):
     out = subprocess.run([BIN, "route", "-c", "/nonexistent.conf", "a.test"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "nonexistent" in out.stderr
+
+
+def test_dns_timeout_setting(tmp_path):
+    """delivery dns-timeout: a DNS server that never answers makes the lookup a temporary
+    failure (exit 2) after the configured tries, not a hang."""
+    import socket
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        extra = "dns-server 127.0.0.1:%d\ndelivery dns-timeout 1s\n" % silent.getsockname()[1]
+        conf = str(Server(tmp_path, extra).conf)
+        out = route(conf, "example.net")
+        assert out.returncode == 2, (out.stdout, out.stderr)
+        assert "timeout" in (out.stdout + out.stderr).lower(), (out.stdout, out.stderr)
+    finally:
+        silent.close()

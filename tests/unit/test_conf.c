@@ -675,6 +675,8 @@ static void test_delivery(void)
 		      "lifetime defaults");
 		CHECK(c->delivery.port == 25 && c->delivery.bounce_size_limit == 50 * 1024,
 		      "port, bounce size");
+		CHECK(c->delivery.local_retry == 60 && c->delivery.dns_timeout == 5,
+		      "local retry, dns timeout");
 		CHECK(c->delivery_tls == CONF_TLS_CLIENT_MAY &&
 			  c->local_delivery == CONF_LOCAL_MAILDIR,
 		      "tls, local method");
@@ -682,11 +684,12 @@ static void test_delivery(void)
 		CHECK(!c->metrics_listen && c->n_routes == 0 && c->n_dns_servers == 0, "off");
 		conf_free(c);
 	}
-	c = parse_ok("route Example.NET via mx.example.net:2526\nroute * via [::1]:25\n"
-		     "route b.test via 127.0.0.9\ndns-server 127.0.0.1:5353 ::1 [::1]:53\n"
-		     "delivery retry-min 2s\ndelivery lifetime 1h\ndelivery port 2525\n"
-		     "delivery-tls none\nlocal-delivery lmtp 127.0.0.1:24\n"
-		     "control-socket /tmp/rg.sock\nmetrics-listen 127.0.0.1:9125\n");
+	c = parse_ok(
+	    "route Example.NET via mx.example.net:2526\nroute * via [::1]:25\n"
+	    "route b.test via 127.0.0.9\ndns-server 127.0.0.1:5353 ::1 [::1]:53\n"
+	    "delivery retry-min 2s\ndelivery lifetime 1h\ndelivery port 2525\n"
+	    "delivery-tls none\nlocal-delivery lmtp 127.0.0.1:24\ndelivery local-retry 5s\n"
+	    "control-socket /tmp/rg.sock\nmetrics-listen 127.0.0.1:9125\n");
 	if (c) {
 		const struct conf_route *r = conf_find_route(c, "example.net");
 		CHECK(r && !strcmp(r->host, "mx.example.net") && r->port == 2526, "exact route");
@@ -699,6 +702,7 @@ static void test_delivery(void)
 			  c->delivery.port == 2525,
 		      "delivery values");
 		CHECK(c->delivery_tls == CONF_TLS_CLIENT_NONE, "tls none");
+		CHECK(c->delivery.local_retry == 5, "local retry");
 		CHECK(c->local_delivery == CONF_LOCAL_LMTP &&
 			  !strcmp(c->lmtp_target, "127.0.0.1:24"),
 		      "lmtp");
