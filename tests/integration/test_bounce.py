@@ -199,3 +199,23 @@ def test_mixed_local_and_remote_recipients(make_server, tmp_path):
         assert len(dsns(srv, "alice")) == 1
     finally:
         sink.stop()
+
+
+def test_bounce_size_limit_returns_only_the_header_of_a_big_message(make_server, tmp_path):
+    sink = SmtpSink(tmp_path, host="127.0.0.5", args=NO_SUCH_USER)
+    try:
+        srv = make_server(route(sink) + "delivery bounce-size-limit 1K\n")
+        send(srv, "alice@example.test", ["nobody@example.net"], subject="too big to return",
+              body="BIGTOKEN " + "x" * 4000 + "\r\n")
+        send(srv, "alice@example.test", ["nobody@example.net"], subject="small",
+              body="SMALLTOKEN\r\n")
+        got = wait_dsns(srv, "alice", 2)
+        assert len(got) == 2
+        big = next(g for g in got if b"too big to return" in g.returned_bytes())
+        small = next(g for g in got if b"Subject: small" in g.returned_bytes())
+        assert big.returned.get_content_type() == "text/rfc822-headers"
+        assert b"BIGTOKEN" not in big.msg.as_bytes()
+        assert small.returned.get_content_type() == "message/rfc822"
+        assert b"SMALLTOKEN" in small.msg.as_bytes()
+    finally:
+        sink.stop()

@@ -341,3 +341,28 @@ def test_destination_rate_delay_spaces_connections(make_server, tmp_path):
         assert len(starts) == 3 and all(g >= 0.9 for g in gaps), gaps
     finally:
         sink.stop()
+
+
+def test_total_concurrency_spans_destinations(make_server, tmp_path):
+    # two next hops, each session 0.4 s long: with delivery concurrency 1 no two sessions to
+    # either sink ever overlap
+    slow = [Script(delay={".": 0.4})]
+    a = ScriptedSink(host="127.0.0.5", scripts=slow)
+    b = ScriptedSink(host="127.0.0.6", scripts=slow)
+    try:
+        srv = make_server(conf("route example.net via %s" % a.target,
+                               "route example.org via %s" % b.target,
+                               "delivery concurrency 1"))
+        for i in range(2):
+            send(srv, "alice@example.test", ["carol@example.net"], subject="n %d" % i)
+            send(srv, "alice@example.test", ["dave@example.org"], subject="o %d" % i)
+        assert len(a.wait_delivered(2, timeout=10)) == 2
+        assert len(b.wait_delivered(2, timeout=10)) == 2
+        conns = a.connections + b.connections
+        assert wait_until(lambda: all(c.closed for c in conns), 5)
+        spans = sorted((c.opened, c.closed) for c in conns)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert start >= end - 0.05, spans
+    finally:
+        a.stop()
+        b.stop()
