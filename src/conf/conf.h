@@ -15,6 +15,8 @@
 
 /* control-socket when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+/* auth-database when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
 
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
@@ -145,6 +147,7 @@ struct conf {
 	/* tls-certificate PATH (PEM, chain after the certificate) and tls-key PATH: both or
 	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
 	char *tls_cert_file, *tls_key_file;
+	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
