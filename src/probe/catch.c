@@ -27,6 +27,7 @@ struct probe_catcher {
 	char runid[PROBE_RUNID_LEN + 1];
 	uint64_t caught;
 	unsigned messages;
+	long long last_ms;
 	struct catch_conn conns[CATCH_CONNS];
 };
 
@@ -109,6 +110,7 @@ static int catch_lines(struct probe_catcher *k, struct catch_conn *cc)
 		cc->len -= n;
 		if (cc->s.messages != before) {
 			k->messages++;
+			k->last_ms = probe_now_ms();
 			k->caught |= cc->s.caught;
 			if (k->verbose)
 				fprintf(stderr, "catcher: message %u received\n", k->messages);
@@ -172,6 +174,11 @@ uint64_t probe_catcher_caught(const struct probe_catcher *k)
 unsigned probe_catcher_messages(const struct probe_catcher *k)
 {
 	return k ? k->messages : 0;
+}
+
+long long probe_catcher_last(const struct probe_catcher *k)
+{
+	return k ? k->last_ms : 0;
 }
 
 void probe_catcher_close(struct probe_catcher *k)

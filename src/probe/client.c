@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +22,8 @@ struct run {
 	char runid[PROBE_RUNID_LEN + 1];
 	struct probe_result res[PROBE_MAX_TESTS];
 	size_t n;
-	const char *fatal; /* why nothing can be tested (STARTTLS not offered), or NULL */
+	long long waited_ms; /* how long the catcher was waited for */
+	const char *fatal;   /* why nothing can be tested (STARTTLS not offered), or NULL */
 };
 
 static void run_make_id(struct run *r)
@@ -129,18 +131,8 @@ static void run_one(struct run *r, size_t i)
 	}
 }
 
-/* After the battery: wait (bounded by --catch-wait) until the catcher has every message the
- * server accepted for a catcher address, then mark the depth each test reached. */
-static void run_catch_wait(struct run *r)
+static void run_mark_delivered(struct run *r, uint64_t want)
 {
-	uint64_t want = 0;
-	for (size_t i = 0; i < r->n; i++)
-		if (r->res[i].verdict == PROBE_OPEN && r->res[i].catchable)
-			want |= (uint64_t)1 << i;
-	long long deadline = probe_now_ms() + (long long)r->o->catch_wait * 1000;
-	for (long long left;
-	     (want & ~probe_catcher_caught(r->catcher)) && (left = deadline - probe_now_ms()) > 0;)
-		probe_catcher_wait(r->catcher, -1, left < 200 ? (int)left : 200);
 	uint64_t caught = probe_catcher_caught(r->catcher);
 	for (size_t i = 0; i < r->n; i++) {
 		struct probe_result *res = &r->res[i];
@@ -152,9 +144,45 @@ static void run_catch_wait(struct run *r)
 			res->delivered = 1;
 		} else if (want & ((uint64_t)1 << i)) {
 			snprintf(res->note, sizeof(res->note),
-				 "not delivered to the catcher within %us", r->o->catch_wait);
+				 "not delivered to the catcher within %.1fs",
+				 (double)r->waited_ms / 1000);
 		}
 	}
+}
+
+/* Whether the recipient names the catcher's domain itself; the other catchable forms reach the
+ * catcher only if the server rewrites them there (percent hack, source route, quoting). */
+static int run_rcpt_direct(const struct run *r, const struct probe_result *res)
+{
+	size_t pl = strlen(res->rcpt_path), dl = strlen(r->catch_dom);
+	return pl > dl + 2 && res->rcpt_path[pl - dl - 2] == '@' &&
+	       !strncasecmp(res->rcpt_path + pl - dl - 1, r->catch_dom, dl);
+}
+
+/* After the battery: wait until the catcher has every message the server accepted for a
+ * catcher address, or --catch-wait ran out, or every direct one arrived and the catcher has
+ * been quiet for PROBE_CATCH_QUIET_MS (the indirect forms the server did not rewrite to the
+ * catcher never come). Then mark the depth each test reached. */
+static void run_catch_wait(struct run *r)
+{
+	uint64_t want = 0, direct = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->res[i].verdict == PROBE_OPEN && r->res[i].catchable) {
+			want |= (uint64_t)1 << i;
+			direct |= run_rcpt_direct(r, &r->res[i]) ? (uint64_t)1 << i : 0;
+		}
+	long long start = probe_now_ms(), deadline = start + (long long)r->o->catch_wait * 1000;
+	for (long long now;
+	     (want & ~probe_catcher_caught(r->catcher)) && (now = probe_now_ms()) < deadline;) {
+		long long last = probe_catcher_last(r->catcher);
+		if (!(direct & ~probe_catcher_caught(r->catcher)) &&
+		    now - (last > start ? last : start) >= PROBE_CATCH_QUIET_MS)
+			break;
+		probe_catcher_wait(r->catcher, -1,
+				   deadline - now < 100 ? (int)(deadline - now) : 100);
+	}
+	r->waited_ms = probe_now_ms() - start;
+	run_mark_delivered(r, want);
 }
 
 static void run_battery(struct run *r)

@@ -21,6 +21,12 @@ int probe_catcher_wait(struct probe_catcher *k, int fd, int timeout_ms);
 /* Tokens of messages the catcher accepted so far (bit i: battery test i). */
 uint64_t probe_catcher_caught(const struct probe_catcher *k);
 unsigned probe_catcher_messages(const struct probe_catcher *k);
+/* probe_now_ms() of the last message accepted, 0 before the first. */
+long long probe_catcher_last(const struct probe_catcher *k);
+
+/* After the battery, the catcher is given up once every test addressed to it directly has
+ * arrived and it has been quiet this long (the rest are bounded by --catch-wait). */
+#define PROBE_CATCH_QUIET_MS 2000
 void probe_catcher_close(struct probe_catcher *k);
 
 /* Milliseconds on the monotonic clock. */
