@@ -242,3 +242,49 @@ def test_catch_against_closed_relayguard_and_postfix(server, postfix):
 def _free_catch_port():
     from sinks import free_port
     return free_port("127.0.0.9")
+
+
+def test_sni_is_the_host_name_never_an_address(tmp_path):
+    """--tls against a TLS listener that records the SNI of every session and answers 554:
+    the name goes in SNI when HOST is a name, nothing when it is an address."""
+    import socket
+    import ssl
+    import threading
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=x",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=30)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+
+    def sni_of_run(host):
+        seen = []
+        ctx.sni_callback = lambda sock, name, c: seen.append(name)
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.1)
+        done = threading.Event()
+
+        def serve():
+            while not done.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                conn.settimeout(2)
+                try:
+                    with ctx.wrap_socket(conn, server_side=True) as tls:
+                        tls.sendall(b"554 5.3.2 no service here\r\n")
+                except (OSError, ssl.SSLError):
+                    pass
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        out = probe("--tls", "--max-time", "1", "--timeout", "2",
+                    "%s:%d" % (host, listener.getsockname()[1]))
+        done.set()
+        t.join(5)
+        listener.close()
+        assert out.returncode == 2 and "result: could not test" in out.stdout
+        return set(seen)
+    assert sni_of_run("localhost") == {"localhost"}
+    assert sni_of_run("127.0.0.1") == {None}
