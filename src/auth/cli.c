@@ -121,10 +121,12 @@ static int read_hidden(const char *prompt, char *buf, size_t size, size_t *len)
 		return -1;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* echo off (and type-ahead dropped) before the prompt: what is typed after the prompt is
+	 * never flushed, and never echoed */
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
 		return -1;
+	fputs(prompt, stderr);
+	fflush(stderr);
 	int rc = read_line(buf, size, len);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	fputc('\n', stderr);

@@ -5,6 +5,7 @@
  * (--max-time) and for deliveries (--catch-wait). */
 #include "probe_int.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,9 @@ int probe_run(const struct probe_options *o)
 		fprintf(stderr, "relayguard probe: out of memory\n");
 		return 2;
 	}
+	/* a server that closes while we write (a TLS record, a pipelined command) must give EPIPE
+	 * and a verdict, not kill the probe before its report is printed */
+	signal(SIGPIPE, SIG_IGN);
 	r->o = o;
 	r->c.fd = -1;
 	r->c.o = o;

@@ -30,6 +30,7 @@ def probe(*args, timeout=60):
 
 def probe_json(*args):
     out = probe("--json", *args)
+    assert out.stdout, "no report: rc=%d stderr=%r" % (out.returncode, out.stderr)
     return out.returncode, json.loads(out.stdout)
 
 

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import pty
+import signal
 import re
 import select
 import sqlite3
@@ -214,7 +215,10 @@ def pty_run(args, answers, timeout=20):
             if not chunk:
                 break
             shown += chunk
-    _, status = os.waitpid(pid, 0)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == 0:  # still waiting for input at the deadline: a failure, not a hang
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
