@@ -71,6 +71,12 @@ struct conf_limits {
 				     client that talks before the banner is dropped */
 	unsigned shutdown_grace;  /* limit shutdown-grace, seconds, default 10: at SIGTERM, time
 				     a session inside a transaction gets to finish it */
+	unsigned auth_failure_delay;	/* limit auth-failure-delay, s, 1: the Nth failed AUTH of a
+					   session waits N x this (at most 10 x) before its 535 */
+	unsigned auth_session_failures; /* limit auth-session-failures, 3: then 421 and close */
+	unsigned auth_ip_failures;	/* limit auth-ip-failures, 10: failures from one IP within
+					   auth-block-time that block it */
+	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
@@ -139,6 +145,8 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
+	size_t n_auth_allowlist;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
