@@ -15,6 +15,8 @@
 
 /* control-socket when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+/* auth-database when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
 
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
@@ -145,6 +147,7 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
 	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
 	size_t n_auth_allowlist;
 };
