@@ -28,6 +28,9 @@ struct conf_listen {
 	socklen_t addrlen;
 	char text[64]; /* "127.0.0.1:2525", "[::1]:2525" as written */
 	enum conf_role role;
+	int tls_implicit; /* "tls implicit": TLS from the first byte (the port-465 role, RFC 8314)
+			   */
+	int auth;	  /* AUTH offered here: "auth yes|no", default yes for role submission */
 };
 
 /* One entry of the user table: a local part that exists in one local domain (domain != NULL)
@@ -150,6 +153,9 @@ struct conf {
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
 	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
 	size_t n_auth_allowlist;
+	/* tls-certificate PATH (PEM, chain after the certificate) and tls-key PATH: both or
+	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
+	char *tls_cert_file, *tls_key_file;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
