@@ -80,4 +80,9 @@ long auth_store_list(struct auth_store *st, void (*fn)(void *arg, const struct a
  * be another thread's). */
 void auth_store_last_error(struct auth_store *st, char *buf, size_t len);
 
+/* `relayguard user add|passwd|del|list|lock|unlock ...` (argv after "user"): manage the store the
+ * config's auth-database names. 0 done, 1 refused (the login exists, no such login, the
+ * passwords differ, an empty or invalid password), 2 usage, config or store error. */
+int auth_user_cli(int argc, char **argv, const char *default_conf);
+
 #endif

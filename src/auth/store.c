@@ -56,6 +56,25 @@ static int make_parent_dirs(const char *path)
 	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A file root creates belongs to the owner of its directory (/var/lib/relayguard, the server's
+ * user): `sudo relayguard user add` must not make a store the server cannot read. SQLite gives
+ * its -wal and -shm files the owner of the database file in turn. */
+static int give_to_dir_owner(int fd, const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	const char *slash = strrchr(path, '/');
+	if (geteuid() != 0)
+		return 0;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &sb) < 0)
+		return -1;
+	return sb.st_uid == 0 ? 0 : fchown(fd, sb.st_uid, sb.st_gid);
+}
+
 /* The file exists before SQLite opens it, with mode 0600: SQLite would make it 0644 (less the
  * umask), and it gives its -wal and -shm files the mode of the database file. */
 static int make_db_file(const char *path, char *err, size_t errlen)
@@ -64,9 +83,15 @@ static int make_db_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(errno));
 		return -1;
 	}
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd < 0 || give_to_dir_owner(fd, path) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
 		return -1;
 	}
 	close(fd);
