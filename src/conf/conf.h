@@ -150,12 +150,12 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
-	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
-	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
-	size_t n_auth_allowlist;
 	/* tls-certificate PATH (PEM, chain after the certificate) and tls-key PATH: both or
 	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
 	char *tls_cert_file, *tls_key_file;
+	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
+	size_t n_auth_allowlist;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

@@ -13,7 +13,7 @@
 
 const char *tls_error_reason(char *buf, size_t len, const char *fallback)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error(); /* the first: the cause, not the caller giving up */
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
 	if (r)
 		snprintf(buf, len, "%s", r);

@@ -38,7 +38,7 @@ void tls_received_comment(const SSL *ssl, char *buf, size_t len);
  * connection, or out (outlen) is too small. */
 int tls_channel_binding(SSL *ssl, const char *type, unsigned char *out, size_t outlen, size_t *len);
 
-/* The latest OpenSSL error of this thread as text ("key values mismatch"), or fallback;
+/* The first OpenSSL error queued on this thread as text ("key values mismatch"), or fallback;
  * clears the thread's error queue. */
 const char *tls_error_reason(char *buf, size_t len, const char *fallback);
 
