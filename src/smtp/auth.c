@@ -152,8 +152,9 @@ static void failure_reply(struct smtp_session *s)
 	auth_end(s);
 	smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 	if (s->auth_failures >= s->conf->limits.auth_session_failures) {
-		log_msg(LOG_WARN, "smtp: too many failed auth", "session=%llu client=%s failures=%u",
-			(unsigned long long)s->id, s->ip, s->auth_failures);
+		log_msg(LOG_WARN, "smtp: too many failed auth",
+			"session=%llu client=%s failures=%u", (unsigned long long)s->id, s->ip,
+			s->auth_failures);
 		smtp_close(s, "421 4.7.0 %s Too many failed authentications, closing connection",
 			   s->conf->hostname);
 		return;
@@ -174,8 +175,9 @@ static void auth_failure(struct smtp_session *s)
 	unsigned n = ++s->auth_failures;
 	s->ctx->metrics->auth_failed++;
 	auth_log(s, LOG_WARN, "smtp: auth failed");
-	if (!auth_exempt(s) && auth_guard_failed(&s->ctx->guard, guard_limits(s, &l),
-						 s->client.addr, time(NULL)) == AUTH_GUARD_NEW_BLOCK)
+	if (!auth_exempt(s) &&
+	    auth_guard_failed(&s->ctx->guard, guard_limits(s, &l), s->client.addr, time(NULL)) ==
+		AUTH_GUARD_NEW_BLOCK)
 		log_msg(LOG_WARN, "smtp: auth blocked client", "client=%s failures=%u block=%us",
 			s->ip, l.ip_failures, l.block_time);
 	unsigned steps = n < SMTP_AUTH_DELAY_STEPS ? n : SMTP_AUTH_DELAY_STEPS;
@@ -242,7 +244,8 @@ static void step_done(void *arg)
 			auth_resume(s);
 			return;
 		}
-		sent = send_challenge(s, a->out, a->out_len) == 0; /* RFC 4954 4: data with success */
+		sent =
+		    send_challenge(s, a->out, a->out_len) == 0; /* RFC 4954 4: data with success */
 		a->final = 1;
 		break;
 	case AUTH_SASL_FAIL:
@@ -324,7 +327,8 @@ void smtp_auth_command(struct smtp_session *s, const char *arg, size_t len)
 		if (a)
 			smtp_error(s, "501 5.5.2 Invalid base64 data");
 		else
-			smtp_reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+			smtp_reply(s,
+				   "454 4.7.0 Temporary authentication failure, try again later");
 		free(a);
 		return;
 	}

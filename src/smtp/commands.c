@@ -281,7 +281,8 @@ static void cmd_auth(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		return;
 	}
 	if (!s->tls && !s->listener.tls_implicit) {
-		smtp_error(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+		smtp_error(s,
+			   "538 5.7.11 Encryption required for requested authentication mechanism");
 		return;
 	}
 	smtp_auth_command(s, arg, len);

@@ -20,9 +20,9 @@ enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT,   /* waiting for the spool; input is not read */
-	SMTP_STATE_CLOSING,  /* final reply queued; freed once it is written */
-	SMTP_STATE_STARTTLS, /* "220 Ready to start TLS" queued; TLS starts once it is written */
+	SMTP_STATE_COMMIT,    /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING,   /* final reply queued; freed once it is written */
+	SMTP_STATE_STARTTLS,  /* "220 Ready to start TLS" queued; TLS starts once it is written */
 	SMTP_STATE_AUTH,      /* a 334 challenge is out: the next line is the client's response */
 	SMTP_STATE_AUTH_WAIT, /* an AUTH step on the worker, or a failure delay: input not read */
 };
@@ -67,8 +67,8 @@ struct smtp_session {
 	struct conf_listen listener; /* a copy of the listener the session came in on */
 	char tls_info[128];	     /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, or "" */
 	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
-	struct smtp_auth *auth;	 /* the AUTH exchange under way, or NULL */
-	unsigned auth_failures;	 /* failed AUTH commands in this session */
+	struct smtp_auth *auth; /* the AUTH exchange under way, or NULL */
+	unsigned auth_failures; /* failed AUTH commands in this session */
 };
 
 /* session.c */
