@@ -157,7 +157,6 @@ static void failure_reply(struct smtp_session *s)
 			s->auth_failures);
 		smtp_close(s, "421 4.7.0 %s Too many failed authentications, closing connection",
 			   s->conf->hostname);
-		return;
 	}
 }
 
@@ -189,8 +188,11 @@ static void auth_failure(struct smtp_session *s)
 	s->state = SMTP_STATE_AUTH_WAIT; /* input stays unread until the 535 */
 	bufferevent_disable(s->bev, EV_READ);
 	a->delay = evtimer_new(s->ctx->base, delay_cb, s);
-	if (!a->delay || evtimer_add(a->delay, &tv) < 0)
-		failure_reply(s);
+	if (!a->delay || evtimer_add(a->delay, &tv) < 0) {
+		failure_reply(s); /* no timer: answer now */
+		if (s->state == SMTP_STATE_COMMAND)
+			bufferevent_enable(s->bev, EV_READ);
+	}
 }
 
 static void auth_temp_error(struct smtp_session *s, const char *why)
