@@ -63,6 +63,7 @@ static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
 static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
+static int do_auth_allowlist(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 
@@ -91,6 +92,7 @@ static const struct directive directives[] = {
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
     {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
+    {"auth-allowlist", "CIDR...", 1, UNLIMITED, MANY, do_auth_allowlist},
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
 };
@@ -127,6 +129,13 @@ static const struct limit_def limit_defs[] = {
     {"max-errors", {NUM_COUNT, 1, 1000, "1..1000"}, 10, LIMIT_FIELD(max_errors)},
     {"greeting-delay", {NUM_DURATION, 0, 60, "0s..60s"}, 0, LIMIT_FIELD(greeting_delay)},
     {"shutdown-grace", {NUM_DURATION, 0, 300, "0s..5m"}, 10, LIMIT_FIELD(shutdown_grace)},
+    {"auth-failure-delay", {NUM_DURATION, 0, 30, "0s..30s"}, 1, LIMIT_FIELD(auth_failure_delay)},
+    {"auth-session-failures", {NUM_COUNT, 1, 100, "1..100"}, 3, LIMIT_FIELD(auth_session_failures)},
+    {"auth-ip-failures", {NUM_COUNT, 1, 100000, "1..100000"}, 10, LIMIT_FIELD(auth_ip_failures)},
+    {"auth-block-time",
+     {NUM_DURATION, 1, 24 * 3600, "1s..1d"},
+     15 * 60,
+     LIMIT_FIELD(auth_block_time)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
@@ -732,6 +741,24 @@ static int do_trusted(struct parser *p, const struct stmt *s)
 		c->trusted = a;
 		l[c->n_trusted] = s->arg[i].line;
 		a[c->n_trusted++] = net;
+	}
+	return 0;
+}
+
+/* auth-allowlist CIDR...: addresses never blocked for failed AUTH (like trusted networks). */
+static int do_auth_allowlist(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		struct cidr net;
+		if (cidr_parse(s->arg[i].text, &net) < 0)
+			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
+					 show(s->arg[i].text).s);
+		struct cidr *a = append_slot(c->auth_allowlist, c->n_auth_allowlist, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->auth_allowlist = a;
+		a[c->n_auth_allowlist++] = net;
 	}
 	return 0;
 }
@@ -1398,6 +1425,7 @@ void conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->auth_database);
 	free(c->metrics_listen);
+	free(c->auth_allowlist);
 	free(c->tls_cert_file);
 	free(c->tls_key_file);
 	free(c->path);

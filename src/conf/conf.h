@@ -76,6 +76,12 @@ struct conf_limits {
 				     client that talks before the banner is dropped */
 	unsigned shutdown_grace;  /* limit shutdown-grace, seconds, default 10: at SIGTERM, time
 				     a session inside a transaction gets to finish it */
+	unsigned auth_failure_delay;	/* limit auth-failure-delay, s, 1: the Nth failed AUTH of a
+					   session waits N x this (at most 10 x) before its 535 */
+	unsigned auth_session_failures; /* limit auth-session-failures, 3: then 421 and close */
+	unsigned auth_ip_failures;	/* limit auth-ip-failures, 10: failures from one IP within
+					   auth-block-time that block it */
+	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
@@ -148,6 +154,8 @@ struct conf {
 	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
 	char *tls_cert_file, *tls_key_file;
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
+	size_t n_auth_allowlist;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

@@ -201,6 +201,7 @@ static void server_free(struct server *srv)
 	srv->stopping = 1; /* a reload finishing below is not applied */
 	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
+	smtp_auth_shutdown(&srv->smtp);
 	SSL_CTX_free(srv->smtp.tls_ctx); /* the sessions, gone now, held their own references */
 	if (srv->workq) {
 		workq_stop(srv->workq); /* deliveries under way finish and are recorded */
@@ -256,6 +257,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	srv->smtp.base = srv->base;
 	srv->smtp.spool = srv->spool;
 	srv->smtp.metrics = &srv->metrics;
+	if (smtp_auth_init(&srv->smtp, err, errlen) < 0)
+		return -1;
 	if (smtp_listen(&srv->smtp, err, errlen) < 0 || metrics_http_start(srv, err, errlen) < 0)
 		return -1;
 	long pending = spool_recover(srv->spool, err, errlen);

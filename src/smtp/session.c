@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -194,6 +195,7 @@ void smtp_session_free(struct smtp_session *s)
 	struct smtp_ctx *ctx = s->ctx;
 	if (s->commit)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
+	smtp_auth_detach(s);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);
@@ -281,11 +283,18 @@ static const char *line_error_reply(enum smtp_line_status st)
 	}
 }
 
+/* An AUTH command, or a response inside an AUTH exchange, may be up to SMTP_AUTH_LINE_MAX. */
+static int line_may_be_long(const struct smtp_session *s, const char *p, size_t len)
+{
+	return s->state == SMTP_STATE_AUTH || (len >= 5 && strncasecmp(p, "AUTH ", 5) == 0);
+}
+
 /* Handle one command line from the input, if a complete one is there. Returns 1 if the caller
  * should look for more input, 0 to stop. */
 static int command_input(struct smtp_session *s, struct evbuffer *in)
 {
-	size_t max = s->conf->limits.line_length;
+	unsigned limit = s->conf->limits.line_length;
+	size_t max = limit > SMTP_AUTH_LINE_MAX ? limit : SMTP_AUTH_LINE_MAX;
 	size_t avail = evbuffer_get_length(in), n = avail < max ? avail : max, linelen, used;
 	if (s->discarding)
 		return discard_long_line(s, in) == 0 && evbuffer_get_length(in) > 0;
@@ -308,7 +317,14 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 		evbuffer_drain(in, used);
 		return smtp_error(s, "%s", line_error_reply(st)) == 0;
 	}
-	smtp_command(s, p, linelen);
+	if (used > limit && !line_may_be_long(s, p, linelen)) {
+		evbuffer_drain(in, used);
+		return smtp_error(s, "500 5.5.6 Line too long (limit %u)", limit) == 0;
+	}
+	if (s->state == SMTP_STATE_AUTH)
+		smtp_auth_response(s, p, linelen);
+	else
+		smtp_command(s, p, linelen);
 	evbuffer_drain(in, used);
 	return 1;
 }
@@ -333,7 +349,8 @@ static void session_process(struct smtp_session *s)
 		}
 		if (s->state == SMTP_STATE_DATA)
 			smtp_data_input(s);
-		else if (s->state != SMTP_STATE_COMMAND || !command_input(s, in))
+		else if ((s->state != SMTP_STATE_COMMAND && s->state != SMTP_STATE_AUTH) ||
+			 !command_input(s, in))
 			return;
 	}
 }
@@ -358,7 +375,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (s->state != SMTP_STATE_COMMIT) {
+	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT) {
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
@@ -377,8 +394,8 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (smtp_tls_event(s, what))
 		return; /* the TLS handshake finished, or failed and the session is gone */
-	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING &&
-	    s->state != SMTP_STATE_COMMIT) {
+	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT;
+	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING && !waiting) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);
 		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->conf->hostname);
@@ -386,7 +403,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	/* a commit is still running: its completion answers the client; otherwise (EOF, error,
 	 * or a client that never reads its final reply) the session ends now */
-	if (what & BEV_EVENT_TIMEOUT && s->state == SMTP_STATE_COMMIT)
+	if (what & BEV_EVENT_TIMEOUT && waiting)
 		return;
 	smtp_session_free(s);
 }

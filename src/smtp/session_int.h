@@ -20,10 +20,17 @@ enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT,   /* waiting for the spool; input is not read */
-	SMTP_STATE_CLOSING,  /* final reply queued; freed once it is written */
-	SMTP_STATE_STARTTLS, /* "220 Ready to start TLS" queued; TLS starts once it is written */
+	SMTP_STATE_COMMIT,    /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING,   /* final reply queued; freed once it is written */
+	SMTP_STATE_STARTTLS,  /* "220 Ready to start TLS" queued; TLS starts once it is written */
+	SMTP_STATE_AUTH,      /* a 334 challenge is out: the next line is the client's response */
+	SMTP_STATE_AUTH_WAIT, /* an AUTH step on the worker, or a failure delay: input not read */
 };
+
+/* Client lines up to this many octets are read (RFC 4954 4: AUTH lines of 12288 octets, the
+ * initial response included); any other command longer than limit line-length still gets
+ * 500 5.5.6. */
+#define SMTP_AUTH_LINE_MAX 12288
 
 /* The transaction: born at MAIL, dies at RSET, EHLO or the end of DATA. */
 struct smtp_tx {
@@ -60,6 +67,8 @@ struct smtp_session {
 	struct conf_listen listener; /* a copy of the listener the session came in on */
 	char tls_info[128];	     /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, or "" */
 	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
+	struct smtp_auth *auth; /* the AUTH exchange under way, or NULL */
+	unsigned auth_failures; /* failed AUTH commands in this session */
 };
 
 /* session.c */
@@ -101,6 +110,19 @@ int smtp_tls_event(struct smtp_session *s, short what);
 void smtp_tls_close(struct smtp_session *s);
 /* Shutdown cut: what out holds, encrypted straight to the socket (non-blocking, best effort). */
 void smtp_tls_send_now(struct smtp_session *s, struct evbuffer *out);
+
+/* auth.c: SMTP AUTH (RFC 4954) */
+/* AUTH may be given: the listener offers it, the session is under TLS, not yet authenticated,
+ * and SASL is up. The one predicate for the EHLO keyword and the command. */
+int smtp_auth_offered(const struct smtp_session *s);
+/* The EHLO keyword's mechanism list for this session ("SCRAM-SHA-256-PLUS SCRAM-SHA-256 ..."). */
+const char *smtp_auth_mechs(const struct smtp_session *s);
+/* AUTH mech [initial-response]: the command (state checks done by the caller). */
+void smtp_auth_command(struct smtp_session *s, const char *arg, size_t len);
+/* A line in SMTP_STATE_AUTH: the client's response to a 334. */
+void smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
+/* The session is being freed: a step running on the worker finishes on its own. */
+void smtp_auth_detach(struct smtp_session *s);
 
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);

@@ -588,7 +588,7 @@ static void test_load_shipped(void)
 	    {"mailboxes", "postmaster@*=postmaster abuse@*=postmaster alice@*=alice "
 			  "bob@example.test=bob"},
 	    {"trusted", "127.0.0.1/32 ::1/128"},
-	    {"rules", "allow trusted->any [local-host]"},
+	    {"rules", "allow trusted->any [local-host]; allow authenticated->any [users]"},
 	    {"limits", "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 "
 		       "err=10 greet=0"},
 	    {"misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
