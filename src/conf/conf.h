@@ -98,6 +98,14 @@ struct conf_delivery {
 	unsigned dns_timeout; /* dns-timeout: first DNS try (doubled per try, 2 tries), 5 s */
 };
 
+/* sender-grant LOGIN ADDRESS|@DOMAIN...: sender addresses an authenticated login may use besides
+ * its own (the login itself when it is an address, and the mailboxes whose user it is). */
+struct conf_sender_grant {
+	char *login;	/* lower-case */
+	char **senders; /* "local@domain" (local lower-case, domain normalised) or "@domain" */
+	size_t n_senders;
+};
+
 enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
@@ -134,11 +142,13 @@ struct conf {
 	char **dns_servers; /* dns-server ADDR[:PORT]...; none = /etc/resolv.conf */
 	size_t n_dns_servers;
 	struct conf_delivery delivery;
-	enum conf_tls_client delivery_tls;     /* delivery-tls may|none, default may */
-	enum conf_local_method local_delivery; /* local-delivery maildir | lmtp TARGET */
-	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
-	char *control_socket;		       /* default var/run/relayguard.sock */
-	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	enum conf_tls_client delivery_tls;	 /* delivery-tls may|none, default may */
+	enum conf_local_method local_delivery;	 /* local-delivery maildir | lmtp TARGET */
+	char *lmtp_target;			 /* "HOST:PORT" or "unix:/path" */
+	char *control_socket;			 /* default var/run/relayguard.sock */
+	struct conf_listen *metrics_listen;	 /* metrics-listen ADDR:PORT, NULL = off */
+	struct conf_sender_grant *sender_grants; /* in file order; a login may have several */
+	size_t n_sender_grants;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

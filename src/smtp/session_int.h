@@ -43,6 +43,7 @@ struct smtp_session {
 	uint64_t id;
 	char ip[INET6_ADDRSTRLEN];
 	struct policy_client client;
+	char login[256]; /* the SMTP AUTH identity, "" when not authenticated */
 	char helo[256];
 	int esmtp;
 	enum smtp_state state;
