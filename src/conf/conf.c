@@ -62,6 +62,7 @@ static int do_delivery(struct parser *p, const struct stmt *s);
 static int do_delivery_tls(struct parser *p, const struct stmt *s);
 static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
+static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
 
@@ -87,6 +88,7 @@ static const struct directive directives[] = {
     {"delivery-tls", "may|none", 1, 1, ONCE, do_delivery_tls},
     {"local-delivery", "maildir | lmtp HOST:PORT|unix:PATH", 1, 2, ONCE, do_local_delivery},
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
+    {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
 };
@@ -1052,6 +1054,12 @@ static int do_control_socket(struct parser *p, const struct stmt *s)
 	return set_path(p, s, &p->c->control_socket);
 }
 
+/* The SMTP AUTH credential store (src/auth), written by `relayguard user`. */
+static int do_auth_database(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->auth_database);
+}
+
 static int do_metrics_listen(struct parser *p, const struct stmt *s)
 {
 	const struct lex_token *t = &s->arg[0];
@@ -1160,6 +1168,8 @@ static int set_defaults(struct parser *p)
 	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
 		return -1;
 	if (!c->control_socket && set_str(p, &c->control_socket, CONF_DEFAULT_CONTROL_SOCKET) < 0)
+		return -1;
+	if (!c->auth_database && set_str(p, &c->auth_database, CONF_DEFAULT_AUTH_DATABASE) < 0)
 		return -1;
 	return 0;
 }
@@ -1378,6 +1388,7 @@ void conf_free(struct conf *c)
 	free(c->dns_servers);
 	free(c->lmtp_target);
 	free(c->control_socket);
+	free(c->auth_database);
 	free(c->metrics_listen);
 	for (size_t i = 0; i < c->n_sender_grants; i++) {
 		for (size_t j = 0; j < c->sender_grants[i].n_senders; j++)

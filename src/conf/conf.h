@@ -15,6 +15,8 @@
 
 /* control-socket when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+/* auth-database when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
 
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
@@ -142,12 +144,14 @@ struct conf {
 	char **dns_servers; /* dns-server ADDR[:PORT]...; none = /etc/resolv.conf */
 	size_t n_dns_servers;
 	struct conf_delivery delivery;
-	enum conf_tls_client delivery_tls;	 /* delivery-tls may|none, default may */
-	enum conf_local_method local_delivery;	 /* local-delivery maildir | lmtp TARGET */
-	char *lmtp_target;			 /* "HOST:PORT" or "unix:/path" */
-	char *control_socket;			 /* default var/run/relayguard.sock */
-	struct conf_listen *metrics_listen;	 /* metrics-listen ADDR:PORT, NULL = off */
-	struct conf_sender_grant *sender_grants; /* in file order; a login may have several */
+	enum conf_tls_client delivery_tls;     /* delivery-tls may|none, default may */
+	enum conf_local_method local_delivery; /* local-delivery maildir | lmtp TARGET */
+	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
+	char *control_socket;		       /* default var/run/relayguard.sock */
+	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	/* sender-grant lines, in file order; a login may have several */
+	struct conf_sender_grant *sender_grants;
 	size_t n_sender_grants;
 };
 
