@@ -64,12 +64,16 @@ static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
 static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
+static int do_auth_allowlist(struct parser *p, const struct stmt *s);
+static int do_tls_certificate(struct parser *p, const struct stmt *s);
+static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
-    {"listen", "ADDR:PORT [role smtp|submission]", 1, 3, MANY, do_listen},
+    {"listen", "ADDR:PORT [role smtp|submission] [tls implicit] [auth yes|no]", 1, 7, MANY,
+     do_listen},
     {"spool", "DIR", 1, 1, ONCE, do_spool},
     {"mail-root", "DIR", 1, 1, ONCE, do_mail_root},
     {"local-domain", "DOMAIN...", 1, UNLIMITED, MANY, do_local_domain},
@@ -90,6 +94,9 @@ static const struct directive directives[] = {
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
     {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
+    {"auth-allowlist", "CIDR...", 1, UNLIMITED, MANY, do_auth_allowlist},
+    {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
+    {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -125,6 +132,13 @@ static const struct limit_def limit_defs[] = {
     {"max-errors", {NUM_COUNT, 1, 1000, "1..1000"}, 10, LIMIT_FIELD(max_errors)},
     {"greeting-delay", {NUM_DURATION, 0, 60, "0s..60s"}, 0, LIMIT_FIELD(greeting_delay)},
     {"shutdown-grace", {NUM_DURATION, 0, 300, "0s..5m"}, 10, LIMIT_FIELD(shutdown_grace)},
+    {"auth-failure-delay", {NUM_DURATION, 0, 30, "0s..30s"}, 1, LIMIT_FIELD(auth_failure_delay)},
+    {"auth-session-failures", {NUM_COUNT, 1, 100, "1..100"}, 3, LIMIT_FIELD(auth_session_failures)},
+    {"auth-ip-failures", {NUM_COUNT, 1, 100000, "1..100000"}, 10, LIMIT_FIELD(auth_ip_failures)},
+    {"auth-block-time",
+     {NUM_DURATION, 1, 24 * 3600, "1s..1d"},
+     15 * 60,
+     LIMIT_FIELD(auth_block_time)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
@@ -512,22 +526,49 @@ static int same_sockaddr(const struct conf_listen *a, const struct conf_listen *
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
 
-static int listen_role(struct parser *p, const struct stmt *s, enum conf_role *role)
+static int listen_role(struct parser *p, const struct lex_token *v, struct conf_listen *l)
 {
-	*role = CONF_ROLE_SMTP;
-	if (s->n == 1)
-		return 0;
-	if (s->n != 3 || strcmp(s->arg[1].text, "role") != 0)
-		return usage(p, s, s->n == 3 ? &s->arg[1] : s->name);
-	const char *v = s->arg[2].text;
-	if (strcmp(v, "smtp") == 0)
-		return 0;
-	if (strcmp(v, "submission") == 0) {
-		*role = CONF_ROLE_SUBMISSION;
-		return 0;
+	if (strcmp(v->text, "smtp") == 0)
+		l->role = CONF_ROLE_SMTP;
+	else if (strcmp(v->text, "submission") == 0)
+		l->role = CONF_ROLE_SUBMISSION;
+	else
+		return error_tok(p, v, "invalid role '%s' (expected smtp or submission)",
+				 show(v->text).s);
+	return 0;
+}
+
+static int parse_yes_no(const char *v)
+{
+	return strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 0 : -1;
+}
+
+/* The "KEY VALUE" options after the address, each at most once, in any order. */
+static int listen_options(struct parser *p, const struct stmt *s, struct conf_listen *l)
+{
+	int auth = -1, seen_role = 0, seen_tls = 0;
+	if (s->n % 2 == 0)
+		return usage(p, s, &s->arg[s->n - 1]);
+	for (size_t i = 1; i + 1 < s->n; i += 2) {
+		const struct lex_token *k = &s->arg[i], *v = &s->arg[i + 1];
+		if (strcmp(k->text, "role") == 0 && !seen_role++) {
+			if (listen_role(p, v, l) < 0)
+				return -1;
+		} else if (strcmp(k->text, "tls") == 0 && !seen_tls++) {
+			if (strcmp(v->text, "implicit") != 0)
+				return error_tok(p, v, "invalid tls mode '%s' (expected implicit)",
+						 show(v->text).s);
+			l->tls_implicit = 1;
+		} else if (strcmp(k->text, "auth") == 0 && auth < 0) {
+			if ((auth = parse_yes_no(v->text)) < 0)
+				return error_tok(p, v, "invalid auth '%s' (expected yes or no)",
+						 show(v->text).s);
+		} else {
+			return usage(p, s, k);
+		}
 	}
-	return error_tok(p, &s->arg[2], "invalid role '%s' (expected smtp or submission)",
-			 show(v).s);
+	l->auth = auth >= 0 ? auth : l->role == CONF_ROLE_SUBMISSION;
+	return 0;
 }
 
 static int do_listen(struct parser *p, const struct stmt *s)
@@ -542,7 +583,7 @@ static int do_listen(struct parser *p, const struct stmt *s)
 				 show(t->text).s);
 	if (rc == -2)
 		return error_tok(p, t, "invalid port in '%s' (expected 1..65535)", show(t->text).s);
-	if (listen_role(p, s, &l.role) < 0)
+	if (listen_options(p, s, &l) < 0)
 		return -1;
 	for (size_t i = 0; i < c->n_listens; i++)
 		if (same_sockaddr(&c->listens[i], &l))
@@ -696,6 +737,24 @@ static int do_trusted(struct parser *p, const struct stmt *s)
 		c->trusted = a;
 		l[c->n_trusted] = s->arg[i].line;
 		a[c->n_trusted++] = net;
+	}
+	return 0;
+}
+
+/* auth-allowlist CIDR...: addresses never blocked for failed AUTH (like trusted networks). */
+static int do_auth_allowlist(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		struct cidr net;
+		if (cidr_parse(s->arg[i].text, &net) < 0)
+			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
+					 show(s->arg[i].text).s);
+		struct cidr *a = append_slot(c->auth_allowlist, c->n_auth_allowlist, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->auth_allowlist = a;
+		a[c->n_auth_allowlist++] = net;
 	}
 	return 0;
 }
@@ -1077,6 +1136,40 @@ static int do_metrics_listen(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* ---- TLS ---- */
+
+static int do_tls_certificate(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->tls_cert_file);
+}
+
+static int do_tls_key(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->tls_key_file);
+}
+
+static const struct directive *find_directive(const char *name);
+
+/* Certificate and key come together; an implicit-TLS listener needs them. Whether the files
+ * load is checked where they are read (serve, reload, check), not by this pure parser. */
+static int check_tls(struct parser *p)
+{
+	const struct conf *c = p->c;
+	unsigned cert = p->seen[find_directive("tls-certificate") - directives];
+	unsigned key = p->seen[find_directive("tls-key") - directives];
+	if (cert && !key)
+		return error_at(p, cert, 1, "tls-certificate without tls-key");
+	if (key && !cert)
+		return error_at(p, key, 1, "tls-key without tls-certificate");
+	for (size_t i = 0; i < c->n_listens && !cert; i++)
+		if (c->listens[i].tls_implicit)
+			return error_at(
+			    p, p->pos[ITEM_LISTEN][i].line, p->pos[ITEM_LISTEN][i].col,
+			    "listen %s: 'tls implicit' needs tls-certificate and tls-key",
+			    c->listens[i].text);
+	return 0;
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -1157,7 +1250,7 @@ static int check_whole(struct parser *p)
 					p->pos[ITEM_MAILBOX][i].col,
 					"mailbox domain '%s' is not a local-domain", m->domain);
 	}
-	return 0;
+	return check_tls(p);
 }
 
 static int set_defaults(struct parser *p)
@@ -1390,6 +1483,9 @@ void conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->auth_database);
 	free(c->metrics_listen);
+	free(c->auth_allowlist);
+	free(c->tls_cert_file);
+	free(c->tls_key_file);
 	for (size_t i = 0; i < c->n_sender_grants; i++) {
 		for (size_t j = 0; j < c->sender_grants[i].n_senders; j++)
 			free(c->sender_grants[i].senders[j]);

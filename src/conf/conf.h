@@ -28,6 +28,9 @@ struct conf_listen {
 	socklen_t addrlen;
 	char text[64]; /* "127.0.0.1:2525", "[::1]:2525" as written */
 	enum conf_role role;
+	int tls_implicit; /* "tls implicit": TLS from the first byte (the port-465 role, RFC 8314)
+			   */
+	int auth;	  /* AUTH offered here: "auth yes|no", default yes for role submission */
 };
 
 /* One entry of the user table: a local part that exists in one local domain (domain != NULL)
@@ -73,6 +76,12 @@ struct conf_limits {
 				     client that talks before the banner is dropped */
 	unsigned shutdown_grace;  /* limit shutdown-grace, seconds, default 10: at SIGTERM, time
 				     a session inside a transaction gets to finish it */
+	unsigned auth_failure_delay;	/* limit auth-failure-delay, s, 1: the Nth failed AUTH of a
+					   session waits N x this (at most 10 x) before its 535 */
+	unsigned auth_session_failures; /* limit auth-session-failures, 3: then 421 and close */
+	unsigned auth_ip_failures;	/* limit auth-ip-failures, 10: failures from one IP within
+					   auth-block-time that block it */
+	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
@@ -149,7 +158,12 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	/* tls-certificate PATH (PEM, chain after the certificate) and tls-key PATH: both or
+	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
+	char *tls_cert_file, *tls_key_file;
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
+	size_t n_auth_allowlist;
 	/* sender-grant lines, in file order; a login may have several */
 	struct conf_sender_grant *sender_grants;
 	size_t n_sender_grants;

@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,10 @@ static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)c->limits.message_size);
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
+	if (smtp_tls_offered(s))
+		smtp_reply(s, "250-STARTTLS");
+	if (smtp_auth_offered(s))
+		smtp_reply(s, "250-AUTH %s", smtp_auth_mechs(s));
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250 SMTPUTF8");
 }
@@ -151,6 +156,10 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	(void)verb;
 	if (s->tx) {
 		smtp_error(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (s->listener.role == CONF_ROLE_SUBMISSION && !s->login[0]) {
+		smtp_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (parse_path_arg(s, arg, len, 1, &from, &used) < 0)
@@ -271,6 +280,55 @@ static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_data_begin(s);
 }
 
+/* RFC 3207. The 220 goes out in plaintext; then the session forgets everything the client
+ * said (4.2: HELO, the transaction, AUTH) and TLS starts once the 220 is written. */
+static void cmd_starttls(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	if (s->tls) {
+		smtp_error(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (!smtp_tls_offered(s)) {
+		smtp_error(s, "454 4.7.0 TLS not available");
+		return;
+	}
+	tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->login[0] = '\0';
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	s->state = SMTP_STATE_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+/* RFC 4954 4. Offered only under TLS (RFC 8314: no password over plaintext), and on the
+ * listeners the config says (role submission by default, "auth yes" elsewhere). */
+static void cmd_auth(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb;
+	if (s->login[0]) {
+		smtp_error(s, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if (s->tx) {
+		smtp_error(s, "503 5.5.1 AUTH not permitted inside a mail transaction");
+		return;
+	}
+	if (!s->listener.auth || !s->ctx->sasl) {
+		smtp_error(s, "503 5.5.1 AUTH not available on this service");
+		return;
+	}
+	if (!s->tls && !s->listener.tls_implicit) {
+		smtp_error(s,
+			   "538 5.7.11 Encryption required for requested authentication mechanism");
+		return;
+	}
+	smtp_auth_command(s, arg, len);
+}
+
 static void cmd_rset(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
@@ -293,7 +351,8 @@ static void cmd_quit(struct smtp_session *s, enum smtp_verb verb, const char *ar
 static void cmd_help(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
-	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN");
+	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN "
+		      "STARTTLS AUTH");
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
 }
 
@@ -324,6 +383,8 @@ static const struct {
     {SMTP_VERB_HELP, "HELP", NEED_NOTHING, cmd_help},
     {SMTP_VERB_VRFY, "VRFY", NEED_NOTHING, cmd_vrfy},
     {SMTP_VERB_EXPN, "EXPN", NEED_NOTHING, cmd_vrfy},
+    {SMTP_VERB_STARTTLS, "STARTTLS", NEED_HELO, cmd_starttls},
+    {SMTP_VERB_AUTH, "AUTH", NEED_HELO, cmd_auth},
 };
 
 /* 501 for an argument where none belongs or none where one is needed. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -108,22 +109,51 @@ static void pregreet(struct smtp_session *s)
 		   s->conf->hostname);
 }
 
+void smtp_session_attach(struct smtp_session *s)
+{
+	const struct conf_limits *l = &s->conf->limits;
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	/* libevent stops reading once this much input waits: input memory is bounded. */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, l->line_length + SMTP_DATA_CHUNK);
+	session_set_timeout(s, l->command_timeout);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* A session on fd: plaintext, or TLS from the first byte on an implicit-TLS listener. */
+static struct smtp_session *session_new(struct smtp_ctx *ctx, int fd,
+					const struct conf_listen *listener)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->ctx = ctx;
+	s->listener = *listener;
+	s->tls_ctx = ctx->tls_ctx && SSL_CTX_up_ref(ctx->tls_ctx) ? ctx->tls_ctx : NULL;
+	if (listener->tls_implicit
+		? smtp_tls_wrap_new(s, fd) < 0
+		: !(s->bev = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+		if (!listener->tls_implicit)
+			close(fd);
+		SSL_CTX_free(s->tls_ctx);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
-			const struct sockaddr *local)
+			const struct sockaddr *local, const struct conf_listen *listener)
 {
 	struct conf *c = ctx->conf;
-	struct smtp_session *s = calloc(1, sizeof(*s));
-	struct bufferevent *bev =
-	    s ? bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-	if (!bev) {
-		log_msg(LOG_ERR, "smtp: out of memory for a session", NULL);
-		free(s);
-		close(fd);
+	struct smtp_session *s = session_new(ctx, fd, listener);
+	if (!s) {
+		log_msg(LOG_ERR, "smtp: cannot set up a session", "listen=%s", listener->text);
 		return;
 	}
 	s->ctx = ctx;
 	s->conf = conf_ref(c);
-	s->bev = bev;
 	s->id = ++ctx->next_session_id;
 	util_sockaddr_ip(peer, s->ip, sizeof(s->ip));
 	cidr_addr_from_sockaddr(peer, s->client.addr);
@@ -135,13 +165,10 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	ctx->n_sessions++;
 	ctx->metrics->sessions_total++;
 	ctx->metrics->sessions_active++;
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	/* libevent stops reading once this much input waits: input memory is bounded. */
-	bufferevent_setwatermark(bev, EV_READ, 0, c->limits.line_length + SMTP_DATA_CHUNK);
-	session_set_timeout(s, c->limits.command_timeout);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s", (unsigned long long)s->id,
-		s->ip);
+	smtp_session_attach(s);
+	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s listen=%s tls=%s",
+		(unsigned long long)s->id, s->ip, listener->text,
+		listener->tls_implicit ? "implicit" : "no");
 	if (ctx->n_sessions > c->limits.max_sessions) {
 		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
 			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
@@ -168,6 +195,7 @@ void smtp_session_free(struct smtp_session *s)
 	struct smtp_ctx *ctx = s->ctx;
 	if (s->commit)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
+	smtp_auth_detach(s);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);
@@ -179,9 +207,11 @@ void smtp_session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ctx->n_sessions--;
 	ctx->metrics->sessions_active--;
-	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s", (unsigned long long)s->id,
-		s->ip);
+	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s tls=\"%s\"",
+		(unsigned long long)s->id, s->ip, s->tls_info);
+	smtp_tls_close(s);
 	bufferevent_free(s->bev);
+	SSL_CTX_free(s->tls_ctx);
 	conf_unref(s->conf);
 	free(s);
 	if (ctx->draining && ctx->n_sessions == 0 && ctx->on_drained)
@@ -212,6 +242,11 @@ void smtp_session_cut(struct smtp_session *s)
 	}
 	/* one non-blocking send of what waits (the 421 last), never a wait: the loop that
 	 * writes for the bufferevent has stopped (and its output may only be read, not drained) */
+	if (s->tls) {
+		smtp_tls_send_now(s, out);
+		smtp_session_free(s);
+		return;
+	}
 	int n = evbuffer_peek(out, -1, NULL, v, 8);
 	n = n < 8 ? n : 8;
 	for (int i = 0; i < n; i++)
@@ -248,11 +283,18 @@ static const char *line_error_reply(enum smtp_line_status st)
 	}
 }
 
+/* An AUTH command, or a response inside an AUTH exchange, may be up to SMTP_AUTH_LINE_MAX. */
+static int line_may_be_long(const struct smtp_session *s, const char *p, size_t len)
+{
+	return s->state == SMTP_STATE_AUTH || (len >= 5 && strncasecmp(p, "AUTH ", 5) == 0);
+}
+
 /* Handle one command line from the input, if a complete one is there. Returns 1 if the caller
  * should look for more input, 0 to stop. */
 static int command_input(struct smtp_session *s, struct evbuffer *in)
 {
-	size_t max = s->conf->limits.line_length;
+	unsigned limit = s->conf->limits.line_length;
+	size_t max = limit > SMTP_AUTH_LINE_MAX ? limit : SMTP_AUTH_LINE_MAX;
 	size_t avail = evbuffer_get_length(in), n = avail < max ? avail : max, linelen, used;
 	if (s->discarding)
 		return discard_long_line(s, in) == 0 && evbuffer_get_length(in) > 0;
@@ -275,7 +317,14 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 		evbuffer_drain(in, used);
 		return smtp_error(s, "%s", line_error_reply(st)) == 0;
 	}
-	smtp_command(s, p, linelen);
+	if (used > limit && !line_may_be_long(s, p, linelen)) {
+		evbuffer_drain(in, used);
+		return smtp_error(s, "500 5.5.6 Line too long (limit %u)", limit) == 0;
+	}
+	if (s->state == SMTP_STATE_AUTH)
+		smtp_auth_response(s, p, linelen);
+	else
+		smtp_command(s, p, linelen);
 	evbuffer_drain(in, used);
 	return 1;
 }
@@ -300,7 +349,8 @@ static void session_process(struct smtp_session *s)
 		}
 		if (s->state == SMTP_STATE_DATA)
 			smtp_data_input(s);
-		else if (s->state != SMTP_STATE_COMMAND || !command_input(s, in))
+		else if ((s->state != SMTP_STATE_COMMAND && s->state != SMTP_STATE_AUTH) ||
+			 !command_input(s, in))
 			return;
 	}
 }
@@ -315,13 +365,17 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
-	if (s->state == SMTP_STATE_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_STARTTLS) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			return;
+		if (s->state == SMTP_STATE_CLOSING)
 			smtp_session_free(s);
+		else
+			smtp_tls_switch(s);
 		return;
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (s->state != SMTP_STATE_COMMIT) {
+	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT) {
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
@@ -338,8 +392,10 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING &&
-	    s->state != SMTP_STATE_COMMIT) {
+	if (smtp_tls_event(s, what))
+		return; /* the TLS handshake finished, or failed and the session is gone */
+	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT;
+	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING && !waiting) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);
 		smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->conf->hostname);
@@ -347,7 +403,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	/* a commit is still running: its completion answers the client; otherwise (EOF, error,
 	 * or a client that never reads its final reply) the session ends now */
-	if (what & BEV_EVENT_TIMEOUT && s->state == SMTP_STATE_COMMIT)
+	if (what & BEV_EVENT_TIMEOUT && waiting)
 		return;
 	smtp_session_free(s);
 }

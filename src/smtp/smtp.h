@@ -6,12 +6,14 @@
 
 #include <stdint.h>
 
+#include "../auth/guard.h"
 #include "../conf/conf.h"
 #include "../queue/queue.h"
 #include "../util/metrics.h"
 
 struct event_base;
 struct smtp_session;
+typedef struct ssl_ctx_st SSL_CTX;
 
 /* What sessions share; owned by the server, outlives every session. */
 struct smtp_ctx {
@@ -29,7 +31,24 @@ struct smtp_ctx {
 	int draining;
 	void (*on_drained)(void *arg);
 	void *drained_arg;
+	/* the server certificate (tls_server_ctx_new), NULL without tls-certificate: STARTTLS is
+	 * offered only with one. Owned by the server, replaced at reload; each session takes its
+	 * own reference at start (SSL_CTX_up_ref), like the config. */
+	SSL_CTX *tls_ctx;
+	/* SMTP AUTH (smtp_auth_init): GNU SASL over the credential store, the worker threads that
+	 * run its steps (PBKDF2, SQLite: never on the loop), and the failed-AUTH guard */
+	struct auth_sasl *sasl; /* NULL: AUTH is not offered */
+	struct workq *auth_workq;
+	struct event *auth_ev; /* the pool's completions, run in the loop */
+	struct auth_guard guard;
 };
+
+/* Start SMTP AUTH for ctx->conf (base, conf and metrics set): GNU SASL over the store at
+ * auth-database (opened at the first AUTH, so a store made later is found), its worker pool and
+ * the in-process failed-AUTH guard. 0, or -1 with err set. */
+int smtp_auth_init(struct smtp_ctx *ctx, char *err, size_t errlen);
+/* After smtp_shutdown: let running steps finish (their sessions are gone), free it all. */
+void smtp_auth_shutdown(struct smtp_ctx *ctx);
 
 /* Bind every "listen" of ctx->conf and start accepting. 0, or -1 with err set. */
 int smtp_listen(struct smtp_ctx *ctx, char *err, size_t errlen);

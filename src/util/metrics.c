@@ -102,6 +102,20 @@ static void format_sessions(struct out *o, const struct metrics *m)
 		out_printf(o,
 			   "relayguard_smtp_sessions_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
 			   refusal_names[i], m->sessions_rejected[i]);
+	family(o, "smtp_tls_handshakes_total", "counter",
+	       "TLS handshakes of SMTP sessions (STARTTLS and implicit TLS), by result.");
+	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n",
+		   m->tls_handshakes);
+	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+		   m->tls_handshakes_failed);
+	family(o, "smtp_auth_total", "counter",
+	       "SMTP AUTH commands, by result (blocked: refused to an address with too many "
+	       "failures).");
+	out_printf(o, "relayguard_smtp_auth_total{result=\"ok\"} %" PRIu64 "\n", m->auth_ok);
+	out_printf(o, "relayguard_smtp_auth_total{result=\"failed\"} %" PRIu64 "\n",
+		   m->auth_failed);
+	out_printf(o, "relayguard_smtp_auth_total{result=\"blocked\"} %" PRIu64 "\n",
+		   m->auth_blocked);
 }
 
 static void rule_line(struct out *o, const char *name, const char *rule,

@@ -36,6 +36,10 @@ struct metrics {
 	uint64_t sessions_total;		      /* connections accepted */
 	uint64_t sessions_active;		      /* gauge: sessions open now */
 	uint64_t sessions_rejected[METRICS_REFUSALS]; /* turned away, by reason */
+	uint64_t tls_handshakes;		      /* TLS handshakes completed (server side) */
+	uint64_t tls_handshakes_failed;		      /* failed or timed out */
+	uint64_t auth_ok, auth_failed;		      /* SMTP AUTH: 235, 535 */
+	uint64_t auth_blocked; /* AUTH refused (454) to an address the failed-AUTH guard blocks */
 	/* the queue: messages made durable (a "250 queued"), recovered ones not counted */
 	uint64_t messages_received;
 	uint64_t bytes_received; /* their stored size, Received: header included */
