@@ -2,12 +2,13 @@
 sender in one of our local domains (or at our own address literal) from a client that is
 neither in a trusted network nor authenticated, 550 5.7.1, logged with its rule; foreign
 senders and the null sender are accepted from anyone; the trusted host may use local senders.
-The authenticated cases (sender bound to the login, sender-grant) need SMTP AUTH and are unit
-tests of policy_check_sender (tests/unit/test_policy.c) until AUTH is merged."""
+After STARTTLS + AUTH (smtplib, swaks --auth PLAIN) a user may send only as themselves: the
+login, their mailboxes, their sender-grant lines; anything else is 553 5.7.1, logged with login=."""
+import smtplib
 import subprocess
 
 import pytest
-from conftest import BIN
+from conftest import BIN, free_port
 from smtp_helpers import OUTSIDE, TRUSTED, expect, field, log_lines, queued_id, session
 
 POSTMASTER_RULE = "local-sender-unauthenticated"
@@ -151,3 +152,89 @@ def test_bad_sender_grant_names_its_line(tmp_path, line, col, problem):
                          timeout=10)
     assert out.returncode == 2, out
     assert "%s:3:%d: %s" % (conf, col, problem) in out.stderr, out.stderr
+
+
+# ---- authenticated sessions: the sender bound to the login -----------------------------------
+
+PASSWORD = "sender rules 42 horse"
+
+
+@pytest.fixture
+def auth_server(make_server, tmp_path):
+    """TLS, a submission listener (AUTH on), users alice and dave@example.test, a grant for
+    alice, and carol@ (every local domain) delivered to alice's mailbox."""
+    from test_tls import make_cert
+    crt, key = make_cert(tmp_path / "tls")
+    sub = free_port()
+    srv = make_server("tls-certificate %s\ntls-key %s\nlisten 127.0.0.1:%d role submission\n"
+                      "auth-database %s/db/users.db\nrelay allow from authenticated id users\n"
+                      "mailbox carol user alice\n"
+                      "sender-grant alice sales@example.test @alice.example\n"
+                      % (crt, key, sub, tmp_path), start=False)
+    for login in ("alice", "dave@example.test"):
+        out = subprocess.run([BIN, "user", "add", login, "--stdin", "-c", str(srv.conf)],
+                             input=PASSWORD + "\n", capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+    srv.start()
+    srv.sub_port = sub
+    return srv
+
+
+def logged_in(srv, login):
+    """An smtplib session on the submission port after STARTTLS and AUTH PLAIN."""
+    from test_tls import client_context
+    c = smtplib.SMTP("127.0.0.1", srv.sub_port, local_hostname="user.example",
+                     source_address=(OUTSIDE, 0), timeout=10)
+    c.starttls(context=client_context())
+    c.login(login, PASSWORD)
+    return c
+
+
+@pytest.mark.parametrize("login,sender,code,rule", [
+    pytest.param("alice", "alice@example.test", 250, "sender-mailbox", id="own-mailbox"),
+    pytest.param("alice", "ALICE@localhost", 250, "sender-mailbox", id="own-mailbox-other-domain"),
+    pytest.param("alice", "carol@example.test", 250, "sender-mailbox", id="alias-via-mailbox-user"),
+    pytest.param("alice", "sales@example.test", 250, "sender-grant", id="grant-address"),
+    pytest.param("alice", "anyone@alice.example", 250, "sender-grant", id="grant-domain"),
+    pytest.param("alice", "", 250, "sender-null", id="null-sender"),
+    pytest.param("alice", "bob@example.test", 553, "sender-login-mismatch", id="someone-elses"),
+    pytest.param("alice", "postmaster@example.test", 553, "sender-login-mismatch",
+                 id="postmaster"),
+    pytest.param("alice", "alice@outside.example", 553, "sender-login-mismatch", id="foreign"),
+    pytest.param("alice", "x@sub.alice.example", 553, "sender-login-mismatch",
+                 id="grant-domain-not-subdomains"),
+    pytest.param("dave@example.test", "Dave@Example.Test", 250, "sender-login",
+                 id="address-login"),
+    pytest.param("dave@example.test", "dave@localhost", 553, "sender-login-mismatch",
+                 id="address-login-other-domain"),
+])
+def test_authenticated_sender_bound_to_login(auth_server, login, sender, code, rule):
+    c = logged_in(auth_server, login)
+    got, text = c.mail(sender)
+    assert got == code, text
+    if code == 553:
+        assert text.decode() == "5.7.1 Sender address not owned by user %s" % login
+    else:
+        got, text = c.rcpt("friend@far.example")  # relayed for the authenticated user
+        assert got == 250, text
+    c.quit()
+    (line,) = [l for l in auth_server.logtext().splitlines()
+               if " smtp: sender " in l and field(l, "login") == login]
+    assert field(line, "rule") == rule, line
+    assert field(line, "client") == OUTSIDE, line
+    assert (" smtp: sender rejected " in line) == (code != 250), line
+
+
+def test_swaks_auth_plain_with_a_foreign_sender_is_refused(auth_server):
+    base = ["swaks", "--server", "127.0.0.1", "--port", str(auth_server.sub_port), "--tls",
+            "--local-interface", OUTSIDE, "--helo", "swaks.example", "--auth", "PLAIN",
+            "--auth-user", "alice", "--auth-password", PASSWORD, "--to", "alice@example.test",
+            "--timeout", "10"]
+    out = subprocess.run(base + ["--from", "bob@example.test"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode != 0, out.stdout
+    assert "<~* 553 5.7.1 Sender address not owned by user alice" in out.stdout, out.stdout  # inside TLS
+    out = subprocess.run(base + ["--from", "alice@example.test"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(auth_server.wait_messages("alice", 1)) == 1
