@@ -543,12 +543,19 @@ static int parse_yes_no(const char *v)
 	return strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 0 : -1;
 }
 
+static int listen_key(const char *k)
+{
+	return !strcmp(k, "role") || !strcmp(k, "tls") || !strcmp(k, "auth");
+}
+
 /* The "KEY VALUE" options after the address, each at most once, in any order. */
 static int listen_options(struct parser *p, const struct stmt *s, struct conf_listen *l)
 {
 	int auth = -1, seen_role = 0, seen_tls = 0;
 	if (s->n % 2 == 0)
-		return usage(p, s, &s->arg[s->n - 1]);
+		return usage(p, s,
+			     listen_key(s->arg[s->n - 1].text) ? s->name /* no value */
+							       : &s->arg[s->n - 1]);
 	for (size_t i = 1; i + 1 < s->n; i += 2) {
 		const struct lex_token *k = &s->arg[i], *v = &s->arg[i + 1];
 		if (strcmp(k->text, "role") == 0 && !seen_role++) {

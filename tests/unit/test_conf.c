@@ -360,7 +360,7 @@ static const struct {
     {"spool a b\n", "t:1:9: 'spool' expects DIR"},
     /* listen */
     {"listen\n", "t:1:1: " LISTEN_USAGE},
-    {"listen 127.0.0.1:25 role\n", "t:1:21: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 role\n", "t:1:1: " LISTEN_USAGE},
     {"listen 127.0.0.1:25 mode smtp\n", "t:1:21: " LISTEN_USAGE},
     {"listen 127.0.0.1:25 role smtp extra\n", "t:1:31: " LISTEN_USAGE},
     {"listen 127.0.0.1:25 role mx\n", "t:1:26: invalid role 'mx' (expected smtp or submission)"},
