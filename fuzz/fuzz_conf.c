@@ -23,6 +23,19 @@ static void check_invariants(const struct conf *c)
 			abort();
 	if (!c->spool_dir || !c->mail_root)
 		abort();
+	/* Sender grants: a login and at least one "local@domain" or "@domain", all lower-case. */
+	for (size_t i = 0; i < c->n_sender_grants; i++) {
+		const struct conf_sender_grant *g = &c->sender_grants[i];
+		if (!g->login[0] || g->n_senders == 0)
+			abort();
+		for (size_t j = 0; j < g->n_senders; j++)
+			for (const char *p = g->senders[j]; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					abort();
+		for (size_t j = 0; j < g->n_senders; j++)
+			if (!strchr(g->senders[j], '@'))
+				abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 64 /* user names (directory names) and relay rule IDs */
-#define SHOW_MAX 64	/* longest token quoted in an error message */
-#define UNLIMITED 0	/* directive takes any number of arguments */
+#define NAME_MAX_LEN 64	  /* user names (directory names) and relay rule IDs */
+#define LOGIN_MAX_LEN 255 /* an SMTP AUTH identity (sender-grant) */
+#define SHOW_MAX 64	  /* longest token quoted in an error message */
+#define UNLIMITED 0	  /* directive takes any number of arguments */
 
 enum once { MANY, ONCE };
 
@@ -66,6 +67,7 @@ static int do_metrics_listen(struct parser *p, const struct stmt *s);
 static int do_auth_allowlist(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
+static int do_sender_grant(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -95,6 +97,7 @@ static const struct directive directives[] = {
     {"auth-allowlist", "CIDR...", 1, UNLIMITED, MANY, do_auth_allowlist},
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
+    {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -759,6 +762,68 @@ static int do_auth_allowlist(struct parser *p, const struct stmt *s)
 			return oom(p);
 		c->auth_allowlist = a;
 		a[c->n_auth_allowlist++] = net;
+	}
+	return 0;
+}
+
+/* ---- sender grants ---- */
+
+/* An SMTP AUTH identity as written: printable, no control characters, at most 255 bytes. */
+static int login_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > LOGIN_MAX_LEN)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "local@domain" or "@domain" into its stored form: local part lower-case, domain
+ * normalised like a local-domain. */
+static int grant_sender(struct parser *p, const struct lex_token *t, char *out, size_t outlen)
+{
+	const char *at = strchr(t->text, '@');
+	char domain[256];
+	size_t n = at ? (size_t)(at - t->text) : 0;
+	if (!at)
+		return error_tok(p, t, "sender-grant expects an address or @DOMAIN, not '%s'",
+				 show(t->text).s);
+	if (n > 64 || (n > 0 && !dot_atom_valid(t->text, n)))
+		return error_tok(p, t, "invalid local part in sender-grant '%s'", show(t->text).s);
+	if (util_domain_normalise(at + 1, domain, sizeof(domain)) < 0)
+		return error_tok(p, t, "invalid domain in sender-grant '%s'", show(t->text).s);
+	snprintf(out, outlen, "%.*s@%s", (int)n, t->text, domain);
+	util_str_lower(out);
+	return 0;
+}
+
+static int do_sender_grant(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	if (!login_valid(s->arg[0].text))
+		return error_tok(p, &s->arg[0],
+				 "invalid login '%s' (printable, no spaces, at most 255 bytes)",
+				 show(s->arg[0].text).s);
+	struct conf_sender_grant *a = append_slot(c->sender_grants, c->n_sender_grants, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->sender_grants = a;
+	/* stored (zeroed) before it is filled, so conf_free releases whatever part was made */
+	struct conf_sender_grant *g = &a[c->n_sender_grants++];
+	memset(g, 0, sizeof(*g));
+	if (!(g->login = strdup(s->arg[0].text)) ||
+	    !(g->senders = calloc(s->n - 1, sizeof(*g->senders))))
+		return oom(p);
+	util_str_lower(g->login);
+	for (size_t i = 1; i < s->n; i++) {
+		char sender[64 + 1 + 256];
+		if (grant_sender(p, &s->arg[i], sender, sizeof(sender)) < 0)
+			return -1;
+		if (!(g->senders[g->n_senders] = strdup(sender)))
+			return oom(p);
+		g->n_senders++;
 	}
 	return 0;
 }
@@ -1428,6 +1493,13 @@ void conf_free(struct conf *c)
 	free(c->auth_allowlist);
 	free(c->tls_cert_file);
 	free(c->tls_key_file);
+	for (size_t i = 0; i < c->n_sender_grants; i++) {
+		for (size_t j = 0; j < c->sender_grants[i].n_senders; j++)
+			free(c->sender_grants[i].senders[j]);
+		free(c->sender_grants[i].senders);
+		free(c->sender_grants[i].login);
+	}
+	free(c->sender_grants);
 	free(c->path);
 	free(c);
 }

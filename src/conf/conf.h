@@ -109,6 +109,14 @@ struct conf_delivery {
 	unsigned dns_timeout; /* dns-timeout: first DNS try (doubled per try, 2 tries), 5 s */
 };
 
+/* sender-grant LOGIN ADDRESS|@DOMAIN...: sender addresses an authenticated login may use besides
+ * its own (the login itself when it is an address, and the mailboxes whose user it is). */
+struct conf_sender_grant {
+	char *login;	/* lower-case */
+	char **senders; /* "local@domain" (local lower-case, domain normalised) or "@domain" */
+	size_t n_senders;
+};
+
 enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
@@ -156,6 +164,9 @@ struct conf {
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
 	struct cidr *auth_allowlist; /* auth-allowlist CIDR...: never blocked for failed AUTH */
 	size_t n_auth_allowlist;
+	/* sender-grant lines, in file order; a login may have several */
+	struct conf_sender_grant *sender_grants;
+	size_t n_sender_grants;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

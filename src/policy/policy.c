@@ -2,6 +2,7 @@
  * implicit reject. Every verdict names the rule that made it. */
 #include "policy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct policy_verdict reject_unqualified = {
@@ -115,4 +116,82 @@ struct policy_verdict policy_check_rcpt(const struct conf *conf, const struct po
 	if (!rcpt->literal && conf_is_local_domain(conf, rcpt->domain))
 		return check_local(conf, rcpt, rcpt->domain);
 	return check_relay(conf, client, rcpt);
+}
+
+/* ---- senders (MAIL FROM): the postmaster rule and the sender bound to the login ---- */
+
+static const struct policy_verdict sender_null = {POLICY_ACCEPT_SENDER, "sender-null",
+						  "250 2.1.0 Ok", NULL};
+static const struct policy_verdict sender_ok = {POLICY_ACCEPT_SENDER, "sender-ok", "250 2.1.0 Ok",
+						NULL};
+static const struct policy_verdict sender_login = {POLICY_ACCEPT_SENDER, "sender-login",
+						   "250 2.1.0 Ok", NULL};
+static const struct policy_verdict sender_mailbox = {POLICY_ACCEPT_SENDER, "sender-mailbox",
+						     "250 2.1.0 Ok", NULL};
+static const struct policy_verdict sender_grant = {POLICY_ACCEPT_SENDER, "sender-grant",
+						   "250 2.1.0 Ok", NULL};
+static const struct policy_verdict reject_sender_unqualified = {
+    POLICY_REJECT, "unqualified-sender", "553 5.1.7 Sender address must be fully qualified", NULL};
+static const struct policy_verdict reject_sender_mismatch = {
+    POLICY_REJECT, "sender-login-mismatch", "553 5.7.1 Sender address not owned by user", NULL};
+static const struct policy_verdict reject_local_sender = {
+    POLICY_REJECT, "local-sender-unauthenticated",
+    "550 5.7.1 Sender address in a local domain requires authentication", NULL};
+
+/* Is the sender one of our own addresses: a local domain, or the literal of the address the
+ * client connected to (whatever ip-literal-recipients says: nobody outside is us)? */
+static int sender_is_local(const struct conf *conf, const struct policy_client *client,
+			   const struct addr_path *sender)
+{
+	if (sender->literal)
+		return memcmp(sender->literal_addr, client->local_addr, 16) == 0;
+	return conf_is_local_domain(conf, sender->domain);
+}
+
+static int grant_matches(const struct conf_sender_grant *g, const char *key, const char *domain)
+{
+	for (size_t i = 0; i < g->n_senders; i++) {
+		const char *s = g->senders[i];
+		if (s[0] == '@' ? strcmp(s + 1, domain) == 0 : strcmp(s, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The sender of an authenticated session: the login's own address, a mailbox whose user it
+ * is, or a grant. Local parts compare case-insensitively, as mailbox lookups do. */
+static struct policy_verdict check_sender_login(const struct conf *conf, const char *login,
+						const struct addr_path *sender)
+{
+	char local[sizeof(sender->local)], key[sizeof(sender->local) + sizeof(sender->domain) + 1];
+	util_strlcpy(local, sender->local, sizeof(local));
+	util_str_lower(local);
+	snprintf(key, sizeof(key), "%s@%s", local, sender->domain);
+	if (util_str_ieq(key, login))
+		return sender_login;
+	const struct conf_mailbox *mb =
+	    sender->literal ? NULL : conf_find_mailbox(conf, local, sender->domain);
+	if (mb && util_str_ieq(mb->user, login))
+		return sender_mailbox;
+	for (size_t i = 0; i < conf->n_sender_grants; i++)
+		if (util_str_ieq(conf->sender_grants[i].login, login) &&
+		    grant_matches(&conf->sender_grants[i], key, sender->domain))
+			return sender_grant;
+	return reject_sender_mismatch;
+}
+
+struct policy_verdict policy_check_sender(const struct conf *conf,
+					  const struct policy_client *client, const char *login,
+					  const struct addr_path *sender)
+{
+	if (sender->null)
+		return sender_null;
+	if (sender->unqualified)
+		return reject_sender_unqualified;
+	if (login && login[0])
+		return check_sender_login(conf, login, sender);
+	if (sender_is_local(conf, client, sender) &&
+	    !cidr_set_contains(conf->trusted, conf->n_trusted, client->addr))
+		return reject_local_sender;
+	return sender_ok;
 }

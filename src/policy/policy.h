@@ -1,5 +1,6 @@
-/* policy.h — the one place that decides whether a recipient is accepted. Pure: no I/O.
- * The SMTP server asks it at RCPT time; `relayguard check` asks it with simulated clients. */
+/* policy.h — the one place that decides whether a sender or a recipient is accepted. Pure: no
+ * I/O. The SMTP server asks it at MAIL and RCPT time; `relayguard check` asks it with simulated
+ * clients. */
 #ifndef RG_POLICY_H
 #define RG_POLICY_H
 
@@ -12,6 +13,7 @@ enum policy_result {
 	POLICY_ACCEPT_LOCAL, /* a local mailbox: deliver to verdict.mailbox */
 	POLICY_ACCEPT_RELAY, /* relayed for this client by verdict.rule_id */
 	POLICY_REJECT,
+	POLICY_ACCEPT_SENDER, /* policy_check_sender: MAIL FROM accepted by verdict.rule_id */
 };
 
 struct policy_client {
@@ -32,5 +34,24 @@ struct policy_verdict {
 struct policy_verdict policy_check_rcpt(const struct conf *conf, const struct policy_client *client,
 					const struct addr_path *sender,
 					const struct addr_path *rcpt);
+
+/* Decide one sender (MAIL FROM), after its syntax was checked:
+ *   "sender-null"        <> (bounces) is always accepted;
+ *   "unqualified-sender" 553 5.1.7, a sender without a domain;
+ * authenticated (login != NULL and not ""): the sender must belong to the login —
+ *   "sender-login"       the login itself, when it is an address (case-insensitive),
+ *   "sender-mailbox"     a local address whose mailbox has user LOGIN (conf_find_mailbox),
+ *   "sender-grant"       an address or a domain of a `sender-grant LOGIN ...` line,
+ *   "sender-login-mismatch" 553 5.7.1 otherwise (the reply ends in "by user": the server adds
+ *                        the login, which static storage cannot hold);
+ * not authenticated:
+ *   "local-sender-unauthenticated" 550 5.7.1 (the postmaster rule): a sender in a local domain,
+ *                        or at the address literal the client connected to, from a client
+ *                        outside the trusted networks;
+ *   "sender-ok"          otherwise.
+ * All pointers are borrowed; the verdict's strings live in static storage. */
+struct policy_verdict policy_check_sender(const struct conf *conf,
+					  const struct policy_client *client, const char *login,
+					  const struct addr_path *sender);
 
 #endif

@@ -1,6 +1,7 @@
 /* audit.c — the static relay audit of a configuration: settings that are wider than a site
- * needs, rules that can never match, and the relay battery run through policy_check_rcpt from
- * simulated outside clients on every listener. Pure: no I/O. */
+ * needs, rules that can never match, and the relay battery run as the server would (MAIL through
+ * policy_check_sender, RCPT through policy_check_rcpt) from simulated outside clients on every
+ * listener. Pure: no I/O. */
 #include "probe.h"
 
 #include "../addr/addr.h"
@@ -192,28 +193,40 @@ static void listener_side(const struct conf_listen *l, uint8_t addr[16], char *l
 	snprintf(lit, len, "%s%s", v6 ? "IPv6:" : "", ip);
 }
 
-/* One battery test from one outside client: a relay verdict is a finding. */
-static void battery_one(const struct conf *c, const struct probe_test *t,
+/* One battery test from one outside client, as the server runs it: MAIL through the sender
+ * rules, then RCPT through the recipient policy. Fills r's from, rcpt, stage, rule, relayed. */
+static void battery_run(const struct conf *c, const struct probe_test *t,
 			const struct probe_target *tgt, const struct policy_client *cl,
-			const char *client_ip, const char *listen, struct sink *k)
+			struct audit_battery_result *r)
 {
-	char rcpt[600], where[128];
 	struct addr_path path;
 	size_t used;
-	if (probe_expand(t->rcpt, tgt, rcpt, sizeof(rcpt)) < 0 ||
-	    addr_parse_path(rcpt, strlen(rcpt), 1, &path, &used) != ADDR_OK)
-		return; /* refused as a syntax error: not relayed */
-	struct policy_verdict v = policy_check_rcpt(c, cl, NULL, &path);
-	if (v.result != POLICY_ACCEPT_RELAY)
+	r->relayed = 0;
+	r->stage = "MAIL";
+	r->rule = "syntax";
+	r->rcpt[0] = '\0';
+	if (probe_expand(t->from, tgt, r->from, sizeof(r->from)) < 0 ||
+	    addr_parse_path(r->from, strlen(r->from), 1, &path, &used) != ADDR_OK)
 		return;
-	snprintf(where, sizeof(where), "%s", v.rule_id);
-	k->relays = 1;
-	report(k, AUDIT_ERROR, where,
-	       "relay test %s (%s) RCPT TO:%s is accepted for outside client %s on %s", t->id,
-	       t->why, rcpt, client_ip, listen);
+	struct policy_verdict v = policy_check_sender(c, cl, NULL, &path);
+	r->rule = v.rule_id;
+	if (v.result == POLICY_REJECT)
+		return;
+	r->stage = "RCPT";
+	r->rule = "syntax";
+	if (probe_expand(t->rcpt, tgt, r->rcpt, sizeof(r->rcpt)) < 0 ||
+	    addr_parse_path(r->rcpt, strlen(r->rcpt), 1, &path, &used) != ADDR_OK)
+		return;
+	v = policy_check_rcpt(c, cl, NULL, &path);
+	r->rule = v.rule_id;
+	r->relayed = v.result == POLICY_ACCEPT_RELAY;
+	if (r->relayed)
+		r->stage = "";
 }
 
-static void check_battery(const struct conf *c, struct sink *k)
+/* Every battery test from an outside client of each family on every listener. */
+static void battery_walk(const struct conf *c,
+			 void (*fn)(void *arg, const struct audit_battery_result *r), void *arg)
 {
 	const char *dom = c->n_local_domains ? c->local_domains[0]
 			  : c->hostname	     ? c->hostname
@@ -224,12 +237,39 @@ static void check_battery(const struct conf *c, struct sink *k)
 		listener_side(&c->listens[l], cl.local_addr, lit, sizeof(lit));
 		struct probe_target tgt = {dom, lit};
 		for (int v6 = 0; v6 <= 1; v6++) {
-			const char *ip = outside_client(c, v6, cl.addr);
-			for (size_t i = 0; i < probe_battery_len; i++)
-				battery_one(c, &probe_battery[i], &tgt, &cl, ip, c->listens[l].text,
-					    k);
+			struct audit_battery_result r = {0};
+			r.listen = c->listens[l].text;
+			r.client = outside_client(c, v6, cl.addr);
+			for (size_t i = 0; i < probe_battery_len; i++) {
+				r.test = &probe_battery[i];
+				battery_run(c, r.test, &tgt, &cl, &r);
+				fn(arg, &r);
+			}
 		}
 	}
+}
+
+void audit_battery(const struct conf *conf,
+		   void (*fn)(void *arg, const struct audit_battery_result *r), void *arg)
+{
+	battery_walk(conf, fn, arg);
+}
+
+/* A relayed battery test is a finding. */
+static void battery_finding(void *arg, const struct audit_battery_result *r)
+{
+	struct sink *k = arg;
+	if (!r->relayed)
+		return;
+	k->relays = 1;
+	report(k, AUDIT_ERROR, r->rule,
+	       "relay test %s (%s) RCPT TO:%s is accepted for outside client %s on %s", r->test->id,
+	       r->test->why, r->rcpt, r->client, r->listen);
+}
+
+static void check_battery(const struct conf *c, struct sink *k)
+{
+	battery_walk(c, battery_finding, k);
 }
 
 /* The metrics endpoint has no authentication: anyone who reaches it reads the traffic and

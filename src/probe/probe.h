@@ -1,6 +1,7 @@
 /* probe.h — the relay-test battery (data: one row per test, from nmap smtp-open-relay,
  * Greenbone smtp_relay2, DSBL/MAPS) and the static audit of a configuration that runs it
- * through policy_check_rcpt. The live probe will use the same battery over the wire. */
+ * through the policy (policy_check_sender at MAIL, policy_check_rcpt at RCPT). The live probe
+ * uses the same battery over the wire. */
 #ifndef RG_PROBE_H
 #define RG_PROBE_H
 
@@ -57,6 +58,22 @@ struct audit_finding {
  * clients. Calls fn for each finding; returns the number of findings. Pure. */
 size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
 		    void *arg);
+
+/* The battery as the server would answer it: for each listener, each outside client (one IPv4,
+ * one IPv6, outside every network the config names) and each test, MAIL FROM judged by
+ * policy_check_sender, then RCPT TO by policy_check_rcpt. Calls fn once per test run. Pure. */
+struct audit_battery_result {
+	const struct probe_test *test;
+	const char *listen; /* the listener, as written */
+	const char *client; /* the simulated client address */
+	char from[600];	    /* the expanded MAIL FROM path */
+	char rcpt[600];	    /* the expanded RCPT TO path; "" when MAIL was refused */
+	const char *stage;  /* "MAIL" or "RCPT": where it was refused; "" when relayed */
+	const char *rule;   /* the deciding rule ID; "syntax" for an address that does not parse */
+	int relayed;	    /* RCPT accepted for relaying: an open-relay finding */
+};
+void audit_battery(const struct conf *conf,
+		   void (*fn)(void *arg, const struct audit_battery_result *r), void *arg);
 
 /* The "who may relay" matrix: for each client class (localhost, each trusted network, any
  * other IPv4, any other IPv6) whether an unauthenticated and an authenticated client may

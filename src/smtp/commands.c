@@ -107,6 +107,47 @@ static int parse_path_arg(struct smtp_session *s, const char *arg, size_t len, i
 	return 0;
 }
 
+static void log_mail(struct smtp_session *s, const struct addr_path *from,
+		     const struct policy_verdict *v)
+{
+	char qf[ADDR_PATH_MAX * 4 * 4], qh[1100], qr[300],
+	    ql[sizeof(s->login) * 4 + 8] = "", qid[SPOOL_QID_LEN + 1];
+	spool_qid_format(s->tx->env.qid, qid);
+	if (s->login[0]) {
+		memcpy(ql, " login=", 8);
+		log_quote(s->login, strlen(s->login), ql + 7, sizeof(ql) - 7);
+	}
+	log_msg(v->result == POLICY_REJECT ? LOG_WARN : LOG_INFO,
+		v->result == POLICY_REJECT ? "smtp: sender rejected" : "smtp: sender accepted",
+		"session=%llu client=%s qid=%s helo=%s from=%s%s rule=%s reply=%s",
+		(unsigned long long)s->id, s->ip, qid,
+		log_quote(s->helo, strlen(s->helo), qh, sizeof(qh)),
+		smtp_log_addr(from, qf, sizeof(qf)), ql, v->rule_id,
+		log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
+}
+
+/* The sender rules (policy_check_sender), once the transaction has its queue ID: logged and
+ * counted like RCPT verdicts. A refusal is replied here; returns -1 then. */
+static int mail_policy(struct smtp_session *s, const struct addr_path *from)
+{
+	struct policy_verdict v =
+	    policy_check_sender(s->conf, &s->client, s->login[0] ? s->login : NULL, from);
+	char reply[sizeof(s->login) + 64];
+	/* the one reply that names the login (static storage cannot hold it) */
+	if (v.result == POLICY_REJECT && !strcmp(v.rule_id, "sender-login-mismatch"))
+		snprintf(reply, sizeof(reply), "%s %s", v.reply, s->login);
+	else
+		util_strlcpy(reply, v.reply, sizeof(reply));
+	v.reply = reply;
+	log_mail(s, from, &v);
+	metrics_count_sender(s->ctx->metrics, v.rule_id,
+			     v.result == POLICY_REJECT ? METRICS_REJECT : METRICS_ACCEPT);
+	if (v.result != POLICY_REJECT)
+		return 0;
+	smtp_error(s, "%s", v.reply);
+	return -1;
+}
+
 static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	struct addr_path from;
@@ -132,10 +173,6 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
 		return;
 	}
-	if (from.unqualified && !from.null) {
-		smtp_error(s, "553 5.1.7 Sender address must be fully qualified");
-		return;
-	}
 	if (params.has_size && params.size > s->conf->limits.message_size) {
 		smtp_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
@@ -155,6 +192,10 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	s->tx->params = params;
 	s->tx->params.envid = NULL; /* pointed into the command line; the envelope has a copy */
 	s->tx->utf8_addr = from.utf8;
+	if (mail_policy(s, &from) < 0) {
+		tx_reset(s);
+		return;
+	}
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 

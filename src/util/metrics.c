@@ -1,4 +1,4 @@
-/* metrics.c — the counter table of RCPT verdicts and the Prometheus text rendering. */
+/* metrics.c — the counter tables of RCPT and MAIL verdicts and the Prometheus text rendering. */
 #include "metrics.h"
 
 #include <inttypes.h>
@@ -6,22 +6,35 @@
 #include <stdio.h>
 #include <string.h>
 
-void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_verdict v)
+/* One verdict into a table of n[0..max) rule IDs plus "other". */
+static void count_rule(struct metrics_rule *rules, size_t *n, size_t max, uint64_t *other,
+		       const char *rule_id, enum metrics_verdict v)
 {
 	size_t len = strlen(rule_id);
-	for (size_t i = 0; i < m->n_rules; i++)
-		if (strcmp(m->rules[i].id, rule_id) == 0) {
-			m->rules[i].n[v]++;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(rules[i].id, rule_id) == 0) {
+			rules[i].n[v]++;
 			return;
 		}
-	if (m->n_rules == METRICS_RULES_MAX || len >= METRICS_RULE_ID_MAX) {
-		m->rules_other[v]++;
+	if (*n == max || len >= METRICS_RULE_ID_MAX) {
+		other[v]++;
 		return;
 	}
-	struct metrics_rule *r = &m->rules[m->n_rules++];
+	struct metrics_rule *r = &rules[(*n)++];
 	memcpy(r->id, rule_id, len + 1);
 	r->n[METRICS_ACCEPT] = r->n[METRICS_REJECT] = 0;
 	r->n[v] = 1;
+}
+
+void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_verdict v)
+{
+	count_rule(m->rules, &m->n_rules, METRICS_RULES_MAX, m->rules_other, rule_id, v);
+}
+
+void metrics_count_sender(struct metrics *m, const char *rule_id, enum metrics_verdict v)
+{
+	count_rule(m->senders, &m->n_senders, METRICS_SENDER_RULES_MAX, m->senders_other, rule_id,
+		   v);
 }
 
 const char *metrics_escape_label(const char *s, char *out, size_t outlen)
@@ -105,23 +118,33 @@ static void format_sessions(struct out *o, const struct metrics *m)
 		   m->auth_blocked);
 }
 
-static void rcpt_line(struct out *o, const char *rule, const uint64_t n[METRICS_VERDICTS])
+static void rule_line(struct out *o, const char *name, const char *rule,
+		      const uint64_t n[METRICS_VERDICTS])
 {
 	char esc[2 * METRICS_RULE_ID_MAX];
 	metrics_escape_label(rule, esc, sizeof(esc));
 	for (int v = 0; v < METRICS_VERDICTS; v++)
-		out_printf(o, "relayguard_rcpt_total{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n",
-			   esc, verdict_names[v], n[v]);
+		out_printf(o, "relayguard_%s{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n", name, esc,
+			   verdict_names[v], n[v]);
+}
+
+static void format_rules(struct out *o, const char *name, const struct metrics_rule *rules,
+			 size_t n, const uint64_t other[METRICS_VERDICTS])
+{
+	for (size_t i = 0; i < n; i++)
+		rule_line(o, name, rules[i].id, rules[i].n);
+	if (other[METRICS_ACCEPT] || other[METRICS_REJECT])
+		rule_line(o, name, METRICS_RULE_OTHER, other);
 }
 
 static void format_rcpts(struct out *o, const struct metrics *m)
 {
 	family(o, "rcpt_total", "counter",
 	       "RCPT verdicts of the relay policy, by deciding rule ID and verdict.");
-	for (size_t i = 0; i < m->n_rules; i++)
-		rcpt_line(o, m->rules[i].id, m->rules[i].n);
-	if (m->rules_other[METRICS_ACCEPT] || m->rules_other[METRICS_REJECT])
-		rcpt_line(o, METRICS_RULE_OTHER, m->rules_other);
+	format_rules(o, "rcpt_total", m->rules, m->n_rules, m->rules_other);
+	family(o, "mail_total", "counter",
+	       "MAIL FROM verdicts of the sender rules, by deciding rule ID and verdict.");
+	format_rules(o, "mail_total", m->senders, m->n_senders, m->senders_other);
 }
 
 static void format_delivery(struct out *o, const struct metrics *m)

@@ -11,6 +11,7 @@
 #define METRICS_RULES_MAX 256
 #define METRICS_RULE_ID_MAX 256
 #define METRICS_RULE_OTHER "other"
+#define METRICS_SENDER_RULES_MAX 16 /* MAIL verdicts: the sender rules have fixed IDs */
 
 enum metrics_verdict { METRICS_ACCEPT, METRICS_REJECT, METRICS_VERDICTS };
 
@@ -52,6 +53,10 @@ struct metrics {
 	struct metrics_rule rules[METRICS_RULES_MAX];
 	size_t n_rules;
 	uint64_t rules_other[METRICS_VERDICTS];
+	/* MAIL FROM verdicts of the sender rules by rule ID (a handful of fixed IDs), then other */
+	struct metrics_rule senders[METRICS_SENDER_RULES_MAX];
+	size_t n_senders;
+	uint64_t senders_other[METRICS_VERDICTS];
 };
 
 /* The queue as seen at scrape time (computed by the caller). */
@@ -64,6 +69,9 @@ struct metrics_queue {
 
 /* Count one RCPT verdict for rule_id (copied into the table when new). */
 void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_verdict v);
+
+/* Count one MAIL FROM verdict of the sender rules, the same way. */
+void metrics_count_sender(struct metrics *m, const char *rule_id, enum metrics_verdict v);
 
 /* Write s as the inside of a Prometheus label value into out: backslash, double quote and
  * newline escaped (\\ \" \n), other control bytes, DEL and bytes >= 0x80 as '_', so the output

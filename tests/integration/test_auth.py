@@ -337,7 +337,7 @@ def test_role_smtp_no_auth_by_default(auth_server):
     assert "PLAIN" in auth_keyword(ehlo), "auth yes offers it on role smtp"
     assert c2.cmd("AUTH PLAIN " + plain("alice", PASSWORD))[0] == 235
     # role smtp does not require AUTH: mail for a local user needs none
-    assert c2.cmd("MAIL FROM:<x@outside.test>")[0] == 250
+    assert c2.cmd("MAIL FROM:<alice@example.test>")[0] == 250  # her own address (sender rules)
 
 
 def test_submission_requires_auth_530(auth_server):

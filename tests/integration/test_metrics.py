@@ -95,6 +95,8 @@ def test_counters_follow_smtp_traffic(metrics_server):
     assert value(s, "relayguard_queue_messages") == 0
     # an outside client: one local mailbox accepted, an unknown user and a relay refused
     with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.2", 0)) as c:
+        c.ehlo()
+        assert c.mail("alice@example.test")[0] == 550  # a forged local sender: postmaster rule
         c.sendmail("x@outside.example", ["alice@example.test"], "Subject: 1\r\n\r\nhello\r\n")
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             c.sendmail("x@outside.example", ["nobody@example.test", "z@far.example"], "x")
@@ -114,6 +116,9 @@ def test_counters_follow_smtp_traffic(metrics_server):
             if k[0] == "relayguard_rcpt_total" and v}
     assert rcpt == {("local-mailbox", "accept"): 1, ("unknown-user", "reject"): 1,
                     ("implicit-reject", "reject"): 1, ("local-host", "accept"): 1}
+    mail = {(dict(k[1])["rule"], dict(k[1])["verdict"]): v for k, v in s.items()
+            if k[0] == "relayguard_mail_total" and v}
+    assert mail == {("sender-ok", "accept"): 3, ("local-sender-unauthenticated", "reject"): 1}
     assert value(s, "relayguard_queue_messages") == 1
     assert value(s, "relayguard_queue_recipients") == 1
     assert value(s, "relayguard_queue_held_messages") == 0

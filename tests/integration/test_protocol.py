@@ -136,7 +136,7 @@ OK = [
     ("rfc1870-SIZE-at-limit-at-MAIL", "ehlo", "MAIL FROM:<x@outside.example> SIZE=10485760", 250, "2.1.0"),
     ("rfc6152-BODY-8BITMIME", "ehlo", "MAIL FROM:<x@outside.example> BODY=8BITMIME", 250, "2.1.0"),
     ("rfc6152-BODY-7BIT", "ehlo", "MAIL FROM:<x@outside.example> BODY=7BIT", 250, "2.1.0"),
-    ("rfc6531-3.4-utf8-sender-with-SMTPUTF8", "ehlo", "MAIL FROM:<\u00fc@example.test> SMTPUTF8", 250, "2.1.0"),
+    ("rfc6531-3.4-utf8-sender-with-SMTPUTF8", "ehlo", "MAIL FROM:<\u00fc@outside.example> SMTPUTF8", 250, "2.1.0"),
     ("rfc5321-4.1.1.2-null-sender", "ehlo", "MAIL FROM:<>", 250, "2.1.0"),
     ("rfc5321-4.1.1.2-space-after-colon-tolerated", "ehlo", "MAIL FROM: <x@outside.example>", 250, "2.1.0"),
     ("rfc5321-2.4-verbs-case-insensitive", "ehlo", "mail from:<x@outside.example>", 250, "2.1.0"),
@@ -534,15 +534,15 @@ def test_smtputf8_sender_and_body(server, raw):
     """RFC 6531: a UTF-8 address needs SMTPUTF8 on MAIL; with it the mail is delivered, and
     the trace header says UTF8SMTP (RFC 6531 3.7.3)."""
     c = session(raw, server.port)
-    expect(c.cmd("MAIL FROM:<\u00fc@example.test>"), 553, "5.6.7")
-    expect(c.cmd("MAIL FROM:<\u00fc@example.test> SMTPUTF8"), 250, "2.1.0")
+    expect(c.cmd("MAIL FROM:<\u00fc@outside.example>"), 553, "5.6.7")
+    expect(c.cmd("MAIL FROM:<\u00fc@outside.example> SMTPUTF8"), 250, "2.1.0")
     expect(c.cmd("RCPT TO:<alice@example.test>"), 250, "2.1.5")
     expect(c.cmd("DATA"), 354)
     c.send("Subject: gr\u00fc\u00dfe\r\n\r\nK\u00e4se \u2603\r\n.\r\n".encode())
     queued_id(c.reply())
     (msg,) = server.wait_messages("alice", 1)
     data = msg.read_bytes()
-    assert data.startswith("Return-Path: <\u00fc@example.test>\n".encode())
+    assert data.startswith("Return-Path: <\u00fc@outside.example>\n".encode())
     assert "Subject: gr\u00fc\u00dfe\n".encode() in data
     assert body_of(data) == "K\u00e4se \u2603\n".encode()
     headers, _ = read_message(msg)

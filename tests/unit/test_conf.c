@@ -170,6 +170,11 @@ static void describe(const struct conf *c, const char *key, char *out, size_t le
 		describe_cidrs(c->trusted, c->n_trusted, " ", out, len);
 	else if (!strcmp(key, "rules"))
 		describe_rules(c, out, len);
+	else if (!strcmp(key, "grants"))
+		for (size_t i = 0; i < c->n_sender_grants; i++)
+			for (size_t j = 0; j < c->sender_grants[i].n_senders; j++)
+				add(out, len, "%s%s:%s", i || j ? " " : "",
+				    c->sender_grants[i].login, c->sender_grants[i].senders[j]);
 	else if (!strcmp(key, "limits"))
 		add(out, len,
 		    "msg=%llu rcpt=%u line=%u hdr=%llu cmd=%u data=%u sess=%u err=%u greet=%u",
@@ -252,6 +257,15 @@ static void test_valid(void)
 	     "rules",
 	     "allow authenticated->any [t:1]; allow 192.0.2.0/24,2001:db8::/32->any [t:2]"},
 	    {"relay allow from any id x to a.test\n", "rules", "allow any->a.test [x]"},
+	    /* sender grants: login lower-cased, addresses normalised like mailbox domains */
+	    {"", "grants", ""},
+	    {"sender-grant alice sales@example.test @Alice.EXAMPLE.\n"
+	     "sender-grant Bob@Example.Test Info@B\xc3\xbc"
+	     "cher.example\nsender-grant alice x.y+z@a.test\n",
+	     "grants",
+	     "alice:sales@example.test alice:@alice.example "
+	     "bob@example.test:info@xn--bcher-kva.example "
+	     "alice:x.y+z@a.test"},
 	    /* single values */
 	    {"ip-literal-recipients yes\nbare-newline normalise\ndelivery-workers 64\n"
 	     "spool-segment-size 1G\n",
@@ -463,6 +477,23 @@ static const struct {
     {"limit max-recipients 10\n", "t:1:7: unknown limit 'max-recipients'"},
     {"limit recipients\n", "t:1:1: 'limit' expects NAME VALUE"},
     {"limit recipients 1 2\n", "t:1:20: 'limit' expects NAME VALUE"},
+    /* sender-grant */
+    {"sender-grant alice\n", "t:1:1: 'sender-grant' expects LOGIN ADDRESS|@DOMAIN..."},
+    {"sender-grant alice sales\n",
+     "t:1:20: sender-grant expects an address or @DOMAIN, not 'sales'"},
+    {"sender-grant alice a..b@x.test\n",
+     "t:1:20: invalid local part in sender-grant 'a..b@x.test'"},
+    {"sender-grant alice \"a b@x.test\"\n",
+     "t:1:20: invalid local part in sender-grant 'a b@x.test'"},
+    {"sender-grant alice ok@x.test\n  sender-grant alice @\n",
+     "t:2:22: invalid domain in sender-grant '@'"},
+    {"sender-grant alice @a@b.test\n", "t:1:20: invalid domain in sender-grant '@a@b.test'"},
+    {"sender-grant alice x@[192.0.2.1]\n",
+     "t:1:20: invalid domain in sender-grant 'x@[192.0.2.1]'"},
+    {"sender-grant alice x@a.test y@-bad.test\n",
+     "t:1:29: invalid domain in sender-grant 'y@-bad.test'"},
+    {"sender-grant \"al ice\" x@a.test\n",
+     "t:1:14: invalid login 'al ice' (printable, no spaces, at most 255 bytes)"},
     {"limit recipients 10\nlimit recipients 20\n",
      "t:2:1: duplicate 'limit recipients' (first at line 1)"},
 };

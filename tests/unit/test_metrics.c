@@ -130,6 +130,8 @@ static void test_format(void)
 	m->bounced = 1;
 	metrics_count_rcpt(m, "local-mailbox", METRICS_ACCEPT);
 	metrics_count_rcpt(m, "c.conf:\"7\"", METRICS_REJECT);
+	metrics_count_sender(m, "local-sender-unauthenticated", METRICS_REJECT);
+	metrics_count_sender(m, "local-sender-unauthenticated", METRICS_REJECT);
 	size_t n = metrics_format(m, &q, NULL, 0);
 	char *buf = malloc(n + 1);
 	if (!buf) {
@@ -149,6 +151,7 @@ static void test_format(void)
 	    "relayguard_rcpt_total{rule=\"local-mailbox\",verdict=\"accept\"} 1\n",
 	    "relayguard_rcpt_total{rule=\"local-mailbox\",verdict=\"reject\"} 0\n",
 	    "relayguard_rcpt_total{rule=\"c.conf:\\\"7\\\"\",verdict=\"reject\"} 1\n",
+	    "relayguard_mail_total{rule=\"local-sender-unauthenticated\",verdict=\"reject\"} 2\n",
 	    "relayguard_delivered_total{method=\"maildir\"} 6\n",
 	    "relayguard_delivered_total{method=\"lmtp\"} 0\n",
 	    "relayguard_delivered_total{method=\"smtp\"} 2\n",

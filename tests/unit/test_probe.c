@@ -56,17 +56,30 @@ static void collect(void *arg, const struct audit_finding *f)
 
 #define BASE "listen 192.0.2.25:25\nlocal-domain example.org\nmailbox postmaster\n"
 
+/* Is a battery sender one of the server's own (BASE: example.org, or the listener's literal
+ * [192.0.2.25])? The postmaster rule refuses those at MAIL from an untrusted client. */
+static int own_sender(const struct addr_path *from)
+{
+	return !strcmp(from->domain, "example.org") || !strcmp(from->domain, "[192.0.2.25]");
+}
+
 /* The battery forms a "relay from anyone" rule lets through: those that name a plain third-party
- * mailbox (the routing forms, unqualified and malformed ones are refused whatever the rules). */
-static size_t relayable(void)
+ * mailbox (the routing forms, unqualified and malformed ones are refused whatever the rules),
+ * for a trusted client (trusted_client = 1) or an outside one, whose forged local senders the
+ * postmaster rule refuses at MAIL first. */
+static size_t relayable(int trusted_client)
 {
 	size_t n = 0;
 	struct probe_target t = {"example.org", "192.0.2.25"};
 	for (size_t i = 0; i < probe_battery_len; i++) {
-		char rcpt[600];
-		struct addr_path a;
+		char from[600], rcpt[600];
+		struct addr_path a, f;
 		size_t used;
+		probe_expand(probe_battery[i].from, &t, from, sizeof(from));
 		probe_expand(probe_battery[i].rcpt, &t, rcpt, sizeof(rcpt));
+		if (addr_parse_path(from, strlen(from), 1, &f, &used) != ADDR_OK || f.unqualified ||
+		    (!trusted_client && own_sender(&f)))
+			continue;
 		n += addr_parse_path(rcpt, strlen(rcpt), 1, &a, &used) == ADDR_OK && !a.routing &&
 		     !a.unqualified;
 	}
@@ -79,6 +92,8 @@ static const struct {
 	    warnings;	    /* errors besides the relayed tests; outside
 			       clients (v4, v6) that relay each relayable test */
 	const char *expect; /* a substring of the findings, NULL when clean */
+	size_t trusted;	    /* of the relay_clients, those inside a trusted-network: the
+			       postmaster rule does not stop their forged local senders */
 } corpus[] = {
     /* correct configurations: nothing to report */
     {"closed defaults", BASE "trusted-network 127.0.0.1 ::1\nrelay allow from trusted\n", 0, 0, 0,
@@ -106,9 +121,10 @@ static const struct {
     {"trusted 0.0.0.0/0 via a typo", BASE "trusted-network 0.0.0.0/0\nrelay allow from trusted\n",
      1, 1, 0,
      "trusted-network 0.0.0.0/0 is wider than one site (/16): every host in it may relay - that is "
-     "the whole Internet"},
+     "the whole Internet",
+     1},
     {"IPv6 ::/0 trusted", BASE "trusted-network ::/0\nrelay allow from trusted\n", 1, 2, 0,
-     "trusted-network ::/0"},
+     "trusted-network ::/0", 2},
     {"relay from a /1 (meant /31)", BASE "relay allow from 128.0.0.0/1 id typo\n", 0, 1, 1,
      "relay allowed from 128.0.0.0/1, wider than one site"},
     {"metrics on every address", BASE "metrics-listen 0.0.0.0:9100\n", 0, 0, 1,
@@ -121,8 +137,9 @@ static const struct {
 
 static void test_corpus(void)
 {
-	size_t r = relayable();
-	CHECK(r >= 10, "the battery has plain third-party forms: %zu", r);
+	size_t r = relayable(0), rt = relayable(1);
+	CHECK(r >= 5, "the battery has plain third-party forms with foreign senders: %zu", r);
+	CHECK(rt >= 10 && rt > r, "and more with forged local senders: %zu", rt);
 	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
 		struct conf *c;
 		char err[256];
@@ -134,7 +151,8 @@ static void test_corpus(void)
 		}
 		size_t n = audit_config(c, collect, &t);
 		CHECK(n == t.errors + t.warnings, "%s: count", corpus[i].name);
-		size_t want = corpus[i].errors + corpus[i].relay_clients * r;
+		size_t want = corpus[i].errors + (corpus[i].relay_clients - corpus[i].trusted) * r +
+			      corpus[i].trusted * rt;
 		CHECK(t.errors == want && t.warnings == corpus[i].warnings,
 		      "%s: %zu errors %zu warnings, want %zu/%zu\n%s", corpus[i].name, t.errors,
 		      t.warnings, want, corpus[i].warnings, t.text);
@@ -205,6 +223,64 @@ static void test_replies(void)
 	CHECK(probe_reply_name("220 <script>", 12, name, sizeof(name)) == -1, "no garbage names");
 }
 
+/* audit_battery runs MAIL through the sender rules: a forged local sender from outside stops
+ * at MAIL with the postmaster rule's ID, whatever the relay rules say. */
+struct outcome {
+	const char *id;
+	char stage[8], rule[64], rcpt[600];
+	size_t runs;
+};
+
+static void find_outcome(void *arg, const struct audit_battery_result *r)
+{
+	struct outcome *o = arg;
+	if (strcmp(r->test->id, o->id) != 0)
+		return;
+	o->runs++;
+	snprintf(o->stage, sizeof(o->stage), "%s", r->stage);
+	snprintf(o->rule, sizeof(o->rule), "%s", r->rule);
+	snprintf(o->rcpt, sizeof(o->rcpt), "%s", r->rcpt);
+}
+
+static void test_battery_sender(void)
+{
+	static const struct {
+		const char *conf, *id, *stage, *rule;
+	} cases[] = {
+	    {BASE "relay allow from any id open\n", "greenbone-forged-own", "MAIL",
+	     "local-sender-unauthenticated"},
+	    {BASE "relay allow from any id open\n", "nmap-04", "MAIL",
+	     "local-sender-unauthenticated"},
+	    {BASE "relay allow from any id open\n", "greenbone-unqualified-sender", "MAIL",
+	     "unqualified-sender"},
+	    {BASE "relay allow from any id open\n", "external-to-external", "", "open"},
+	    {BASE "relay allow from any id open\n", "nmap-01", "", "open"},
+	    {BASE, "external-to-external", "RCPT", "implicit-reject"},
+	    {BASE, "nmap-06", "MAIL", "local-sender-unauthenticated"},
+	    {BASE, "dsbl-quoted-bang", "RCPT", "routing-in-local-part"},
+	    /* everybody trusted: the forged sender passes MAIL, and relays */
+	    {BASE "trusted-network ::/0\nrelay allow from trusted id all\n", "greenbone-forged-own",
+	     "", "all"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *c;
+		char err[256];
+		struct outcome o = {cases[i].id, "", "", "", 0};
+		if (conf_parse(cases[i].conf, strlen(cases[i].conf), "b.conf", &c, err,
+			       sizeof(err)) < 0) {
+			CHECK(0, "%s", err);
+			continue;
+		}
+		audit_battery(c, find_outcome, &o);
+		CHECK(o.runs == 2, "%s: one run per outside client, got %zu", cases[i].id, o.runs);
+		CHECK_STR(o.stage, cases[i].stage, "%s stage", cases[i].id);
+		CHECK_STR(o.rule, cases[i].rule, "%s rule", cases[i].id);
+		CHECK(!strcmp(o.stage, "MAIL") == !o.rcpt[0], "%s: RCPT only after MAIL",
+		      cases[i].id);
+		conf_free(c);
+	}
+}
+
 #define RUNID "rgprobe-0123456789ab"
 
 /* The catcher's session: a table of input lines, the reply each gets, whether the session
@@ -248,14 +324,16 @@ static void test_catch_session(void)
 	CHECK(s.caught == (((uint64_t)1 << 0) | ((uint64_t)1 << 27) | ((uint64_t)1 << 5)),
 	      "tokens 0, 27, 5: %llx", (unsigned long long)s.caught);
 
-	/* a message cut off before its final dot counts nothing; RSET ends the transaction */
+	/* a message cut off before its final dot counts nothing; RSET ends the transaction
+	 */
 	struct probe_catch_session t = {0};
 	const char *cut[] = {"MAIL FROM:<>\r\n", "RCPT TO:<x@y.example>\r\n", "DATA\r\n",
 			     "x " RUNID "-03\r\n"};
 	for (size_t i = 0; i < 4; i++)
 		probe_catch_line(&t, RUNID, cut[i], strlen(cut[i]), out, sizeof(out));
 	CHECK(t.caught == 0 && t.in_data, "cut message: nothing caught");
-	/* a long data line in pieces: a "." piece that continues a line does not end the data */
+	/* a long data line in pieces: a "." piece that continues a line does not end the
+	 * data */
 	probe_catch_line(&t, RUNID, "abc", 3, out, sizeof(out));
 	probe_catch_line(&t, RUNID, ".\r\n", 3, out, sizeof(out));
 	CHECK(t.in_data && !out[0], "the tail of a line is not the final dot");
@@ -309,6 +387,7 @@ static void test_catch_domain_expansion(void)
 int main(void)
 {
 	test_replies();
+	test_battery_sender();
 	test_battery_shape();
 	test_corpus();
 	test_matrix();
