@@ -17,6 +17,8 @@
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
 /* auth-database when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
+/* state-dir when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_STATE_DIR "var/lib"
 
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
@@ -142,6 +144,9 @@ struct conf {
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	char *state_dir;     /* state-dir DIR: the server's own state, default var/lib */
+	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
+	size_t text_len;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

@@ -2,6 +2,8 @@
  * struct server; nothing is global. */
 #include "server_int.h"
 
+#include "../changelog/changelog.h"
+
 #include "../conf/conf.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
@@ -83,7 +85,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
 	log_msg(LOG_INFO, "server: SIGHUP: reloading the configuration", NULL);
-	server_reload(arg, NULL);
+	server_reload(arg, NULL, NULL);
 }
 
 /* A message became durable (or was found at start): count what was received, deliver. */
@@ -260,6 +262,10 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
 		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
+	struct changelog_who who; /* before the loop runs: no session waits on this I/O */
+	unsigned long id;
+	changelog_who_self(&who);
+	server_record_conf(c, "start", &who, &id);
 	return 0;
 }
 
