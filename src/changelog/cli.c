@@ -133,18 +133,25 @@ static int on_record(void *arg, const struct changelog_record *r)
 	return 0;
 }
 
-/* The log named by the config's state-dir, read whole ("" when there is none yet). */
+/* The log under the config's state-dir, read whole ("" when there is none yet). The
+ * state-dir is peeked at, not parsed: the history must be readable while the file is broken. */
 static int load_log(const char *conf_path, char *logpath, size_t len, char **data, size_t *n)
 {
-	struct conf *c;
-	char err[1024];
-	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard: %s\n", err);
+	char *text, dir[1024];
+	size_t textlen;
+	int rc = changelog_read_file(conf_path, CONF_MAX_SIZE, &text, &textlen);
+	if (rc < 0) {
+		fprintf(stderr, "relayguard: %s: cannot read: %s\n", conf_path, strerror(-rc));
 		return -1;
 	}
-	snprintf(logpath, len, "%s/" CHANGELOG_FILE, c->state_dir);
-	conf_free(c);
-	int rc = changelog_read_file(logpath, CHANGELOG_FILE_MAX, data, n);
+	rc = conf_peek_state_dir(text, textlen, dir, sizeof(dir));
+	free(text);
+	if (rc < 0) {
+		fprintf(stderr, "relayguard: %s: state-dir path too long\n", conf_path);
+		return -1;
+	}
+	snprintf(logpath, len, "%s/" CHANGELOG_FILE, dir);
+	rc = changelog_read_file(logpath, CHANGELOG_FILE_MAX, data, n);
 	if (rc == -ENOENT && (*data = calloc(1, 1))) {
 		*n = 0;
 		return 0;

@@ -175,6 +175,10 @@ int conf_peek_control_socket(const char *text, size_t len, char *out, size_t out
 /* Read path and conf_peek_control_socket it. 0, or -1 with err set ("PATH: cannot read: ..."). */
 int conf_load_control_socket(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
+/* The state-dir the same way (`relayguard changelog` must work while the file has an error).
+ * Pure. 0, or -1 when the path does not fit. */
+int conf_peek_state_dir(const char *text, size_t len, char *out, size_t outlen);
+
 /* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port): the host
  * (an IP literal, or a name, normalised) into host, the port into *port when one is given.
  * 0 or -1. Pure. */
