@@ -72,6 +72,7 @@ static const char *link_conf(void)
 int main(int argc, char **argv)
 {
 	const char *path;
+	int rc;
 	if (argc >= 1 && !strcmp(prog_name(argv[0]), "mailq"))
 		return server_mailq_cli(argc - 1, argv + 1, link_conf());
 	if (argc >= 1 && !strcmp(prog_name(argv[0]), "sendmail"))
@@ -87,8 +88,9 @@ int main(int argc, char **argv)
 		return server_route(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "serve") && (path = conf_arg(argc, argv, 2)))
 		return server_run(path);
-	if (!strcmp(argv[1], "check"))
-		return server_check_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "check") &&
+	    (rc = server_check_cli(argc - 2, argv + 2, DEFAULT_CONF)) >= 0)
+		return rc;
 	if (!strcmp(argv[1], "changelog"))
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))

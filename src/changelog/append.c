@@ -205,6 +205,32 @@ static int read_tail(int fd, struct tail *t)
 	return 0;
 }
 
+/* Bytes that are not UTF-8 (a path is any bytes) become '?': the JSON of the record would
+ * carry them as U+FFFD, and the record would not read back as the same bytes. */
+static void make_utf8(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = *p < 0x80		      ? 1
+			   : *p >= 0xc2 && *p <= 0xdf ? 2
+			   : *p >= 0xe0 && *p <= 0xef ? 3
+			   : *p >= 0xf0 && *p <= 0xf4 ? 4
+						      : 0;
+		size_t i = 1;
+		while (i < n && (p[i] & 0xc0) == 0x80)
+			i++;
+		int over = (n == 3 && p[0] == 0xe0 && p[1] < 0xa0) ||
+			   (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+			   (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+			   (n == 4 && p[0] == 0xf4 && p[1] >= 0x90);
+		if (n == 0 || i < n || over) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 static void fill_header(struct changelog_record *r, const struct changelog_entry *e,
 			const struct tail *t, const char *sha)
 {
@@ -215,9 +241,11 @@ static void fill_header(struct changelog_record *r, const struct changelog_entry
 	strftime(r->time, sizeof(r->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(r->event, sizeof(r->event), "%s", e->event);
 	snprintf(r->config, sizeof(r->config), "%s", e->config_path);
+	make_utf8(r->config);
 	memcpy(r->sha256, sha, CHANGELOG_HEX);
 	r->who = *e->who;
 	snprintf(r->verdict, sizeof(r->verdict), "%s", e->verdict);
+	make_utf8(r->verdict); /* snprintf may cut a character */
 	memcpy(r->prev, t->prev, CHANGELOG_HEX);
 	r->unchanged = t->last_sha[0] && strcmp(t->last_sha, sha) == 0;
 }
@@ -240,8 +268,8 @@ static int make_diff(const char *cfgdir, const struct changelog_entry *e, const 
 				 t->last_sha);
 	}
 	snprintf(new_label, sizeof(new_label), "record %lu, sha256 %.12s", r->id, r->sha256);
-	int rc = changelog_diff(old, oldlen, e->text, e->text_len, e->config_path, old_label,
-				new_label, &r->diff, &r->diff_len);
+	int rc = changelog_diff(old, oldlen, e->text, e->text_len, r->config, old_label, new_label,
+				&r->diff, &r->diff_len);
 	free(old);
 	return rc;
 }
@@ -265,8 +293,8 @@ static int append_locked(int fd, const char *cfgdir, const struct changelog_entr
 			 const char *sha, unsigned long *id, const char **what)
 {
 	struct tail t;
-	struct changelog_record r = {0};
-	char *line = NULL;
+	struct changelog_record r = {0}, back = {0};
+	char *line = NULL, why[160];
 	size_t len;
 	int rc = read_tail(fd, &t);
 	*what = "cannot read";
@@ -279,6 +307,10 @@ static int append_locked(int fd, const char *cfgdir, const struct changelog_entr
 	*what = "cannot format a record for";
 	if (rc == 0 && changelog_format(&r, &line, &len) < 0)
 		rc = -EINVAL;
+	*what = "a record that would not read back, not written, for";
+	if (rc == 0 && changelog_parse(line, len, &back, why, sizeof(why)) < 0)
+		rc = -EINVAL;
+	changelog_record_clear(&back);
 	*what = "cannot write";
 	if (rc == 0)
 		rc = write_record(fd, &t, line, len);

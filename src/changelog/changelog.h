@@ -80,8 +80,8 @@ unsigned long changelog_verify(const char *data, size_t len,
 			       int (*fn)(void *arg, const struct changelog_record *r), void *arg,
 			       unsigned long *bad, char *why, size_t whylen);
 
-/* The unified diff from old to new (either may be empty), headed "--- a/NAME (OLD)" and
- * "+++ b/NAME (NEW)" with the given labels, cut at CHANGELOG_DIFF_MAX with a note. *out is
+/* The unified diff from old to new (either may be empty), headed "--- NAME (OLD_LABEL)" and
+ * "+++ NAME (NEW_LABEL)", cut at CHANGELOG_DIFF_MAX with a note. *out is
  * malloc'd and NUL-terminated ("" when there is no difference). 0 or -1. Pure (libgit2's
  * xdiff on two buffers). */
 int changelog_diff(const char *old, size_t oldlen, const char *new, size_t newlen, const char *name,

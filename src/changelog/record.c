@@ -375,6 +375,25 @@ static int parse_fields(struct cur *c, struct changelog_record *r)
 	return c->fail ? -1 : 0;
 }
 
+/* Only what changelog_format writes is a record: the same content spelled differently (an
+ * escape where a character goes, bytes that are not UTF-8) is refused, even with its hash. */
+static int canonical(const char *line, size_t len, const struct changelog_record *r, char *why,
+		     size_t whylen)
+{
+	struct changelog_record copy = *r;
+	char *again;
+	size_t n;
+	if (changelog_format(&copy, &again, &n) < 0) {
+		snprintf(why, whylen, "not a valid record (cannot be encoded again)");
+		return -1;
+	}
+	int same = n == len && memcmp(again, line, len) == 0;
+	free(again);
+	if (!same)
+		snprintf(why, whylen, "not a valid record (not in canonical form)");
+	return same ? 0 : -1;
+}
+
 int changelog_parse(const char *line, size_t len, struct changelog_record *r, char *why,
 		    size_t whylen)
 {
@@ -398,7 +417,7 @@ int changelog_parse(const char *line, size_t len, struct changelog_record *r, ch
 				snprintf(why, whylen, "hash mismatch: the record was altered");
 				return -1;
 			}
-			return 0;
+			return canonical(line, len, r, why, whylen);
 		}
 	}
 	snprintf(why, whylen, "not a valid record (%s at byte %zu)", c.fail, c.fail_at + 1);

@@ -207,10 +207,8 @@ int server_check_cli(int argc, char **argv, const char *default_conf)
 			record = 1;
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			path = argv[++i];
-		else {
-			fprintf(stderr, "usage: relayguard check [-c FILE] [--json] [--record]\n");
-			return 2;
-		}
+		else
+			return -1;
 	}
 	return server_check(path, json, record);
 }

@@ -50,6 +50,7 @@ static const struct restart_only {
     {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64, 0},
     {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED, 0},
     {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING, 0},
+    {"state-dir", offsetof(struct conf, state_dir), KEEP_STRING, 0}, /* the changelog's home */
     {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN, 0},
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,

@@ -10,7 +10,8 @@ int server_run(const char *conf_path);
  * as one JSON document); record: append the config to the changelog (event "check"). 0 clean,
  * 1 findings, 2 configuration error (or the record could not be written). */
 int server_check(const char *conf_path, int json, int record);
-/* `relayguard check [-c FILE] [--json] [--record]` (argv after "check"). */
+/* `relayguard check [-c FILE] [--json] [--record]` (argv after "check"); -1 on bad usage
+ * (nothing printed: the caller shows the usage). */
 int server_check_cli(int argc, char **argv, const char *default_conf);
 
 /* `relayguard queue SUB [-c FILE] [--json] [ID]` (argv after "queue"): list, show, flush, hold,

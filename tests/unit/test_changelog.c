@@ -100,6 +100,25 @@ static void test_parse_refuses(void)
 		      edits[i].why);
 		changelog_record_clear(&back);
 	}
+	/* the same content spelled differently, with a recomputed hash: still refused */
+	static const char *const respelled[][2] = {
+	    {"\"user\":\"alice\"", "\"user\":\"\\u0061lice\""},
+	    {"\"user\":\"alice\"", "\"user\":\"al\\/ice\""},
+	    {"\"user\":\"alice\"", "\"user\":\"al\xd0\xd4ice\""},
+	};
+	for (size_t i = 0; i < N(respelled); i++) {
+		char buf[2048], hash[CHANGELOG_HEX];
+		const char *at = strstr(line, respelled[i][0]);
+		int n = snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - line), line,
+				 respelled[i][1], at + strlen(respelled[i][0]));
+		char *h = strstr(buf, ",\"hash\":\"");
+		changelog_sha256_hex(buf, (size_t)(h - buf), hash);
+		memcpy(h + 9, hash, 64);
+		CHECK(changelog_parse(buf, (size_t)n, &back, why, sizeof(why)) < 0 &&
+			  strstr(why, "canonical"),
+		      "respelled %zu accepted: %s", i, why);
+		changelog_record_clear(&back);
+	}
 	char buf[2048];
 	int n = snprintf(buf, sizeof(buf), "%s ", line);
 	CHECK(changelog_parse(buf, (size_t)n, &back, why, sizeof(why)) < 0, "text after");
