@@ -260,12 +260,13 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)
 		return -1;
-	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
-		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
-	struct changelog_who who; /* before the loop runs: no session waits on this I/O */
+	struct changelog_who who; /* before the loop runs (no session waits on this I/O)
+				    and before "started" (a watcher then finds the record) */
 	unsigned long id;
 	changelog_who_self(&who);
 	server_record_conf(c, "start", &who, &id);
+	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
+		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
 	return 0;
 }
 
