@@ -7,6 +7,7 @@
 #include "../changelog/changelog.h"
 #include "../conf/conf.h"
 #include "../probe/probe.h"
+#include "../tls/tls.h"
 #include "../util/util.h"
 
 #include <stdio.h>
@@ -71,6 +72,21 @@ static void print_policy(const struct conf *c)
 		printf("  %2zu  %-50s [%s]\n", i + 1, rule, c->rules[i].id);
 	}
 	printf("  %2s  %-50s [%s]\n", "-", "deny from any to any", "implicit-reject");
+}
+
+/* "tls": the certificate and key that load and match, or null when there is none. */
+static void print_tls_json(const struct conf *c)
+{
+	printf("\"tls\":");
+	if (!c->tls_cert_file) {
+		printf("null,\n  ");
+		return;
+	}
+	printf("{\"certificate\":");
+	util_json_print(stdout, c->tls_cert_file);
+	printf(",\"key\":");
+	util_json_print(stdout, c->tls_key_file);
+	printf("},\n  ");
 }
 
 static void print_policy_json(const struct conf *c)
@@ -159,15 +175,25 @@ int server_check(const char *conf_path, int json, int record)
 	struct check_out o = {json, 0};
 	char err[1024], verdict[256];
 	unsigned long id = 0;
+	SSL_CTX *tls = NULL;
 	if (conf_load(conf_path, &c, err, sizeof(err)) < 0)
 		return check_failed(conf_path, err, json);
+	if (server_tls_ctx(c, &tls, err, sizeof(err)) < 0) {
+		conf_free(c);
+		return check_failed(conf_path, err, json);
+	}
+	SSL_CTX_free(tls);
 	if (json) {
 		printf("{\"config\":");
 		util_json_print(stdout, conf_path);
 		printf(",\"ok\":true,\n  ");
+		print_tls_json(c);
 		print_policy_json(c);
 	} else {
 		printf("%s: configuration OK\n", conf_path);
+		if (c->tls_cert_file)
+			printf("tls: certificate %s and key %s load and match\n", c->tls_cert_file,
+			       c->tls_key_file);
 		print_policy(c);
 	}
 	size_t n = check_audit(c, &o);

@@ -6,6 +6,7 @@
 #include "server_int.h"
 
 #include "../changelog/changelog.h"
+#include "../tls/tls.h"
 #include "../util/util.h"
 
 #include <event2/buffer.h>
@@ -25,6 +26,7 @@ struct reload {
 	struct server *srv;
 	char *path;	   /* the file: the current config's */
 	struct conf *conf; /* the worker's result, or NULL with err */
+	SSL_CTX *tls_ctx;  /* its certificate, loaded with it (NULL: none configured) */
 	char err[1024];
 	size_t relay_tests; /* audit: battery tests an outside client could relay */
 	struct reload_waiter *waiters;
@@ -169,6 +171,12 @@ static void reload_work(void *arg)
 					sizeof(r->err));
 		conf_free(r->conf);
 		r->conf = NULL;
+		return;
+	}
+	/* all or nothing: a certificate that does not load fails the reload, the old one stays */
+	if (server_tls_ctx(r->conf, &r->tls_ctx, r->err, sizeof(r->err)) < 0) {
+		conf_free(r->conf);
+		r->conf = NULL;
 	}
 }
 
@@ -197,6 +205,8 @@ static void add_summary(struct evbuffer *b, const struct server *srv, unsigned a
 			    removed);
 	evbuffer_add_printf(b, "local domains %zu, mailboxes %zu, relay rules %zu\n",
 			    c->n_local_domains, c->n_mailboxes, c->n_rules);
+	evbuffer_add_printf(b, "tls certificate %s\n",
+			    c->tls_cert_file ? c->tls_cert_file : "none");
 	if (srv->open_relay_tests)
 		evbuffer_add_printf(b,
 				    "warning: OPEN RELAY: %zu relay tests pass for outside "
@@ -226,6 +236,9 @@ static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t
 	struct conf *old = srv->conf;
 	srv->conf = srv->smtp.conf = r->conf;
 	r->conf = NULL;
+	SSL_CTX_free(srv->smtp.tls_ctx); /* sessions that started under it keep a reference */
+	srv->smtp.tls_ctx = r->tls_ctx;
+	r->tls_ctx = NULL;
 	conf_unref(old); /* freed when the last session or delivery under it ends */
 	srv->open_relay_tests = r->relay_tests;
 	srv->conf_loaded = time(NULL);
@@ -264,6 +277,7 @@ static void reload_finish(struct reload *r)
 		log_reloaded(srv, r->added, r->removed, r->kept);
 	answer_all(r->waiters, srv, r->rc < 0 ? r->err : NULL, r->added, r->removed, r->kept);
 	conf_free(r->conf); /* not applied */
+	SSL_CTX_free(r->tls_ctx);
 	free(r->path);
 	free(r);
 	srv->reload = NULL;
