@@ -1,5 +1,6 @@
 /* main.c — subcommand dispatch only. */
 #include "auth/auth.h"
+#include "changelog/changelog.h"
 #include "probe/probe.h"
 #include "server/control.h"
 #include "server/server.h"
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: relayguard serve [-c FILE]          run the mail server\n"
-		"       relayguard check [-c FILE]          check the configuration, print the "
+		"       relayguard check [-c FILE] [--json] [--record]\n"
+		"                                           check the configuration, print the "
 		"relay policy\n"
 		"       relayguard status [-c FILE]         ask the running server how it is\n"
 		"       relayguard reload [-c FILE]         make the running server load its "
@@ -37,6 +39,9 @@ static void usage(FILE *f)
 		"[--stdin] [--iterations N] [--json]\n"
 		"                                           SMTP AUTH users (SCRAM keys, never "
 		"passwords)\n"
+		"       relayguard changelog [-c FILE] [--json] [-n N] [--diff ID] [--verify]\n"
+		"                                           the recorded history of the "
+		"configuration\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -67,6 +72,7 @@ static const char *link_conf(void)
 int main(int argc, char **argv)
 {
 	const char *path;
+	int rc;
 	if (argc >= 1 && !strcmp(prog_name(argv[0]), "mailq"))
 		return server_mailq_cli(argc - 1, argv + 1, link_conf());
 	if (argc >= 1 && !strcmp(prog_name(argv[0]), "sendmail"))
@@ -82,11 +88,15 @@ int main(int argc, char **argv)
 		return server_route(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "serve") && (path = conf_arg(argc, argv, 2)))
 		return server_run(path);
-	if (!strcmp(argv[1], "check") && (path = conf_arg(argc, argv, 2)))
-		return server_check(path);
-	if ((!strcmp(argv[1], "status") || !strcmp(argv[1], "reload")) &&
-	    (path = conf_arg(argc, argv, 2)))
+	if (!strcmp(argv[1], "check") &&
+	    (rc = server_check_cli(argc - 2, argv + 2, DEFAULT_CONF)) >= 0)
+		return rc;
+	if (!strcmp(argv[1], "changelog"))
+		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
+	if (!strcmp(argv[1], "reload") && (path = conf_arg(argc, argv, 2)))
+		return ctl_client_reload(path);
 	if (!strcmp(argv[1], "queue"))
 		return server_queue_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "mailq"))

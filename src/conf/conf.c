@@ -65,6 +65,7 @@ static int do_control_socket(struct parser *p, const struct stmt *s);
 static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
 static int do_auth_allowlist(struct parser *p, const struct stmt *s);
+static int do_state_dir(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
@@ -95,6 +96,7 @@ static const struct directive directives[] = {
     {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
     {"auth-allowlist", "CIDR...", 1, UNLIMITED, MANY, do_auth_allowlist},
+    {"state-dir", "DIR", 1, 1, ONCE, do_state_dir},
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
@@ -1126,6 +1128,12 @@ static int do_auth_database(struct parser *p, const struct stmt *s)
 	return set_path(p, s, &p->c->auth_database);
 }
 
+/* Where the server keeps its own state (the config changelog, src/changelog). */
+static int do_state_dir(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->state_dir);
+}
+
 static int do_metrics_listen(struct parser *p, const struct stmt *s)
 {
 	const struct lex_token *t = &s->arg[0];
@@ -1271,6 +1279,8 @@ static int set_defaults(struct parser *p)
 		return -1;
 	if (!c->auth_database && set_str(p, &c->auth_database, CONF_DEFAULT_AUTH_DATABASE) < 0)
 		return -1;
+	if (!c->state_dir && set_str(p, &c->state_dir, CONF_DEFAULT_STATE_DIR) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1405,9 +1415,13 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	if (read_file(path, &text, &len, err, errlen) < 0)
 		return -1;
 	int rc = conf_parse(text, len, path, &c, err, errlen);
-	free(text);
-	if (rc < 0)
+	if (rc < 0) {
+		free(text);
 		return -1;
+	}
+	char *fit = realloc(text, len + 1); /* read_file's buffer is CONF_MAX_SIZE */
+	c->text = fit ? fit : text;	    /* the bytes parsed: the changelog's hash and diff */
+	c->text_len = len;
 	if (c->n_listens == 0) {
 		snprintf(err, errlen, "%s: no 'listen' directive", path);
 		conf_free(c);
@@ -1491,6 +1505,8 @@ void conf_free(struct conf *c)
 	free(c->auth_database);
 	free(c->metrics_listen);
 	free(c->auth_allowlist);
+	free(c->state_dir);
+	free(c->text);
 	free(c->tls_cert_file);
 	free(c->tls_key_file);
 	for (size_t i = 0; i < c->n_sender_grants; i++) {

@@ -17,6 +17,8 @@
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
 /* auth-database when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
+/* state-dir when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_STATE_DIR "var/lib"
 
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
@@ -167,6 +169,9 @@ struct conf {
 	/* sender-grant lines, in file order; a login may have several */
 	struct conf_sender_grant *sender_grants;
 	size_t n_sender_grants;
+	char *state_dir;     /* state-dir DIR: the server's own state, default var/lib */
+	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
+	size_t text_len;
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
@@ -194,6 +199,10 @@ void conf_unref(struct conf *c);
 int conf_peek_control_socket(const char *text, size_t len, char *out, size_t outlen);
 /* Read path and conf_peek_control_socket it. 0, or -1 with err set ("PATH: cannot read: ..."). */
 int conf_load_control_socket(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* The state-dir the same way (`relayguard changelog` must work while the file has an error).
+ * Pure. 0, or -1 when the path does not fit. */
+int conf_peek_state_dir(const char *text, size_t len, char *out, size_t outlen);
 
 /* "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6 address takes no port): the host
  * (an IP literal, or a name, normalised) into host, the port into *port when one is given.

@@ -27,9 +27,10 @@ static int peek_line(const char *line, size_t len, char *arena, struct lex_token
 	}
 }
 
-/* Found: the value of the first well-formed "control-socket PATH" line (the directive may
- * appear once, so that is the one a valid file means). */
-static const char *peek_find(const char *text, size_t len, char *arena)
+/* Found: the value of the first well-formed "NAME VALUE" line (the directives peeked at may
+ * appear once, so that is the one a valid file means), else def. */
+static const char *peek_find(const char *text, size_t len, char *arena, const char *name,
+			     const char *def)
 {
 	size_t off = 0;
 	while (off < len) {
@@ -41,24 +42,35 @@ static const char *peek_find(const char *text, size_t len, char *arena)
 		off += linelen;
 		if (bom || peek_line(line, linelen, arena, w, &n) < 0)
 			continue;
-		if (n == 2 && strcmp(w[0].text, "control-socket") == 0 && w[1].text[0])
+		if (n == 2 && strcmp(w[0].text, name) == 0 && w[1].text[0])
 			return w[1].text;
 	}
-	return CONF_DEFAULT_CONTROL_SOCKET;
+	return def;
 }
 
-int conf_peek_control_socket(const char *text, size_t len, char *out, size_t outlen)
+static int peek_value(const char *text, size_t len, const char *name, const char *def, char *out,
+		      size_t outlen)
 {
 	char *arena = malloc(len + 1);
 	if (!arena || outlen == 0) {
 		free(arena);
 		return -1;
 	}
-	const char *found = peek_find(text, len, arena);
+	const char *found = peek_find(text, len, arena, name, def);
 	size_t n = strlen(found);
 	int rc = n < outlen ? 0 : -1;
 	if (rc == 0)
 		memcpy(out, found, n + 1);
 	free(arena);
 	return rc;
+}
+
+int conf_peek_control_socket(const char *text, size_t len, char *out, size_t outlen)
+{
+	return peek_value(text, len, "control-socket", CONF_DEFAULT_CONTROL_SOCKET, out, outlen);
+}
+
+int conf_peek_state_dir(const char *text, size_t len, char *out, size_t outlen)
+{
+	return peek_value(text, len, "state-dir", CONF_DEFAULT_STATE_DIR, out, outlen);
 }

@@ -1,27 +1,63 @@
 /* check.c — `relayguard check`: parse the configuration, print the effective relay policy and
  * the "who may relay" matrix, and audit it (permissive settings, the relay battery simulated
- * against the policy). Exit 0 clean, 1 findings, 2 configuration error. */
+ * against the policy); --json prints the same as one JSON document; --record appends the config
+ * to the changelog (event "check"). Exit 0 clean, 1 findings, 2 configuration error. */
 #include "server_int.h"
 
+#include "../changelog/changelog.h"
 #include "../conf/conf.h"
 #include "../probe/probe.h"
 #include "../tls/tls.h"
+#include "../util/util.h"
 
 #include <stdio.h>
 #include <string.h>
 
+struct check_out {
+	int json;
+	size_t n; /* items printed in the current JSON array */
+};
+
+static void json_sep(struct check_out *o)
+{
+	printf("%s\n    ", o->n++ ? "," : "");
+}
+
 static void print_row(void *arg, const struct audit_row *r)
 {
-	(void)arg;
-	printf("  %-44s %-3s %-24s %-3s %s\n", r->client, r->relay_unauth ? "yes" : "no",
-	       r->rule_unauth, r->relay_auth ? "yes" : "no", r->rule_auth);
+	struct check_out *o = arg;
+	if (!o->json) {
+		printf("  %-44s %-3s %-24s %-3s %s\n", r->client, r->relay_unauth ? "yes" : "no",
+		       r->rule_unauth, r->relay_auth ? "yes" : "no", r->rule_auth);
+		return;
+	}
+	json_sep(o);
+	printf("{\"client\":");
+	util_json_print(stdout, r->client);
+	printf(",\"relay_unauthenticated\":%s,\"rule_unauthenticated\":",
+	       r->relay_unauth ? "true" : "false");
+	util_json_print(stdout, r->rule_unauth);
+	printf(",\"relay_authenticated\":%s,\"rule_authenticated\":",
+	       r->relay_auth ? "true" : "false");
+	util_json_print(stdout, r->rule_auth);
+	printf("}");
 }
 
 static void print_finding(void *arg, const struct audit_finding *f)
 {
-	(void)arg;
-	printf("  %-7s %s: %s\n", f->severity == AUDIT_ERROR ? "ERROR" : "warning", f->where,
-	       f->what);
+	struct check_out *o = arg;
+	const char *sev = f->severity == AUDIT_ERROR ? "error" : "warning";
+	if (!o->json) {
+		printf("  %-7s %s: %s\n", f->severity == AUDIT_ERROR ? "ERROR" : sev, f->where,
+		       f->what);
+		return;
+	}
+	json_sep(o);
+	printf("{\"severity\":\"%s\",\"where\":", sev);
+	util_json_print(stdout, f->where);
+	printf(",\"what\":");
+	util_json_print(stdout, f->what);
+	printf(",\"relays\":%s}", f->relays ? "true" : "false");
 }
 
 /* The sender rules of policy_check_sender, in its order, then the grants. */
@@ -106,40 +142,169 @@ static void print_policy(const struct conf *c)
 	printf("  %2s  %-50s [%s]\n", "-", "deny from any to any", "implicit-reject");
 }
 
-int server_check(const char *conf_path)
+/* "tls": the certificate and key that load and match, or null when there is none. */
+static void print_tls_json(const struct conf *c)
 {
-	struct conf *c;
-	char err[1024];
-	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard: %s\n", err);
-		return 2;
+	printf("\"tls\":");
+	if (!c->tls_cert_file) {
+		printf("null,\n  ");
+		return;
 	}
-	SSL_CTX *tls = NULL;
-	if (server_tls_ctx(c, &tls, err, sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard: %s\n", err);
-		conf_free(c);
-		return 2;
+	printf("{\"certificate\":");
+	util_json_print(stdout, c->tls_cert_file);
+	printf(",\"key\":");
+	util_json_print(stdout, c->tls_key_file);
+	printf("},\n  ");
+}
+
+static void print_policy_json(const struct conf *c)
+{
+	char rule[1024];
+	printf("\"local_domains\":[");
+	for (size_t i = 0; i < c->n_local_domains; i++) {
+		printf("%s", i ? "," : "");
+		util_json_print(stdout, c->local_domains[i]);
 	}
-	SSL_CTX_free(tls);
-	printf("%s: configuration OK\n", conf_path);
-	if (c->tls_cert_file)
-		printf("tls: certificate %s and key %s load and match\n", c->tls_cert_file,
-		       c->tls_key_file);
-	print_policy(c);
+	printf("],\n  \"rules\":[");
+	for (size_t i = 0; i <= c->n_rules; i++) {
+		if (i < c->n_rules)
+			conf_rule_describe(&c->rules[i], rule, sizeof(rule));
+		printf("%s\n    {\"n\":", i ? "," : "");
+		printf(i < c->n_rules ? "%zu" : "null", i + 1);
+		printf(",\"rule\":");
+		util_json_print(stdout, i < c->n_rules ? rule : "deny from any to any");
+		printf(",\"id\":");
+		util_json_print(stdout, i < c->n_rules ? c->rules[i].id : "implicit-reject");
+		printf("}");
+	}
+	printf("\n  ],\n");
+}
+
+/* The audit and its findings, text or JSON; the number of findings. */
+static size_t check_audit(const struct conf *c, struct check_out *o)
+{
+	if (o->json) {
+		printf("  \"matrix\":[");
+		o->n = 0;
+		audit_matrix(c, print_row, o);
+		printf("\n  ],\n  \"battery\":{\"tests\":%zu,\"outside_clients\":2,"
+		       "\"listeners\":%zu},\n  \"findings\":[",
+		       probe_battery_len, c->n_listens);
+		o->n = 0;
+		size_t n = audit_config(c, print_finding, o);
+		printf("%s],\n", n ? "\n  " : "");
+		return n;
+	}
 	printf("who may relay to a foreign domain:\n  %-44s %-28s %s\n", "client",
 	       "unauthenticated", "authenticated");
-	audit_matrix(c, print_row, NULL);
+	audit_matrix(c, print_row, o);
 	print_sender_rules(c);
 	printf("audit (relay battery: %zu tests x 2 outside clients x %zu listener%s):\n",
 	       probe_battery_len, c->n_listens, c->n_listens == 1 ? "" : "s");
 	print_mail_refusals(c);
-	size_t n = audit_config(c, print_finding, NULL);
+	size_t n = audit_config(c, print_finding, o);
 	if (n == 0)
 		printf("  no findings: no outside client can relay\n");
 	if (c->open_relay_override)
 		printf("open-relay-override in force (\"%s\"): serve runs this configuration and "
 		       "logs an OPEN RELAY warning every hour\n",
 		       c->open_relay_override);
+	return n;
+}
+
+/* --record: 0 recorded (*id), -1 (said on stderr; the log has the details). */
+static int check_record(const struct conf *c, unsigned long *id)
+{
+	struct changelog_who who;
+	changelog_who_self(&who);
+	if (server_record_conf(c, "check", &who, id) == 0)
+		return 0;
+	fprintf(stderr,
+		"relayguard: %s: the config could not be recorded in %s/" CHANGELOG_FILE "\n",
+		c->path, c->state_dir);
+	return -1;
+}
+
+static int check_failed(const char *path, const char *err, int json)
+{
+	if (!json) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		return 2;
+	}
+	printf("{\"config\":");
+	util_json_print(stdout, path);
+	printf(",\"ok\":false,\"error\":");
+	util_json_print(stdout, err);
+	printf(",\"exit\":2}\n");
+	return 2;
+}
+
+int server_check(const char *conf_path, int json, int record)
+{
+	struct conf *c;
+	struct check_out o = {json, 0};
+	char err[1024], verdict[256];
+	unsigned long id = 0;
+	SSL_CTX *tls = NULL;
+	if (conf_load(conf_path, &c, err, sizeof(err)) < 0)
+		return check_failed(conf_path, err, json);
+	if (server_tls_ctx(c, &tls, err, sizeof(err)) < 0) {
+		conf_free(c);
+		return check_failed(conf_path, err, json);
+	}
+	SSL_CTX_free(tls);
+	if (json) {
+		printf("{\"config\":");
+		util_json_print(stdout, conf_path);
+		printf(",\"ok\":true,\n  ");
+		print_tls_json(c);
+		print_policy_json(c);
+	} else {
+		printf("%s: configuration OK\n", conf_path);
+		if (c->tls_cert_file)
+			printf("tls: certificate %s and key %s load and match\n", c->tls_cert_file,
+			       c->tls_key_file);
+		print_policy(c);
+	}
+	size_t n = check_audit(c, &o);
+	int rc = n ? 1 : 0;
+	if (record && check_record(c, &id) < 0)
+		rc = 2;
+	server_conf_verdict(c, verdict, sizeof(verdict));
+	if (json) {
+		printf("  \"open_relay_override\":");
+		if (c->open_relay_override)
+			util_json_print(stdout, c->open_relay_override);
+		else
+			printf("null");
+		printf(",\n  \"verdict\":");
+		util_json_print(stdout, verdict);
+		printf(",\"findings_count\":%zu,\"recorded\":", n);
+		printf(id ? "%lu" : "null", id);
+		printf(",\"exit\":%d}\n", rc);
+	} else {
+		printf("verdict: %s\n", verdict);
+		if (id)
+			printf("recorded as changelog record %lu (%s/" CHANGELOG_FILE ")\n", id,
+			       c->state_dir);
+	}
 	conf_free(c);
-	return n ? 1 : 0;
+	return rc;
+}
+
+int server_check_cli(int argc, char **argv, const char *default_conf)
+{
+	const char *path = default_conf;
+	int json = 0, record = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--record"))
+			record = 1;
+		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			path = argv[++i];
+		else
+			return -1;
+	}
+	return server_check(path, json, record);
 }

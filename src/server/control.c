@@ -535,12 +535,19 @@ static void cmd_status(struct server *srv, struct control_req *req, int argc, ch
 	control_finish(req, NULL);
 }
 
+long control_peer_uid(const struct control_req *req)
+{
+	return req->uid;
+}
+
+/* reload [sudo-user=NAME]: the CLI passes its SUDO_USER for the changelog (a claim, recorded
+ * next to the uid the socket vouches for). */
 static void cmd_reload(struct server *srv, struct control_req *req, int argc, char **argv)
 {
-	(void)argv;
-	if (argc > 0) {
-		control_finish(req, "usage: reload");
+	static const char sudo[] = "sudo-user=";
+	if (argc > 1 || (argc == 1 && strncmp(argv[0], sudo, sizeof(sudo) - 1) != 0)) {
+		control_finish(req, "usage: reload [sudo-user=NAME]");
 		return;
 	}
-	server_reload(srv, req);
+	server_reload(srv, req, argc == 1 ? argv[0] + sizeof(sudo) - 1 : NULL);
 }

@@ -51,4 +51,8 @@ enum ctl_result ctl_client_call_body(const char *conf_path, int argc, char *cons
  * Returns the exit status: 0 ok, 1 the server answered an error, 2 it could not be reached. */
 int ctl_client_main(const char *conf_path, int argc, char *const *argv);
 
+/* `relayguard reload`: ctl_client_main with "reload", plus "sudo-user=NAME" when SUDO_USER is
+ * set (and a plain name), for the changelog. */
+int ctl_client_reload(const char *conf_path);
+
 #endif

@@ -7,6 +7,7 @@
 #include "../util/util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -236,4 +237,18 @@ int ctl_client_main(const char *conf_path, int argc, char *const *argv)
 	if (r != CTL_OK)
 		fprintf(stderr, "relayguard: %s\n", err[0] ? err : "cannot write the answer");
 	return (int)r;
+}
+
+int ctl_client_reload(const char *conf_path)
+{
+	char arg[96];
+	const char *sudo = getenv("SUDO_USER");
+	size_t n = sudo ? strspn(sudo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789._-")
+			: 0;
+	char *argv[] = {"reload", arg};
+	if (!sudo || !sudo[0] || sudo[n] || n > 64)
+		return ctl_client_main(conf_path, 1, argv);
+	snprintf(arg, sizeof(arg), "sudo-user=%s", sudo);
+	return ctl_client_main(conf_path, 2, argv);
 }

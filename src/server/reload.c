@@ -5,6 +5,7 @@
  * reload runs at a time; requests that come meanwhile share the next one. */
 #include "server_int.h"
 
+#include "../changelog/changelog.h"
 #include "../tls/tls.h"
 #include "../util/util.h"
 
@@ -17,6 +18,8 @@
 struct reload_waiter {
 	struct control_req *req;
 	struct reload_waiter *next;
+	long uid;	    /* the client's (SO_PEERCRED) */
+	char sudo_user[64]; /* its SUDO_USER claim, "" */
 };
 
 struct reload {
@@ -27,6 +30,13 @@ struct reload {
 	char err[1024];
 	size_t relay_tests; /* audit: battery tests an outside client could relay */
 	struct reload_waiter *waiters;
+	/* the changelog record of an applied config, made by a worker before the answer */
+	long uid; /* who asked: the earliest waiting client, -1 for SIGHUP */
+	char sudo_user[64];
+	struct conf *applied; /* a reference for the worker */
+	int rc;
+	unsigned added, removed;
+	char kept[256];
 };
 
 /* Settings a running server cannot change (the spool is open, the threads started, the socket
@@ -42,6 +52,7 @@ static const struct restart_only {
     {"spool-segment-size", offsetof(struct conf, spool_segment_size), KEEP_U64, 0},
     {"delivery-workers", offsetof(struct conf, delivery_workers), KEEP_UNSIGNED, 0},
     {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING, 0},
+    {"state-dir", offsetof(struct conf, state_dir), KEEP_STRING, 0}, /* the changelog's home */
     {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN, 0},
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
@@ -254,20 +265,17 @@ static void answer_all(struct reload_waiter *w, const struct server *srv, const 
 	}
 }
 
-/* Loop thread, after reload_work. */
-static void reload_done(void *arg)
+/* Loop thread: log, answer, and start the reload asked for meanwhile. */
+static void reload_finish(struct reload *r)
 {
-	struct reload *r = arg;
 	struct server *srv = r->srv;
-	char kept[256] = "", q[1100];
-	unsigned added = 0, removed = 0;
-	int rc = r->conf ? reload_apply(srv, r, kept, sizeof(kept), &added, &removed) : -1;
-	if (rc < 0)
+	char q[1100];
+	if (r->rc < 0)
 		log_msg(LOG_ERR, "server: reload failed", "config=%s error=%s", r->path,
 			log_quote(r->err, strlen(r->err), q, sizeof(q)));
 	else
-		log_reloaded(srv, added, removed, kept);
-	answer_all(r->waiters, srv, rc < 0 ? r->err : NULL, added, removed, kept);
+		log_reloaded(srv, r->added, r->removed, r->kept);
+	answer_all(r->waiters, srv, r->rc < 0 ? r->err : NULL, r->added, r->removed, r->kept);
 	conf_free(r->conf); /* not applied */
 	SSL_CTX_free(r->tls_ctx);
 	free(r->path);
@@ -284,6 +292,53 @@ static void reload_done(void *arg)
 	}
 }
 
+/* Worker thread: the changelog record (flock, fdatasync) of the config just applied. */
+static void record_work(void *arg)
+{
+	struct reload *r = arg;
+	struct changelog_who who;
+	unsigned long id;
+	changelog_who_uid(&who, r->uid, r->sudo_user[0] ? r->sudo_user : NULL);
+	server_record_conf(r->applied, "reload", &who, &id);
+}
+
+static void record_done(void *arg)
+{
+	struct reload *r = arg;
+	conf_unref(r->applied);
+	r->applied = NULL;
+	reload_finish(r);
+}
+
+/* Loop thread, after reload_work: apply, record, then answer (so a client that reloaded finds
+ * its record in the changelog). */
+static void reload_done(void *arg)
+{
+	struct reload *r = arg;
+	struct server *srv = r->srv;
+	r->rc =
+	    r->conf ? reload_apply(srv, r, r->kept, sizeof(r->kept), &r->added, &r->removed) : -1;
+	if (r->rc == 0) {
+		r->applied = conf_ref(srv->conf);
+		if (workq_submit(srv->workq, record_work, record_done, r) == 0)
+			return;
+		conf_unref(r->applied);
+		r->applied = NULL;
+		log_msg(LOG_ERR, "changelog: cannot record the reload", "error=\"out of memory\"");
+	}
+	reload_finish(r);
+}
+
+/* Who asked: the earliest waiting client (the list is newest first), or SIGHUP. */
+static void reload_who(struct reload *r, const struct reload_waiter *w)
+{
+	r->uid = -1;
+	for (; w; w = w->next) {
+		r->uid = w->uid;
+		memcpy(r->sudo_user, w->sudo_user, sizeof(r->sudo_user));
+	}
+}
+
 static void reload_start(struct server *srv, struct reload_waiter *waiters)
 {
 	struct reload *r = calloc(1, sizeof(*r));
@@ -294,6 +349,7 @@ static void reload_start(struct server *srv, struct reload_waiter *waiters)
 	if (r) {
 		r->srv = srv;
 		r->waiters = waiters;
+		reload_who(r, waiters);
 		srv->reload = r;
 		log_msg(LOG_INFO, "server: reloading", "config=%s", r->path);
 		if (workq_submit(srv->workq, reload_work, reload_done, r) == 0)
@@ -306,7 +362,7 @@ static void reload_start(struct server *srv, struct reload_waiter *waiters)
 	answer_all(waiters, srv, "out of memory", 0, 0, "");
 }
 
-void server_reload(struct server *srv, struct control_req *req)
+void server_reload(struct server *srv, struct control_req *req, const char *sudo_user)
 {
 	struct reload_waiter *w = NULL;
 	if (srv->stopping) {
@@ -319,8 +375,11 @@ void server_reload(struct server *srv, struct control_req *req)
 		control_finish(req, "out of memory");
 		return;
 	}
-	if (w)
+	if (w) {
 		w->req = req;
+		w->uid = control_peer_uid(req);
+		snprintf(w->sudo_user, sizeof(w->sudo_user), "%s", sudo_user ? sudo_user : "");
+	}
 	if (!srv->reload) {
 		reload_start(srv, w);
 		return;

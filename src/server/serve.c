@@ -2,6 +2,8 @@
  * struct server; nothing is global. */
 #include "server_int.h"
 
+#include "../changelog/changelog.h"
+
 #include "../conf/conf.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
@@ -84,7 +86,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
 	log_msg(LOG_INFO, "server: SIGHUP: reloading the configuration", NULL);
-	server_reload(arg, NULL);
+	server_reload(arg, NULL, NULL);
 }
 
 /* A message became durable (or was found at start): count what was received, deliver. */
@@ -264,6 +266,11 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)
 		return -1;
+	struct changelog_who who; /* before the loop runs (no session waits on this I/O)
+				    and before "started" (a watcher then finds the record) */
+	unsigned long id;
+	changelog_who_self(&who);
+	server_record_conf(c, "start", &who, &id);
 	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
 		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
 	return 0;

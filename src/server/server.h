@@ -6,8 +6,13 @@
 /* Run the server on the config file at path until SIGTERM/SIGINT. Returns the exit status. */
 int server_run(const char *conf_path);
 
-/* `relayguard check`: parse the config, print the relay policy; 0 OK, 1 on an error. */
-int server_check(const char *conf_path);
+/* `relayguard check`: parse the config, print the relay policy, the matrix and the audit (json:
+ * as one JSON document); record: append the config to the changelog (event "check"). 0 clean,
+ * 1 findings, 2 configuration error (or the record could not be written). */
+int server_check(const char *conf_path, int json, int record);
+/* `relayguard check [-c FILE] [--json] [--record]` (argv after "check"); -1 on bad usage
+ * (nothing printed: the caller shows the usage). */
+int server_check_cli(int argc, char **argv, const char *default_conf);
 
 /* `relayguard queue SUB [-c FILE] [--json] [ID]` (argv after "queue"): list, show, flush, hold,
  * release, delete through the control socket. 0 done, 1 error (usage, unknown ID), 2 the

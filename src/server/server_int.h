@@ -76,6 +76,16 @@ void server_open_relay_error(const struct conf *c, const char *action, size_t n,
  * OPEN RELAY warning. 0, or -1 with err set when the timer cannot be made. */
 int server_open_relay_timer(struct server *srv, char *err, size_t errlen);
 
+/* conf_record.c: the config changelog */
+struct changelog_who;
+/* The audit verdict as the changelog records it ("clean", "N findings", "open relay
+ * (override: …)"). Pure: safe on a worker thread. */
+void server_conf_verdict(const struct conf *c, char *out, size_t len);
+/* Append a record for c (event "start", "reload", "check") by who; a failure is logged.
+ * Blocking I/O (flock, fdatasync): a worker thread, or before the loop runs. 0 and *id, or -1. */
+int server_record_conf(const struct conf *c, const char *event, const struct changelog_who *who,
+		       unsigned long *id);
+
 /* remote.c: the scheduler. The spool's on_queued callback; outbound SMTP/LMTP jobs, retries,
  * expiry and DSNs; and what `queue` commands do to a message. */
 void sched_on_queued(void *arg, struct spool_msg *msg);
@@ -110,9 +120,10 @@ void local_start(struct server *srv, struct spool_msg *msg);
 void local_cancel(struct server *srv, struct spool_msg *msg);
 void local_shutdown(struct server *srv);
 
-/* reload.c: SIGHUP (req NULL) and `relayguard reload` (answered through req). The file is
- * loaded and audited on a worker thread; the loop applies the result whole or not at all. */
-void server_reload(struct server *srv, struct control_req *req);
+/* reload.c: SIGHUP (req NULL) and `relayguard reload` (answered through req; sudo_user: the
+ * client's SUDO_USER or NULL). The file is loaded and audited on a worker thread; the loop
+ * applies the result whole or not at all; a worker records it in the changelog. */
+void server_reload(struct server *srv, struct control_req *req, const char *sudo_user);
 /* At shutdown, after the worker pool's last completions: answer whoever still waits. */
 void server_reload_shutdown(struct server *srv);
 
@@ -132,6 +143,8 @@ void control_close(struct control *ctl);
  * else "error <error>" (one line; newlines become spaces), then the payload. */
 typedef void (*control_fn)(struct server *srv, struct control_req *req, int argc, char **argv);
 struct evbuffer *control_payload(struct control_req *req);
+/* The client's uid (SO_PEERCRED). */
+long control_peer_uid(const struct control_req *req);
 /* For a command followed by a payload (submit): instead of control_finish, read the next len
  * bytes the client sends, then call fn with them (body: the handler may drain it; freed with
  * req), and fn calls control_finish. Until then arg belongs to the request: free_arg(arg) runs

@@ -29,6 +29,7 @@ dns-server 127.0.0.1:9
 limit line-length 1000
 limit max-errors 10
 control-socket {tmp}/run/relayguard.sock
+state-dir {tmp}/state
 {extra}
 """
 

@@ -126,7 +126,7 @@ def test_something_else_at_the_path_is_not_removed(tmp_path, make_server):
 @pytest.mark.parametrize("data,answer", [
     pytest.param(b"frobnicate\n", "error unknown command 'frobnicate'\n", id="unknown"),
     pytest.param(b"status now\n", "error usage: status\n", id="extra-argument"),
-    pytest.param(b"reload x\n", "error usage: reload\n", id="reload-argument"),
+    pytest.param(b"reload x\n", "error usage: reload [sudo-user=NAME]\n", id="reload-argument"),
     pytest.param(b"\n", "error empty request\n", id="empty"),
     pytest.param(b"   \r\n", "error empty request\n", id="blank-crlf"),
     pytest.param(b"status\tx\n", "error control character in the request\n", id="tab"),
