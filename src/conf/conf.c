@@ -62,6 +62,7 @@ static int do_delivery_tls(struct parser *p, const struct stmt *s);
 static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
+static int do_user(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -86,6 +87,7 @@ static const struct directive directives[] = {
     {"local-delivery", "maildir | lmtp HOST:PORT|unix:PATH", 1, 2, ONCE, do_local_delivery},
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
+    {"user", "NAME", 1, 1, ONCE, do_user},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1004,6 +1006,24 @@ static int do_metrics_listen(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* The account serve becomes when started as root. Never root itself: the point is that no
+ * session parses untrusted input with root's rights. */
+static int do_user(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	if (!name_valid(t->text))
+		return error_tok(p, t,
+				 "invalid user name '%s' (letters, digits, '.', '_', '-'; no "
+				 "leading '.'; at most 64)",
+				 show(t->text).s);
+	if (strcmp(t->text, "root") == 0)
+		return error_tok(p, t,
+				 "'user root' is refused: serve drops root to run its sessions; "
+				 "name an unprivileged user (default %s)",
+				 CONF_DEFAULT_USER);
+	return set_str(p, &p->c->run_user, t->text);
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -1095,6 +1115,8 @@ static int set_defaults(struct parser *p)
 	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
 		return -1;
 	if (!c->control_socket && set_str(p, &c->control_socket, CONF_DEFAULT_CONTROL_SOCKET) < 0)
+		return -1;
+	if (!c->run_user && set_str(p, &c->run_user, CONF_DEFAULT_USER) < 0)
 		return -1;
 	return 0;
 }
@@ -1314,6 +1336,7 @@ void conf_free(struct conf *c)
 	free(c->lmtp_target);
 	free(c->control_socket);
 	free(c->metrics_listen);
+	free(c->run_user);
 	free(c->path);
 	free(c);
 }

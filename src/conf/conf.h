@@ -16,6 +16,9 @@
 /* control-socket when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
 
+/* user when the file names none: the account `relayguard serve` started as root becomes. */
+#define CONF_DEFAULT_USER "relayguard"
+
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
 	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
@@ -139,6 +142,7 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	char *run_user; /* user NAME: serve started as root runs as it; default "relayguard" */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
