@@ -103,10 +103,9 @@ static int own_path_dirs(const struct privsep *ps, const struct owned_path *o, c
 	}
 	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
 		*p = '\0';
-		int rc = own_dir(ps, dir, 0);
+		if (own_dir(ps, dir, 0) < 0)
+			goto fail; /* the error names this directory */
 		*p = '/';
-		if (rc < 0)
-			goto fail;
 	}
 	if (own_dir(ps, dir, o->kind != OWN_PARENTS) == 0)
 		return 0;
@@ -290,6 +289,11 @@ static int check_access(const struct privsep *ps, const struct conf *c, char *er
 			"server: the config file is not readable by the user: reload "
 			"will fail",
 			"config=%s user=%s error=\"%s\"", c->path, ps->user, strerror(errno));
+	else if (access(c->path, W_OK) == 0)
+		log_msg(LOG_WARN,
+			"server: the config file is writable by the user: a start as root "
+			"would trust what the user wrote there",
+			"config=%s user=%s", c->path, ps->user);
 	return 0;
 }
 

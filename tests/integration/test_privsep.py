@@ -147,3 +147,12 @@ def test_started_as_another_user_it_runs_as_that_user(tmp_path):
         assert len(msgs) == 1 and os.stat(msgs[0]).st_uid == user.pw_uid
     finally:
         assert srv.stop() == 0, srv.logtext()
+
+
+def test_a_config_file_the_user_could_change_is_warned_about(make_server):
+    user = pwd.getpwnam("relayguard")
+    srv = make_server(start=False)
+    os.chown(srv.conf, user.pw_uid, user.pw_gid)
+    srv.start()
+    assert wait_log(srv, "warn server: the config file is writable by the user",
+                    "config=%s user=relayguard" % srv.conf)
