@@ -1,4 +1,5 @@
 /* main.c — subcommand dispatch only. */
+#include "auth/auth.h"
 #include "probe/probe.h"
 #include "server/control.h"
 #include "server/server.h"
@@ -32,6 +33,10 @@ static void usage(FILE *f)
 		"       relayguard probe [OPTIONS] HOST[:PORT]  test a server for open relaying\n"
 		"       relayguard route [-c FILE] DOMAIN [--json]  show how mail for DOMAIN "
 		"is routed\n"
+		"       relayguard user add|passwd|del|list|lock|unlock [LOGIN] [-c FILE] "
+		"[--stdin] [--iterations N] [--json]\n"
+		"                                           SMTP AUTH users (SCRAM keys, never "
+		"passwords)\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -86,6 +91,8 @@ int main(int argc, char **argv)
 		return server_queue_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "mailq"))
 		return server_mailq_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "user"))
+		return auth_user_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "sendmail"))
 		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);

@@ -61,6 +61,7 @@ static int do_delivery(struct parser *p, const struct stmt *s);
 static int do_delivery_tls(struct parser *p, const struct stmt *s);
 static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
+static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
 
@@ -86,6 +87,7 @@ static const struct directive directives[] = {
     {"delivery-tls", "may|none", 1, 1, ONCE, do_delivery_tls},
     {"local-delivery", "maildir | lmtp HOST:PORT|unix:PATH", 1, 2, ONCE, do_local_delivery},
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
+    {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
     {"user", "NAME", 1, 1, ONCE, do_user},
 };
@@ -989,6 +991,12 @@ static int do_control_socket(struct parser *p, const struct stmt *s)
 	return set_path(p, s, &p->c->control_socket);
 }
 
+/* The SMTP AUTH credential store (src/auth), written by `relayguard user`. */
+static int do_auth_database(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->auth_database);
+}
+
 static int do_metrics_listen(struct parser *p, const struct stmt *s)
 {
 	const struct lex_token *t = &s->arg[0];
@@ -1115,6 +1123,8 @@ static int set_defaults(struct parser *p)
 	if (!c->mail_root && set_str(p, &c->mail_root, DEFAULT_MAIL_ROOT) < 0)
 		return -1;
 	if (!c->control_socket && set_str(p, &c->control_socket, CONF_DEFAULT_CONTROL_SOCKET) < 0)
+		return -1;
+	if (!c->auth_database && set_str(p, &c->auth_database, CONF_DEFAULT_AUTH_DATABASE) < 0)
 		return -1;
 	if (!c->run_user && set_str(p, &c->run_user, CONF_DEFAULT_USER) < 0)
 		return -1;
@@ -1335,6 +1345,7 @@ void conf_free(struct conf *c)
 	free(c->dns_servers);
 	free(c->lmtp_target);
 	free(c->control_socket);
+	free(c->auth_database);
 	free(c->metrics_listen);
 	free(c->run_user);
 	free(c->path);

@@ -15,6 +15,8 @@
 
 /* control-socket when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_CONTROL_SOCKET "var/run/relayguard.sock"
+/* auth-database when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_AUTH_DATABASE "var/db/users.db"
 
 /* user when the file names none: the account `relayguard serve` started as root becomes. */
 #define CONF_DEFAULT_USER "relayguard"
@@ -142,7 +144,8 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
-	char *run_user; /* user NAME: serve started as root runs as it; default "relayguard" */
+	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
+	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

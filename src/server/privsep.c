@@ -23,6 +23,8 @@ enum own_kind {
 	OWN_DIR,       /* a directory of relayguard's alone: created, and given to the user */
 	OWN_DIR_FILES, /* the same, and the files directly inside it (the spool) */
 	OWN_PARENTS,   /* a file: the missing directories above it are created for the user */
+	OWN_DB,	       /* an SQLite file: its directory is relayguard's alone (OWN_DIR; SQLite
+			  writes its -wal and -shm there), the file and those two are given too */
 };
 
 struct owned_path {
@@ -38,6 +40,7 @@ static size_t owned_paths(const struct conf *c, struct owned_path *out)
 	out[n++] = (struct owned_path){"spool", c->spool_dir, OWN_DIR_FILES};
 	out[n++] = (struct owned_path){"mail-root", c->mail_root, OWN_DIR};
 	out[n++] = (struct owned_path){"control-socket", c->control_socket, OWN_PARENTS};
+	out[n++] = (struct owned_path){"auth-database", c->auth_database, OWN_DB};
 	return n;
 }
 #define OWNED_MAX 8
@@ -85,20 +88,53 @@ static int own_dir(const struct privsep *ps, const char *dir, int own)
 	return rc;
 }
 
+/* Is dir the directory of the config file? (Both may be relative.) */
+static int holds_config(const char *dir, const char *conf_path)
+{
+	char cdir[PATH_MAX];
+	const char *slash = strrchr(conf_path, '/');
+	if (!slash)
+		util_strlcpy(cdir, ".", sizeof(cdir));
+	else
+		snprintf(cdir, sizeof(cdir), "%.*s",
+			 slash == conf_path ? 1 : (int)(slash - conf_path), conf_path);
+	struct stat a, b;
+	return stat(dir, &a) == 0 && stat(cdir, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* The SQLite file and its -wal and -shm, where they exist (made by `relayguard user` as root). */
+static int own_db_files(const struct privsep *ps, const struct owned_path *o, char *err,
+			size_t errlen)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[PATH_MAX];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", o->path, suffix[i]);
+		if (fchownat(AT_FDCWD, p, ps->uid, ps->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != ENOENT) {
+			snprintf(err, errlen, "%s %s: cannot give %s to user %s: %s", o->what,
+				 o->path, p, ps->user, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* mkdir -p path (without its last component when kind is OWN_PARENTS); every directory made
  * here belongs to the user, and so does the last one of an OWN_DIR. */
-static int own_path_dirs(const struct privsep *ps, const struct owned_path *o, char *err,
-			 size_t errlen)
+static int own_path_dirs(const struct privsep *ps, const struct owned_path *o,
+			 const char *conf_path, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 	if (util_strlcpy(dir, o->path, sizeof(dir)) >= sizeof(dir)) {
 		snprintf(err, errlen, "%s %s: path too long", o->what, o->path);
 		return -1;
 	}
-	if (o->kind == OWN_PARENTS) {
+	if (o->kind == OWN_PARENTS || o->kind == OWN_DB) {
 		char *slash = strrchr(dir, '/');
 		if (!slash || slash == dir)
-			return 0; /* in the working directory, or in / */
+			return 0; /* in the working directory, or in /: never given away */
 		*slash = '\0';
 	}
 	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
@@ -106,6 +142,13 @@ static int own_path_dirs(const struct privsep *ps, const struct owned_path *o, c
 		if (own_dir(ps, dir, 0) < 0)
 			goto fail; /* the error names this directory */
 		*p = '/';
+	}
+	if (o->kind != OWN_PARENTS && holds_config(dir, conf_path)) {
+		snprintf(err, errlen,
+			 "%s %s: %s also holds the config file %s: it would be given to user %s, "
+			 "who could then change the config; use a directory of its own",
+			 o->what, o->path, dir, conf_path, ps->user);
+		return -1;
 	}
 	if (own_dir(ps, dir, o->kind != OWN_PARENTS) == 0)
 		return 0;
@@ -160,9 +203,11 @@ int privsep_prepare(struct privsep *ps, const struct conf *c, char *err, size_t 
 	struct owned_path o[OWNED_MAX];
 	size_t n = owned_paths(c, o);
 	for (size_t i = 0; i < n; i++) {
-		if (own_path_dirs(ps, &o[i], err, errlen) < 0)
+		if (own_path_dirs(ps, &o[i], c->path, err, errlen) < 0)
 			return -1;
 		if (o[i].kind == OWN_DIR_FILES && own_files_in(ps, &o[i], err, errlen) < 0)
+			return -1;
+		if (o[i].kind == OWN_DB && own_db_files(ps, &o[i], err, errlen) < 0)
 			return -1;
 	}
 	ps->drop = 1;

@@ -156,3 +156,22 @@ def test_a_config_file_the_user_could_change_is_warned_about(make_server):
     srv.start()
     assert wait_log(srv, "warn server: the config file is writable by the user",
                     "config=%s user=relayguard" % srv.conf)
+
+
+def test_a_store_root_made_is_given_to_the_user(tmp_path, make_server):
+    user = pwd.getpwnam("relayguard")
+    srv = make_server("auth-database %s/db/users.db" % tmp_path, start=False)
+    out = subprocess.run([BIN, "user", "add", "alice@example.test", "--stdin", "-c", str(srv.conf)],
+                         input="secret\n", capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert os.stat(tmp_path / "db" / "users.db").st_uid == 0  # root's: its directory is root's
+    srv.start()
+    for p in (tmp_path / "db", tmp_path / "db" / "users.db"):
+        assert os.stat(p).st_uid == user.pw_uid, p
+
+
+def test_no_directory_of_the_config_file_is_given_away(tmp_path):
+    srv = Server(tmp_path, "auth-database %s/users.db" % tmp_path)
+    err = serve_fails(srv)
+    assert "auth-database %s/users.db: %s also holds the config file %s" % (tmp_path, tmp_path, srv.conf) in err
+    assert os.stat(tmp_path).st_uid == 0

@@ -841,6 +841,34 @@ static void test_peek_control_socket(void)
 	CHECK_STR(out, "/run/relayguard/relayguard.sock", "installed config");
 }
 
+/* auth-database PATH (issue 5): the credential store's file. */
+static void test_auth_database(void)
+{
+	struct conf *c = parse_ok("");
+	if (c)
+		CHECK_STR(c->auth_database, "var/db/users.db", "auth-database default");
+	conf_free(c);
+	c = parse_ok("auth-database /var/lib/relayguard/users.db\n");
+	if (c)
+		CHECK_STR(c->auth_database, "/var/lib/relayguard/users.db", "auth-database");
+	conf_free(c);
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"auth-database", "t:1:1: 'auth-database' expects PATH"},
+	    {"auth-database a b", "t:1:17: 'auth-database' expects PATH"},
+	    {"auth-database \"\"", "t:1:15: empty path for 'auth-database'"},
+	    {"auth-database a\nauth-database b", NULL},
+	};
+	for (size_t i = 0; i < N(bad); i++) {
+		char err[256] = "";
+		CHECK(conf_parse(bad[i].text, strlen(bad[i].text), "t", &c, err, sizeof(err)) < 0,
+		      "refused: %s", bad[i].text);
+		if (bad[i].want)
+			CHECK_STR(err, bad[i].want, "%s", bad[i].text);
+	}
+}
+
 /* user NAME: the account serve started as root becomes (privilege separation). */
 static void test_user(void)
 {
@@ -873,6 +901,7 @@ static void test_user(void)
 int main(void)
 {
 	test_user();
+	test_auth_database();
 	test_shutdown_grace();
 	test_refs();
 	test_peek_control_socket();
