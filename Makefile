@@ -51,13 +51,29 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/librelayguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/librelayguard.a $(LDLIBS)
 
-run: all
+# The self-signed certificate of the embedded default config (etc/relayguard.conf): made once,
+# key readable by its owner only (made by root: and by the group relayguard, since serve drops
+# to that user and a reload reads the key again). Replace both files with a real certificate
+# for production.
+TLS_CERT = var/tls/relayguard.crt
+TLS_KEY  = var/tls/relayguard.key
+$(TLS_CERT):
+	@mkdir -p $(dir $@)
+	umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	  -days 825 -subj "/CN=relayguard.localhost" \
+	  -addext "subjectAltName=DNS:relayguard.localhost,DNS:localhost" \
+	  -keyout $(TLS_KEY) -out $@.tmp 2>/dev/null
+	chmod 0600 $(TLS_KEY) && chmod 0644 $@.tmp && mv $@.tmp $@
+	@if [ "$$(id -u)" -eq 0 ] && getent group relayguard >/dev/null; then \
+	  chgrp relayguard $(dir $@) $(TLS_KEY) && chmod 0750 $(dir $@) && chmod 0640 $(TLS_KEY); fi
+
+run: all $(TLS_CERT)
 	$(BUILD)/relayguard serve -c $(CONF)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: $(BUILD)/relayguard
+integration: $(BUILD)/relayguard $(TLS_CERT)
 	RELAYGUARD_BIN=$(abspath $(BUILD)/relayguard) $(PYTEST) -q -x tests/integration
 
 test: test-deps

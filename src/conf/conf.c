@@ -63,12 +63,15 @@ static int do_local_delivery(struct parser *p, const struct stmt *s);
 static int do_control_socket(struct parser *p, const struct stmt *s);
 static int do_auth_database(struct parser *p, const struct stmt *s);
 static int do_metrics_listen(struct parser *p, const struct stmt *s);
+static int do_tls_certificate(struct parser *p, const struct stmt *s);
+static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
-    {"listen", "ADDR:PORT [role smtp|submission]", 1, 3, MANY, do_listen},
+    {"listen", "ADDR:PORT [role smtp|submission] [tls implicit] [auth yes|no]", 1, 7, MANY,
+     do_listen},
     {"spool", "DIR", 1, 1, ONCE, do_spool},
     {"mail-root", "DIR", 1, 1, ONCE, do_mail_root},
     {"local-domain", "DOMAIN...", 1, UNLIMITED, MANY, do_local_domain},
@@ -89,6 +92,8 @@ static const struct directive directives[] = {
     {"control-socket", "PATH", 1, 1, ONCE, do_control_socket},
     {"auth-database", "PATH", 1, 1, ONCE, do_auth_database},
     {"metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_metrics_listen},
+    {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
+    {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"user", "NAME", 1, 1, ONCE, do_user},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -511,22 +516,56 @@ static int same_sockaddr(const struct conf_listen *a, const struct conf_listen *
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
 
-static int listen_role(struct parser *p, const struct stmt *s, enum conf_role *role)
+static int listen_role(struct parser *p, const struct lex_token *v, struct conf_listen *l)
 {
-	*role = CONF_ROLE_SMTP;
-	if (s->n == 1)
-		return 0;
-	if (s->n != 3 || strcmp(s->arg[1].text, "role") != 0)
-		return usage(p, s, s->n == 3 ? &s->arg[1] : s->name);
-	const char *v = s->arg[2].text;
-	if (strcmp(v, "smtp") == 0)
-		return 0;
-	if (strcmp(v, "submission") == 0) {
-		*role = CONF_ROLE_SUBMISSION;
-		return 0;
+	if (strcmp(v->text, "smtp") == 0)
+		l->role = CONF_ROLE_SMTP;
+	else if (strcmp(v->text, "submission") == 0)
+		l->role = CONF_ROLE_SUBMISSION;
+	else
+		return error_tok(p, v, "invalid role '%s' (expected smtp or submission)",
+				 show(v->text).s);
+	return 0;
+}
+
+static int parse_yes_no(const char *v)
+{
+	return strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 0 : -1;
+}
+
+static int listen_key(const char *k)
+{
+	return !strcmp(k, "role") || !strcmp(k, "tls") || !strcmp(k, "auth");
+}
+
+/* The "KEY VALUE" options after the address, each at most once, in any order. */
+static int listen_options(struct parser *p, const struct stmt *s, struct conf_listen *l)
+{
+	int auth = -1, seen_role = 0, seen_tls = 0;
+	if (s->n % 2 == 0)
+		return usage(p, s,
+			     listen_key(s->arg[s->n - 1].text) ? s->name /* no value */
+							       : &s->arg[s->n - 1]);
+	for (size_t i = 1; i + 1 < s->n; i += 2) {
+		const struct lex_token *k = &s->arg[i], *v = &s->arg[i + 1];
+		if (strcmp(k->text, "role") == 0 && !seen_role++) {
+			if (listen_role(p, v, l) < 0)
+				return -1;
+		} else if (strcmp(k->text, "tls") == 0 && !seen_tls++) {
+			if (strcmp(v->text, "implicit") != 0)
+				return error_tok(p, v, "invalid tls mode '%s' (expected implicit)",
+						 show(v->text).s);
+			l->tls_implicit = 1;
+		} else if (strcmp(k->text, "auth") == 0 && auth < 0) {
+			if ((auth = parse_yes_no(v->text)) < 0)
+				return error_tok(p, v, "invalid auth '%s' (expected yes or no)",
+						 show(v->text).s);
+		} else {
+			return usage(p, s, k);
+		}
 	}
-	return error_tok(p, &s->arg[2], "invalid role '%s' (expected smtp or submission)",
-			 show(v).s);
+	l->auth = auth >= 0 ? auth : l->role == CONF_ROLE_SUBMISSION;
+	return 0;
 }
 
 static int do_listen(struct parser *p, const struct stmt *s)
@@ -541,7 +580,7 @@ static int do_listen(struct parser *p, const struct stmt *s)
 				 show(t->text).s);
 	if (rc == -2)
 		return error_tok(p, t, "invalid port in '%s' (expected 1..65535)", show(t->text).s);
-	if (listen_role(p, s, &l.role) < 0)
+	if (listen_options(p, s, &l) < 0)
 		return -1;
 	for (size_t i = 0; i < c->n_listens; i++)
 		if (same_sockaddr(&c->listens[i], &l))
@@ -1014,6 +1053,40 @@ static int do_metrics_listen(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* ---- TLS ---- */
+
+static int do_tls_certificate(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->tls_cert_file);
+}
+
+static int do_tls_key(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->tls_key_file);
+}
+
+static const struct directive *find_directive(const char *name);
+
+/* Certificate and key come together; an implicit-TLS listener needs them. Whether the files
+ * load is checked where they are read (serve, reload, check), not by this pure parser. */
+static int check_tls(struct parser *p)
+{
+	const struct conf *c = p->c;
+	unsigned cert = p->seen[find_directive("tls-certificate") - directives];
+	unsigned key = p->seen[find_directive("tls-key") - directives];
+	if (cert && !key)
+		return error_at(p, cert, 1, "tls-certificate without tls-key");
+	if (key && !cert)
+		return error_at(p, key, 1, "tls-key without tls-certificate");
+	for (size_t i = 0; i < c->n_listens && !cert; i++)
+		if (c->listens[i].tls_implicit)
+			return error_at(
+			    p, p->pos[ITEM_LISTEN][i].line, p->pos[ITEM_LISTEN][i].col,
+			    "listen %s: 'tls implicit' needs tls-certificate and tls-key",
+			    c->listens[i].text);
+	return 0;
+}
+
 /* The account serve becomes when started as root. Never root itself: the point is that no
  * session parses untrusted input with root's rights. */
 static int do_user(struct parser *p, const struct stmt *s)
@@ -1112,7 +1185,7 @@ static int check_whole(struct parser *p)
 					p->pos[ITEM_MAILBOX][i].col,
 					"mailbox domain '%s' is not a local-domain", m->domain);
 	}
-	return 0;
+	return check_tls(p);
 }
 
 static int set_defaults(struct parser *p)
@@ -1347,6 +1420,8 @@ void conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->auth_database);
 	free(c->metrics_listen);
+	free(c->tls_cert_file);
+	free(c->tls_key_file);
 	free(c->run_user);
 	free(c->path);
 	free(c);

@@ -31,6 +31,9 @@ struct conf_listen {
 	socklen_t addrlen;
 	char text[64]; /* "127.0.0.1:2525", "[::1]:2525" as written */
 	enum conf_role role;
+	int tls_implicit; /* "tls implicit": TLS from the first byte (the port-465 role, RFC 8314)
+			   */
+	int auth;	  /* AUTH offered here: "auth yes|no", default yes for role submission */
 };
 
 /* One entry of the user table: a local part that exists in one local domain (domain != NULL)
@@ -144,6 +147,9 @@ struct conf {
 	char *lmtp_target;		       /* "HOST:PORT" or "unix:/path" */
 	char *control_socket;		       /* default var/run/relayguard.sock */
 	struct conf_listen *metrics_listen;    /* metrics-listen ADDR:PORT, NULL = off */
+	/* tls-certificate PATH (PEM, chain after the certificate) and tls-key PATH: both or
+	 * neither; with them, STARTTLS is offered and "tls implicit" listeners are possible */
+	char *tls_cert_file, *tls_key_file;
 	char *auth_database; /* auth-database PATH: the credential store, default var/db/users.db */
 	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
 };

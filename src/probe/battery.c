@@ -50,7 +50,7 @@ const size_t probe_battery_len = sizeof(probe_battery) / sizeof(probe_battery[0]
 static const char *placeholder(const char *name, size_t n, const struct probe_target *t)
 {
 	if (n == 3 && !strncmp(name, "ext", 3))
-		return "relay-test.example";
+		return t->ext ? t->ext : PROBE_EXT_DEFAULT;
 	if (n == 4 && !strncmp(name, "ext2", 4))
 		return "sender.example";
 	if (n == 3 && !strncmp(name, "dom", 3))
@@ -58,6 +58,11 @@ static const char *placeholder(const char *name, size_t n, const struct probe_ta
 	if (n == 2 && !strncmp(name, "ip", 2))
 		return t->ip;
 	return NULL;
+}
+
+int probe_test_uses_ext(const struct probe_test *t)
+{
+	return strstr(t->rcpt, "{ext}") != NULL;
 }
 
 int probe_expand(const char *tmpl, const struct probe_target *t, char *out, size_t len)

@@ -1,144 +1,40 @@
-/* client.c — `relayguard probe`: the relay battery over the wire against any SMTP server.
- * Blocking sockets with per-reply timeouts (a command-line tool, one server at a time); every
- * reply is parsed by deliver_reply_parse. The server may close the session after some refusals
- * (error limits): the probe reconnects and goes on. */
-#include "probe.h"
+/* client.c — `relayguard probe`: the relay battery over the wire against any SMTP server, at
+ * three depths: RCPT accepted, message accepted after DATA, and (with --catch) the message
+ * delivered to the probe's own catcher. The server may close the session after some refusals
+ * (error limits): the probe reconnects and goes on. Bounded per reply (--timeout), in total
+ * (--max-time) and for deliveries (--catch-wait). */
+#include "probe_int.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PROBE_HELO "probe.relayguard.invalid"
-
-struct conn {
-	int fd;
+struct run {
 	const struct probe_options *o;
-	char buf[16384];
-	size_t len;
-	char last[512]; /* the last reply, first line, for the report */
+	struct probe_conn c;
+	struct probe_catcher *catcher;
+	struct probe_target tgt;
+	char name[256], lit[80], catch_dom[300];
+	char runid[PROBE_RUNID_LEN + 1];
+	struct probe_result res[PROBE_MAX_TESTS];
+	size_t n;
+	long long waited_ms; /* how long the catcher was waited for */
+	const char *fatal;   /* why nothing can be tested (STARTTLS not offered), or NULL */
 };
 
-struct result {
-	enum probe_verdict verdict;
-	int mail, rcpt, data, end; /* reply codes, 0 = not reached */
-	char rcpt_path[600];
-	char note[160];
-};
-
-static void transcript(const struct conn *c, const char *dir, const char *s, size_t n)
+static void run_make_id(struct run *r)
 {
-	if (c->o->verbose)
-		fprintf(stderr, "%s %.*s\n", dir, (int)n, s);
-}
-
-static int conn_send(struct conn *c, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
+	unsigned char b[6];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		unsigned long v = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
+		memcpy(b, &v, sizeof(b) < sizeof(v) ? sizeof(b) : sizeof(v));
 	}
-	return 0;
-}
-
-/* Read one reply; returns its code, or -1 on timeout, close or garbage. */
-static int conn_reply(struct conn *c)
-{
-	for (;;) {
-		struct deliver_reply rep;
-		long n = deliver_reply_parse(c->buf, c->len, &rep);
-		if (n > 0) {
-			size_t first = strcspn(c->buf, "\r\n");
-			snprintf(c->last, sizeof(c->last), "%.*s", (int)first, c->buf);
-			transcript(c, "<-", c->buf, (size_t)n - (c->buf[n - 2] == '\r' ? 2 : 1));
-			memmove(c->buf, c->buf + n, c->len - (size_t)n);
-			c->len -= (size_t)n;
-			return rep.code;
-		}
-		if (n < 0 || c->len == sizeof(c->buf))
-			return -1;
-		ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		c->len += (size_t)r;
-	}
-}
-
-static int conn_cmd(struct conn *c, const char *line)
-{
-	char out[1024];
-	int n = snprintf(out, sizeof(out), "%s\r\n", line);
-	if (n < 0 || (size_t)n >= sizeof(out))
-		return -1;
-	transcript(c, "->", line, strlen(line));
-	return conn_send(c, out, (size_t)n) < 0 ? -1 : conn_reply(c);
-}
-
-static int bind_source(int fd, const char *source, int family)
-{
-	struct addrinfo hints = {0}, *ai;
-	hints.ai_family = family;
-	hints.ai_flags = AI_NUMERICHOST;
-	if (getaddrinfo(source, "0", &hints, &ai) != 0)
-		return -1;
-	int rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	return rc;
-}
-
-/* Connect, read the banner, say EHLO. Fills the server's name and address literal body. */
-static int conn_open(struct conn *c, char *name, size_t namelen, char *lit, size_t litlen)
-{
-	struct addrinfo hints = {0}, *ai, *a;
-	struct timeval tv = {(time_t)c->o->timeout, 0};
-	hints.ai_socktype = SOCK_STREAM;
-	c->len = 0;
-	c->fd = -1;
-	if (getaddrinfo(c->o->host, c->o->port, &hints, &ai) != 0)
-		return -1;
-	for (a = ai; a && c->fd < 0; a = a->ai_next) {
-		c->fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			continue;
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if ((c->o->source && bind_source(c->fd, c->o->source, a->ai_family) < 0) ||
-		    connect(c->fd, a->ai_addr, a->ai_addrlen) < 0) {
-			close(c->fd);
-			c->fd = -1;
-			continue;
-		}
-		char ip[64];
-		util_sockaddr_ip(a->ai_addr, ip, sizeof(ip));
-		snprintf(lit, litlen, "%s%s", a->ai_family == AF_INET6 ? "IPv6:" : "", ip);
-	}
-	freeaddrinfo(ai);
-	if (c->fd < 0 || conn_reply(c) != 220)
-		return -1;
-	if (probe_reply_name(c->last, strlen(c->last), name, namelen) < 0)
-		snprintf(name, namelen, "%s", c->o->host);
-	int code = conn_cmd(c, "EHLO " PROBE_HELO);
-	if (code != 250 && code > 0)
-		code = conn_cmd(c, "HELO " PROBE_HELO);
-	return code == 250 ? 0 : -1;
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	snprintf(r->runid, sizeof(r->runid), "rgprobe-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5]);
 }
 
 /* The verdict of a refusal at MAIL or RCPT. */
@@ -147,144 +43,227 @@ static enum probe_verdict refused(int code)
 	return code == 530 ? PROBE_AUTH_NEEDED : PROBE_REFUSED;
 }
 
-/* One battery test on an open session. Returns -1 when the connection failed under it. */
-static int run_test(struct conn *c, const struct probe_test *t, const struct probe_target *tgt,
-		    struct result *r)
+/* The test message: RFC 5322 header, the token in Subject, Message-ID and body. */
+static int test_message(const struct run *r, size_t i, char *msg, size_t len)
 {
-	char from[600], line[700], msg[1024];
-	if (probe_expand(t->from, tgt, from, sizeof(from)) < 0 ||
-	    probe_expand(t->rcpt, tgt, r->rcpt_path, sizeof(r->rcpt_path)) < 0)
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
+	int n = snprintf(msg, len,
+			 "From: <probe@" PROBE_EXT_DEFAULT ">\r\nDate: %s\r\n"
+			 "Message-ID: <%s-%02zu@probe.relayguard.invalid>\r\n"
+			 "Subject: relayguard relay test %s %s-%02zu\r\n\r\n"
+			 "A relay test by relayguard probe (%s).\r\n"
+			 "If this arrived, %s relays mail. Token: %s-%02zu\r\n.\r\n",
+			 date, r->runid, i, probe_battery[i].id, r->runid, i, probe_battery[i].why,
+			 r->o->host, r->runid, i);
+	return n > 0 && (size_t)n < len ? n : -1;
+}
+
+/* One battery test on an open session. Returns -1 when the connection failed under it. */
+static int run_test(struct run *r, size_t i, struct probe_result *res)
+{
+	const struct probe_test *t = &probe_battery[i];
+	struct probe_conn *c = &r->c;
+	char from[600], line[700], msg[1536];
+	if (probe_expand(t->from, &r->tgt, from, sizeof(from)) < 0 ||
+	    probe_expand(t->rcpt, &r->tgt, res->rcpt_path, sizeof(res->rcpt_path)) < 0)
 		return -1;
-	if (conn_cmd(c, "RSET") < 0)
+	res->catchable = r->catcher && probe_test_uses_ext(t);
+	if (probe_conn_cmd(c, "RSET") < 0)
 		return -1;
 	snprintf(line, sizeof(line), "MAIL FROM:%s", from);
-	if ((r->mail = conn_cmd(c, line)) < 0)
+	if ((res->mail = probe_conn_cmd(c, line)) < 0)
 		return -1;
-	if (r->mail / 100 != 2)
-		return r->verdict = refused(r->mail), 0;
-	snprintf(line, sizeof(line), "RCPT TO:%s", r->rcpt_path);
-	if ((r->rcpt = conn_cmd(c, line)) < 0)
+	if (res->mail / 100 != 2)
+		return res->verdict = refused(res->mail), 0;
+	snprintf(line, sizeof(line), "RCPT TO:%s", res->rcpt_path);
+	if ((res->rcpt = probe_conn_cmd(c, line)) < 0)
 		return -1;
-	if (r->rcpt / 100 != 2)
-		return r->verdict = refused(r->rcpt), 0;
-	r->verdict = PROBE_ACCEPTS_RCPT;
-	if ((r->data = conn_cmd(c, "DATA")) < 0)
+	if (res->rcpt / 100 != 2)
+		return res->verdict = refused(res->rcpt), 0;
+	res->verdict = PROBE_ACCEPTS_RCPT;
+	if ((res->data = probe_conn_cmd(c, "DATA")) < 0)
 		return -1;
-	if (r->data != 354)
+	if (res->data != 354)
 		return 0;
-	int n = snprintf(
-	    msg, sizeof(msg),
-	    "From: <probe@relay-test.example>\r\nSubject: relayguard relay test %s\r\n\r\n"
-	    "A relay test by relayguard probe (%s). If this arrived, %s relays mail.\r\n.\r\n",
-	    t->id, t->why, c->o->host);
-	transcript(c, "->", "(test message)", 14);
-	if (conn_send(c, msg, (size_t)n) < 0 || (r->end = conn_reply(c)) < 0)
+	int n = test_message(r, i, msg, sizeof(msg));
+	probe_conn_transcript(c, "->", "(test message)", 14);
+	if (n < 0 || probe_conn_send(c, msg, (size_t)n) < 0 || (res->end = probe_conn_reply(c)) < 0)
 		return -1;
-	if (r->end / 100 == 2)
-		r->verdict = PROBE_OPEN;
+	if (res->end / 100 == 2)
+		res->verdict = PROBE_OPEN;
 	return 0;
 }
 
 /* Run test i, reconnecting once if the server closed the session (error limits). */
-static void run_one(struct conn *c, size_t i, struct probe_target *tgt, char *name, size_t namelen,
-		    char *lit, size_t litlen, struct result *r)
+static void run_one(struct run *r, size_t i)
 {
+	struct probe_result *res = &r->res[i];
+	struct probe_conn *c = &r->c;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		memset(r, 0, sizeof(*r));
-		if (c->fd < 0 && conn_open(c, name, namelen, lit, litlen) < 0) {
-			conn_close(c);
-			r->verdict = PROBE_ERROR;
-			snprintf(r->note, sizeof(r->note), "cannot open a session: %.120s",
-				 c->last[0] ? c->last : strerror(errno));
-			continue;
+		memset(res, 0, sizeof(*res));
+		res->verdict = PROBE_ERROR;
+		if (c->fd < 0) {
+			int rc =
+			    probe_conn_open(c, r->name, sizeof(r->name), r->lit, sizeof(r->lit));
+			if (rc != PROBE_CONN_OK) {
+				probe_conn_close(c);
+				snprintf(res->note, sizeof(res->note),
+					 "cannot open a session: %.70s%s%.60s", c->err,
+					 c->last[0] ? " (last: " : "", c->last);
+				if (rc == PROBE_CONN_NO_STARTTLS) {
+					r->fatal = "STARTTLS not offered";
+					return;
+				}
+				continue;
+			}
 		}
-		tgt->dom = name;
-		tgt->ip = lit;
-		if (run_test(c, &probe_battery[i], tgt, r) == 0)
+		r->tgt.dom = r->name;
+		r->tgt.ip = r->lit;
+		if (run_test(r, i, res) == 0)
 			return;
-		conn_close(c);
-		r->verdict = PROBE_ERROR;
-		snprintf(r->note, sizeof(r->note), "connection lost or timed out (last: %.100s)",
-			 c->last);
+		probe_conn_close(c);
+		res->verdict = PROBE_ERROR;
+		snprintf(res->note, sizeof(res->note), "connection lost or %.40s (last: %.80s)",
+			 c->err[0] ? c->err : "failed", c->last);
 	}
 }
 
-static const char *depth(const struct result *r)
+static void run_mark_delivered(struct run *r, uint64_t want)
 {
-	return r->verdict == PROBE_OPEN ? "data" : r->verdict == PROBE_ACCEPTS_RCPT ? "rcpt" : "-";
+	uint64_t caught = probe_catcher_caught(r->catcher);
+	for (size_t i = 0; i < r->n; i++) {
+		struct probe_result *res = &r->res[i];
+		if (caught & ((uint64_t)1 << i)) {
+			if (res->verdict != PROBE_OPEN)
+				snprintf(res->note, sizeof(res->note),
+					 "delivered although its reply was lost");
+			res->verdict = PROBE_OPEN;
+			res->delivered = 1;
+		} else if (want & ((uint64_t)1 << i)) {
+			snprintf(res->note, sizeof(res->note),
+				 "not delivered to the catcher within %.1fs",
+				 (double)r->waited_ms / 1000);
+		}
+	}
 }
 
-static void print_json(const struct probe_options *o, const char *name, const struct result *res,
-		       size_t n, const char *overall)
+/* Whether the recipient names the catcher's domain itself; the other catchable forms reach the
+ * catcher only if the server rewrites them there (percent hack, source route, quoting). */
+static int run_rcpt_direct(const struct run *r, const struct probe_result *res)
 {
-	printf("{\"target\":");
-	util_json_print(stdout, o->host);
-	printf(",\"port\":");
-	util_json_print(stdout, o->port);
-	printf(",\"server_name\":");
-	util_json_print(stdout, name);
-	printf(",\"result\":\"%s\",\"tests\":[", overall);
-	for (size_t i = 0; i < n; i++) {
-		const struct result *r = &res[i];
-		printf("%s{\"id\":\"%s\",\"verdict\":\"%s\",\"depth\":\"%s\",\"rcpt\":",
-		       i ? "," : "", probe_battery[i].id, probe_verdict_name(r->verdict), depth(r));
-		util_json_print(stdout, r->rcpt_path);
-		printf(",\"codes\":{\"mail\":%d,\"rcpt\":%d,\"data\":%d,\"end\":%d},\"note\":",
-		       r->mail, r->rcpt, r->data, r->end);
-		util_json_print(stdout, r->note);
-		putchar('}');
-	}
-	printf("]}\n");
+	size_t pl = strlen(res->rcpt_path), dl = strlen(r->catch_dom);
+	return pl > dl + 2 && res->rcpt_path[pl - dl - 2] == '@' &&
+	       !strncasecmp(res->rcpt_path + pl - dl - 1, r->catch_dom, dl);
 }
 
-static void print_table(const struct probe_options *o, const char *name, const struct result *res,
-			size_t n, const char *overall, size_t open)
+/* After the battery: wait until the catcher has every message the server accepted for a
+ * catcher address, or --catch-wait ran out, or every direct one arrived and the catcher has
+ * been quiet for PROBE_CATCH_QUIET_MS (the indirect forms the server did not rewrite to the
+ * catcher never come). Then mark the depth each test reached. */
+static void run_catch_wait(struct run *r)
 {
-	printf("relayguard probe %s port %s (server %s%s%s)\n", o->host, o->port, name,
-	       o->source ? ", from " : "", o->source ? o->source : "");
-	printf("%-30s %4s %4s %4s %4s  %-21s %s\n", "test", "MAIL", "RCPT", "DATA", "END",
-	       "verdict", "RCPT TO");
-	for (size_t i = 0; i < n; i++) {
-		const struct result *r = &res[i];
-		printf("%-30s %4d %4d %4d %4d  %-21s %s%s%s\n", probe_battery[i].id, r->mail,
-		       r->rcpt, r->data, r->end, probe_verdict_name(r->verdict), r->rcpt_path,
-		       r->note[0] ? "  # " : "", r->note);
+	uint64_t want = 0, direct = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->res[i].verdict == PROBE_OPEN && r->res[i].catchable) {
+			want |= (uint64_t)1 << i;
+			direct |= run_rcpt_direct(r, &r->res[i]) ? (uint64_t)1 << i : 0;
+		}
+	long long start = probe_now_ms(), deadline = start + (long long)r->o->catch_wait * 1000;
+	for (long long now;
+	     (want & ~probe_catcher_caught(r->catcher)) && (now = probe_now_ms()) < deadline;) {
+		long long last = probe_catcher_last(r->catcher);
+		if (!(direct & ~probe_catcher_caught(r->catcher)) &&
+		    now - (last > start ? last : start) >= PROBE_CATCH_QUIET_MS)
+			break;
+		probe_catcher_wait(r->catcher, -1,
+				   deadline - now < 100 ? (int)(deadline - now) : 100);
 	}
-	printf("result: %s (%zu of %zu tests relayed to DATA; depth: rcpt = RCPT accepted, data = "
-	       "message accepted)\n",
-	       overall, open, n);
+	r->waited_ms = probe_now_ms() - start;
+	run_mark_delivered(r, want);
+}
+
+static void run_battery(struct run *r)
+{
+	long long start = probe_now_ms();
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->fatal) {
+			memset(&r->res[i], 0, sizeof(r->res[i]));
+			r->res[i].verdict = PROBE_ERROR;
+			snprintf(r->res[i].note, sizeof(r->res[i].note), "not run: %s", r->fatal);
+		} else if (probe_now_ms() - start >= (long long)r->o->max_time * 1000) {
+			memset(&r->res[i], 0, sizeof(r->res[i]));
+			r->res[i].verdict = PROBE_ERROR;
+			snprintf(r->res[i].note, sizeof(r->res[i].note),
+				 "time limit of %us reached", r->o->max_time);
+		} else {
+			run_one(r, i);
+		}
+		/* between tests too, so a relay that delivers at once finds the catcher */
+		if (r->catcher)
+			probe_catcher_wait(r->catcher, -1, 0);
+	}
+	if (r->c.fd >= 0)
+		probe_conn_cmd(&r->c, "QUIT");
+	probe_conn_free(&r->c);
+}
+
+static int run_report(struct run *r)
+{
+	size_t open = 0, errors = 0, auth = 0, delivered = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		open += r->res[i].verdict == PROBE_OPEN;
+		errors += r->res[i].verdict == PROBE_ERROR;
+		auth += r->res[i].verdict == PROBE_AUTH_NEEDED;
+		delivered += r->res[i].delivered;
+	}
+	struct probe_report rep = {
+	    r->o,   r->name, r->c.tls, r->fatal, r->catcher ? r->catch_dom : NULL,
+	    r->res, r->n,    NULL,     open,	 delivered};
+	rep.overall = r->fatal || errors == r->n ? "could not test"
+		      : open			 ? "OPEN RELAY"
+		      : errors			 ? "incomplete (some tests could not run)"
+		      : auth			 ? "closed, auth required"
+						 : "closed";
+	if (r->o->json)
+		probe_report_json(&rep);
+	else
+		probe_report_table(&rep);
+	return r->fatal ? 2 : open ? 1 : errors ? 2 : 0;
 }
 
 int probe_run(const struct probe_options *o)
 {
-	struct conn c = {.fd = -1, .o = o};
-	struct result res[64];
-	struct probe_target tgt = {NULL, NULL};
-	char name[256] = "", lit[80] = "";
-	size_t n = probe_battery_len < 64 ? probe_battery_len : 64, open = 0, errors = 0;
-	time_t start = time(NULL);
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned)(time(NULL) - start) >= o->max_time) {
-			memset(&res[i], 0, sizeof(res[i]));
-			res[i].verdict = PROBE_ERROR;
-			snprintf(res[i].note, sizeof(res[i].note), "time limit of %us reached",
-				 o->max_time);
-		} else {
-			run_one(&c, i, &tgt, name, sizeof(name), lit, sizeof(lit), &res[i]);
-		}
-		open += res[i].verdict == PROBE_OPEN;
-		errors += res[i].verdict == PROBE_ERROR;
+	struct run *r = calloc(1, sizeof(*r));
+	if (!r) {
+		fprintf(stderr, "relayguard probe: out of memory\n");
+		return 2;
 	}
-	if (c.fd >= 0)
-		conn_cmd(&c, "QUIT");
-	conn_close(&c);
-	const char *overall = open	    ? "OPEN RELAY"
-			      : errors == n ? "could not test"
-			      : errors	    ? "incomplete (some tests could not run)"
-					    : "closed";
-	if (o->json)
-		print_json(o, name, res, n, overall);
-	else
-		print_table(o, name, res, n, overall, open);
-	return open ? 1 : errors ? 2 : 0;
+	r->o = o;
+	r->c.fd = -1;
+	r->c.o = o;
+	r->n = probe_battery_len < PROBE_MAX_TESTS ? probe_battery_len : PROBE_MAX_TESTS;
+	run_make_id(r);
+	if (o->catch_addr) {
+		char err[200];
+		r->catcher = probe_catcher_open(o->catch_addr, o->catch_port, r->runid, o->verbose,
+						err, sizeof(err));
+		if (!r->catcher) {
+			fprintf(stderr, "relayguard probe: %s\n", err);
+			free(r);
+			return 2;
+		}
+		snprintf(r->catch_dom, sizeof(r->catch_dom), "%s", o->catch_domain);
+		r->tgt.ext = r->catch_dom;
+		r->c.catcher = r->catcher;
+	}
+	run_battery(r);
+	if (r->catcher)
+		run_catch_wait(r);
+	int rc = run_report(r);
+	probe_catcher_close(r->catcher);
+	free(r);
+	return rc;
 }

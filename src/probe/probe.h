@@ -5,6 +5,7 @@
 #define RG_PROBE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../conf/conf.h"
 #include "../deliver/deliver.h"
@@ -27,7 +28,16 @@ extern const size_t probe_battery_len;
 struct probe_target {
 	const char *dom; /* server domain */
 	const char *ip;	 /* literal body: "192.0.2.1" or "IPv6:2001:db8::1" */
+	const char *ext; /* {ext}: NULL for relay-test.example; the catcher's domain with
+			    `probe --catch` ("[127.0.0.9]") */
 };
+
+/* The default {ext}: an RFC 2606 domain, so an accepted test message goes nowhere real. */
+#define PROBE_EXT_DEFAULT "relay-test.example"
+
+/* Whether the test's recipient is built on {ext} (and so can reach a catcher); the others name
+ * fixed RFC 2606 forms and can be judged at "data" depth only. Pure. */
+int probe_test_uses_ext(const struct probe_test *t);
 
 /* Expand a template into out. Returns 0, or -1 if it does not fit or a placeholder is
  * unknown. Pure. */
@@ -77,12 +87,54 @@ enum probe_verdict {
 };
 const char *probe_verdict_name(enum probe_verdict v);
 
+/* How the probe speaks to the server. No certificate is verified in any mode: the probe
+ * tests relaying, it makes no trust decision (SNI is sent when HOST is a name). */
+enum probe_tls {
+	PROBE_TLS_NONE,		 /* plain SMTP (default) */
+	PROBE_TLS_STARTTLS,	 /* --starttls: STARTTLS required, "could not test" without it */
+	PROBE_TLS_STARTTLS_AUTO, /* --starttls=auto: STARTTLS when offered, else plain */
+	PROBE_TLS_IMPLICIT,	 /* --tls: TLS from the first byte (port 465) */
+};
+
 struct probe_options {
 	const char *host, *port, *source; /* source: local address to connect from, or NULL */
 	unsigned timeout;		  /* seconds per reply */
 	unsigned max_time;		  /* seconds for the whole run */
 	int json, verbose;
+	enum probe_tls tls;
+	const char *catch_addr, *catch_port; /* --catch ADDR:PORT, or NULL */
+	const char *catch_domain;	     /* --catch-domain; NULL: "[ADDR]" */
+	unsigned catch_wait;		     /* --catch-wait: seconds to wait for deliveries */
 };
+
+/* ---- the catcher (`probe --catch`): a minimal SMTP server that takes any message and
+ * notes which tests' tokens arrived; nothing it receives goes further ---- */
+
+/* A test's token, carried in its message's Subject and body: "<runid>-<NN>" with NN the
+ * test's index in the battery (two digits). */
+#define PROBE_RUNID_LEN 20 /* "rgprobe-" + 12 hex digits */
+#define PROBE_CATCH_LINE_MAX 4096
+#define PROBE_MAX_TESTS 64
+#define PROBE_CATCH_WAIT_MAX 600 /* seconds */
+
+struct probe_catch_session {
+	int in_data;	  /* between the 354 and the final dot */
+	int midline;	  /* the previous data piece did not end its line */
+	int mail;	  /* a MAIL was accepted, not yet ended */
+	uint64_t pending; /* tokens seen in the current message */
+	uint64_t caught;  /* tokens of messages accepted with a final 250 */
+	unsigned messages;
+};
+
+/* Feed one line of client input to the session: a whole line with its line end, or (data
+ * only) the front of a line longer than PROBE_CATCH_LINE_MAX. Writes the reply, CRLF
+ * included, into out ("" when none is due). Returns 1 when the session ends after the reply,
+ * else 0. runid: the run's token prefix. Pure. */
+int probe_catch_line(struct probe_catch_session *s, const char *runid, const char *line, size_t len,
+		     char *out, size_t outlen);
+
+/* The tokens of runid in buf: bit NN set for every "<runid>-NN" (NN < 64). Pure. */
+uint64_t probe_tokens_find(const char *buf, size_t len, const char *runid);
 
 /* Run the battery against host:port. Prints the report on stdout (transcript on stderr with
  * verbose). Returns the exit status: 0 closed, 1 open, 2 could not test. */

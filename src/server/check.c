@@ -1,10 +1,11 @@
 /* check.c — `relayguard check`: parse the configuration, print the effective relay policy and
  * the "who may relay" matrix, and audit it (permissive settings, the relay battery simulated
  * against the policy). Exit 0 clean, 1 findings, 2 configuration error. */
-#include "server.h"
+#include "server_int.h"
 
 #include "../conf/conf.h"
 #include "../probe/probe.h"
+#include "../tls/tls.h"
 
 #include <stdio.h>
 
@@ -44,7 +45,17 @@ int server_check(const char *conf_path)
 		fprintf(stderr, "relayguard: %s\n", err);
 		return 2;
 	}
+	SSL_CTX *tls = NULL;
+	if (server_tls_ctx(c, &tls, err, sizeof(err)) < 0) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		conf_free(c);
+		return 2;
+	}
+	SSL_CTX_free(tls);
 	printf("%s: configuration OK\n", conf_path);
+	if (c->tls_cert_file)
+		printf("tls: certificate %s and key %s load and match\n", c->tls_cert_file,
+		       c->tls_key_file);
 	print_policy(c);
 	printf("who may relay to a foreign domain:\n  %-44s %-28s %s\n", "client",
 	       "unauthenticated", "authenticated");

@@ -5,6 +5,7 @@
  * reload runs at a time; requests that come meanwhile share the next one. */
 #include "server_int.h"
 
+#include "../tls/tls.h"
 #include "../util/util.h"
 
 #include <event2/buffer.h>
@@ -22,6 +23,7 @@ struct reload {
 	struct server *srv;
 	char *path;	   /* the file: the current config's */
 	struct conf *conf; /* the worker's result, or NULL with err */
+	SSL_CTX *tls_ctx;  /* its certificate, loaded with it (NULL: none configured) */
 	char err[1024];
 	size_t relay_tests; /* audit: battery tests an outside client could relay */
 	struct reload_waiter *waiters;
@@ -160,6 +162,12 @@ static void reload_work(void *arg)
 					sizeof(r->err));
 		conf_free(r->conf);
 		r->conf = NULL;
+		return;
+	}
+	/* all or nothing: a certificate that does not load fails the reload, the old one stays */
+	if (server_tls_ctx(r->conf, &r->tls_ctx, r->err, sizeof(r->err)) < 0) {
+		conf_free(r->conf);
+		r->conf = NULL;
 	}
 }
 
@@ -188,6 +196,8 @@ static void add_summary(struct evbuffer *b, const struct server *srv, unsigned a
 			    removed);
 	evbuffer_add_printf(b, "local domains %zu, mailboxes %zu, relay rules %zu\n",
 			    c->n_local_domains, c->n_mailboxes, c->n_rules);
+	evbuffer_add_printf(b, "tls certificate %s\n",
+			    c->tls_cert_file ? c->tls_cert_file : "none");
 	if (srv->open_relay_tests)
 		evbuffer_add_printf(b,
 				    "warning: OPEN RELAY: %zu relay tests pass for outside "
@@ -217,6 +227,9 @@ static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t
 	struct conf *old = srv->conf;
 	srv->conf = srv->smtp.conf = r->conf;
 	r->conf = NULL;
+	SSL_CTX_free(srv->smtp.tls_ctx); /* sessions that started under it keep a reference */
+	srv->smtp.tls_ctx = r->tls_ctx;
+	r->tls_ctx = NULL;
 	conf_unref(old); /* freed when the last session or delivery under it ends */
 	srv->open_relay_tests = r->relay_tests;
 	srv->conf_loaded = time(NULL);
@@ -258,6 +271,7 @@ static void reload_done(void *arg)
 		log_reloaded(srv, added, removed, kept);
 	answer_all(r->waiters, srv, rc < 0 ? r->err : NULL, added, removed, kept);
 	conf_free(r->conf); /* not applied */
+	SSL_CTX_free(r->tls_ctx);
 	free(r->path);
 	free(r);
 	srv->reload = NULL;

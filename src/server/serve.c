@@ -5,6 +5,7 @@
 #include "../conf/conf.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
+#include "../tls/tls.h"
 #include "../util/util.h"
 #include "../util/workq.h"
 #include "../probe/probe.h"
@@ -200,6 +201,7 @@ static void server_free(struct server *srv)
 	srv->stopping = 1; /* a reload finishing below is not applied */
 	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
+	SSL_CTX_free(srv->smtp.tls_ctx); /* the sessions, gone now, held their own references */
 	if (srv->workq) {
 		workq_stop(srv->workq); /* deliveries under way finish and are recorded */
 		workq_run_completions(srv->workq);
@@ -249,7 +251,9 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}
-	if (audit_gate(srv, err, errlen) < 0 || server_start_root(srv, err, errlen) < 0)
+	if (audit_gate(srv, err, errlen) < 0 ||
+	    server_tls_ctx(c, &srv->smtp.tls_ctx, err, errlen) < 0 ||
+	    server_start_root(srv, err, errlen) < 0)
 		return -1;
 	if (sched_init(srv, err, errlen) < 0)
 		return -1;

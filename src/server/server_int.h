@@ -70,6 +70,10 @@ struct server {
 	struct privsep privsep;
 };
 
+/* tls_setup.c: the SSL_CTX of c's tls-certificate and tls-key into *out (NULL when c has
+ * none): 0, or -1 with err naming the file and the reason. Safe on a worker thread. */
+int server_tls_ctx(const struct conf *c, SSL_CTX **out, char *err, size_t errlen);
+
 /* serve.c: the open-relay gate, at start and at reload */
 /* The relay battery through conf's policy (the audit of `relayguard check`): how many tests an
  * outside client could relay, the first one in *first. Pure: safe on a worker thread. */

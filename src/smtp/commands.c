@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ static void cmd_helo(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)c->limits.message_size);
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
+	if (smtp_tls_offered(s))
+		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250 SMTPUTF8");
 }
@@ -230,6 +233,30 @@ static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	smtp_data_begin(s);
 }
 
+/* RFC 3207. The 220 goes out in plaintext; then the session forgets everything the client
+ * said (4.2: HELO, the transaction, AUTH) and TLS starts once the 220 is written. */
+static void cmd_starttls(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
+{
+	(void)verb, (void)arg, (void)len;
+	if (s->tls) {
+		smtp_error(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (!smtp_tls_offered(s)) {
+		smtp_error(s, "454 4.7.0 TLS not available");
+		return;
+	}
+	tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->login[0] = '\0';
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	s->state = SMTP_STATE_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
 static void cmd_rset(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
@@ -252,7 +279,8 @@ static void cmd_quit(struct smtp_session *s, enum smtp_verb verb, const char *ar
 static void cmd_help(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	(void)verb, (void)arg, (void)len;
-	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN");
+	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN "
+		      "STARTTLS");
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
 }
 
@@ -283,6 +311,7 @@ static const struct {
     {SMTP_VERB_HELP, "HELP", NEED_NOTHING, cmd_help},
     {SMTP_VERB_VRFY, "VRFY", NEED_NOTHING, cmd_vrfy},
     {SMTP_VERB_EXPN, "EXPN", NEED_NOTHING, cmd_vrfy},
+    {SMTP_VERB_STARTTLS, "STARTTLS", NEED_HELO, cmd_starttls},
 };
 
 /* 501 for an argument where none belongs or none where one is needed. */

@@ -39,7 +39,7 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 	 * between two replies of one pipelined batch */
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	smtp_session_start(l->ctx, fd, peer, (struct sockaddr *)&local);
+	smtp_session_start(l->ctx, fd, peer, (struct sockaddr *)&local, &l->conf);
 }
 
 static void accept_error_cb(struct evconnlistener *ev, void *arg)
@@ -73,8 +73,9 @@ static int open_socket(const struct conf_listen *cl, char *err, size_t errlen)
 
 static void log_listening(const struct smtp_listener *l, const char *what)
 {
-	log_msg(LOG_INFO, what, "listen=%s role=%s", l->conf.text,
-		l->conf.role == CONF_ROLE_SUBMISSION ? "submission" : "smtp");
+	log_msg(LOG_INFO, what, "listen=%s role=%s tls=%s auth=%s", l->conf.text,
+		l->conf.role == CONF_ROLE_SUBMISSION ? "submission" : "smtp",
+		l->conf.tls_implicit ? "implicit" : "starttls", l->conf.auth ? "yes" : "no");
 }
 
 static struct smtp_listener *listener_open(struct smtp_ctx *ctx, const struct conf_listen *cl,

@@ -38,7 +38,7 @@ static const struct {
     {"DATA", SMTP_VERB_DATA, SMTP_ARG_NONE},	 {"RSET", SMTP_VERB_RSET, SMTP_ARG_NONE},
     {"NOOP", SMTP_VERB_NOOP, SMTP_ARG_OPTIONAL}, {"QUIT", SMTP_VERB_QUIT, SMTP_ARG_NONE},
     {"HELP", SMTP_VERB_HELP, SMTP_ARG_OPTIONAL}, {"VRFY", SMTP_VERB_VRFY, SMTP_ARG_REQUIRED},
-    {"EXPN", SMTP_VERB_EXPN, SMTP_ARG_REQUIRED},
+    {"EXPN", SMTP_VERB_EXPN, SMTP_ARG_REQUIRED}, {"STARTTLS", SMTP_VERB_STARTTLS, SMTP_ARG_NONE},
 };
 
 enum smtp_arg_rule smtp_verb_arg_rule(enum smtp_verb v)
@@ -76,7 +76,7 @@ enum smtp_cmd_status smtp_command_parse(const char *line, size_t len, struct smt
 	out->arg = line + len;
 	out->arg_len = 0;
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (v == 4 && strncasecmp(line, verbs[i].name, 4) == 0)
+		if (v == strlen(verbs[i].name) && strncasecmp(line, verbs[i].name, v) == 0)
 			out->verb = verbs[i].verb;
 	if (out->verb == SMTP_VERB_UNKNOWN)
 		return SMTP_CMD_UNKNOWN;

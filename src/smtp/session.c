@@ -108,22 +108,51 @@ static void pregreet(struct smtp_session *s)
 		   s->conf->hostname);
 }
 
+void smtp_session_attach(struct smtp_session *s)
+{
+	const struct conf_limits *l = &s->conf->limits;
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	/* libevent stops reading once this much input waits: input memory is bounded. */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, l->line_length + SMTP_DATA_CHUNK);
+	session_set_timeout(s, l->command_timeout);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* A session on fd: plaintext, or TLS from the first byte on an implicit-TLS listener. */
+static struct smtp_session *session_new(struct smtp_ctx *ctx, int fd,
+					const struct conf_listen *listener)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->ctx = ctx;
+	s->listener = *listener;
+	s->tls_ctx = ctx->tls_ctx && SSL_CTX_up_ref(ctx->tls_ctx) ? ctx->tls_ctx : NULL;
+	if (listener->tls_implicit
+		? smtp_tls_wrap_new(s, fd) < 0
+		: !(s->bev = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+		if (!listener->tls_implicit)
+			close(fd);
+		SSL_CTX_free(s->tls_ctx);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
-			const struct sockaddr *local)
+			const struct sockaddr *local, const struct conf_listen *listener)
 {
 	struct conf *c = ctx->conf;
-	struct smtp_session *s = calloc(1, sizeof(*s));
-	struct bufferevent *bev =
-	    s ? bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-	if (!bev) {
-		log_msg(LOG_ERR, "smtp: out of memory for a session", NULL);
-		free(s);
-		close(fd);
+	struct smtp_session *s = session_new(ctx, fd, listener);
+	if (!s) {
+		log_msg(LOG_ERR, "smtp: cannot set up a session", "listen=%s", listener->text);
 		return;
 	}
 	s->ctx = ctx;
 	s->conf = conf_ref(c);
-	s->bev = bev;
 	s->id = ++ctx->next_session_id;
 	util_sockaddr_ip(peer, s->ip, sizeof(s->ip));
 	cidr_addr_from_sockaddr(peer, s->client.addr);
@@ -135,13 +164,10 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	ctx->n_sessions++;
 	ctx->metrics->sessions_total++;
 	ctx->metrics->sessions_active++;
-	bufferevent_setcb(bev, session_read_cb, session_write_cb, session_event_cb, s);
-	/* libevent stops reading once this much input waits: input memory is bounded. */
-	bufferevent_setwatermark(bev, EV_READ, 0, c->limits.line_length + SMTP_DATA_CHUNK);
-	session_set_timeout(s, c->limits.command_timeout);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s", (unsigned long long)s->id,
-		s->ip);
+	smtp_session_attach(s);
+	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s listen=%s tls=%s",
+		(unsigned long long)s->id, s->ip, listener->text,
+		listener->tls_implicit ? "implicit" : "no");
 	if (ctx->n_sessions > c->limits.max_sessions) {
 		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
 			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
@@ -179,9 +205,11 @@ void smtp_session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ctx->n_sessions--;
 	ctx->metrics->sessions_active--;
-	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s", (unsigned long long)s->id,
-		s->ip);
+	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s tls=\"%s\"",
+		(unsigned long long)s->id, s->ip, s->tls_info);
+	smtp_tls_close(s);
 	bufferevent_free(s->bev);
+	SSL_CTX_free(s->tls_ctx);
 	conf_unref(s->conf);
 	free(s);
 	if (ctx->draining && ctx->n_sessions == 0 && ctx->on_drained)
@@ -212,6 +240,11 @@ void smtp_session_cut(struct smtp_session *s)
 	}
 	/* one non-blocking send of what waits (the 421 last), never a wait: the loop that
 	 * writes for the bufferevent has stopped (and its output may only be read, not drained) */
+	if (s->tls) {
+		smtp_tls_send_now(s, out);
+		smtp_session_free(s);
+		return;
+	}
 	int n = evbuffer_peek(out, -1, NULL, v, 8);
 	n = n < 8 ? n : 8;
 	for (int i = 0; i < n; i++)
@@ -315,9 +348,13 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 static void session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
-	if (s->state == SMTP_STATE_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_STARTTLS) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			return;
+		if (s->state == SMTP_STATE_CLOSING)
 			smtp_session_free(s);
+		else
+			smtp_tls_switch(s);
 		return;
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
@@ -338,6 +375,8 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 	(void)bev;
+	if (smtp_tls_event(s, what))
+		return; /* the TLS handshake finished, or failed and the session is gone */
 	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING &&
 	    s->state != SMTP_STATE_COMMIT) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",

@@ -6,9 +6,12 @@
 #include "parse.h"
 #include "../addr/addr.h"
 #include "../policy/policy.h"
+#include "../tls/tls.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
+
+struct evbuffer;
 
 #define SMTP_OUT_MAX (64 * 1024)    /* replies queued for a client that does not read */
 #define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
@@ -17,8 +20,9 @@ enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT,  /* waiting for the spool; input is not read */
-	SMTP_STATE_CLOSING, /* final reply queued; freed once it is written */
+	SMTP_STATE_COMMIT,   /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING,  /* final reply queued; freed once it is written */
+	SMTP_STATE_STARTTLS, /* "220 Ready to start TLS" queued; TLS starts once it is written */
 };
 
 /* The transaction: born at MAIL, dies at RSET, EHLO or the end of DATA. */
@@ -43,6 +47,7 @@ struct smtp_session {
 	uint64_t id;
 	char ip[INET6_ADDRSTRLEN];
 	struct policy_client client;
+	char login[256]; /* the SMTP AUTH identity, "" when not authenticated */
 	char helo[256];
 	int esmtp;
 	enum smtp_state state;
@@ -50,7 +55,11 @@ struct smtp_session {
 	unsigned errors;
 	struct smtp_tx *tx;
 	struct spool_commit *commit;
-	struct event *greet; /* greeting-delay timer */
+	struct event *greet;	     /* greeting-delay timer */
+	SSL *tls;		     /* the TLS connection (owned by bev), NULL = plaintext */
+	struct conf_listen listener; /* a copy of the listener the session came in on */
+	char tls_info[128];	     /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, or "" */
+	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
 };
 
 /* session.c */
@@ -61,8 +70,11 @@ void smtp_close(struct smtp_session *s, const char *fmt, ...) __attribute__((for
 /* "<addr>" as one log value (quoted when needed, so client text cannot forge fields). */
 const char *smtp_log_addr(const struct addr_path *a, char *buf, size_t len);
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
-			const struct sockaddr *local);
+			const struct sockaddr *local, const struct conf_listen *listener);
 void smtp_session_free(struct smtp_session *s);
+/* Callbacks, input bound and timeout on s->bev, reading and writing on (a new bufferevent:
+ * at start, or the TLS one after STARTTLS). */
+void smtp_session_attach(struct smtp_session *s);
 /* Graceful stop: an idle session gets 421 and closes; one inside a transaction goes on. */
 void smtp_session_drain(struct smtp_session *s);
 /* The end of the shutdown grace: 421 if it can be written at once, then free. */
@@ -73,6 +85,22 @@ void smtp_tx_free(struct smtp_tx *tx);
 void smtp_session_set_data_timeout(struct smtp_session *s, int data);
 /* Read and process input again after the spool answered a commit. */
 void smtp_session_resume(struct smtp_session *s);
+
+/* tls.c (session side) */
+/* STARTTLS may be given: a certificate is configured and the session is not in TLS yet. The
+ * one predicate for the EHLO keyword and the command. */
+int smtp_tls_offered(const struct smtp_session *s);
+/* After "220 Ready to start TLS" was written: drop the plaintext input, go on inside TLS. */
+void smtp_tls_switch(struct smtp_session *s);
+/* An implicit-TLS listener: wrap the new connection before the banner. 0 or -1. */
+int smtp_tls_wrap_new(struct smtp_session *s, int fd);
+/* The bufferevent's events while TLS is being negotiated or after: handshake done (logs),
+ * failed (logs, 1 = the caller frees the session). */
+int smtp_tls_event(struct smtp_session *s, short what);
+/* Graceful end of a TLS connection (close_notify, non-blocking, best effort). */
+void smtp_tls_close(struct smtp_session *s);
+/* Shutdown cut: what out holds, encrypted straight to the socket (non-blocking, best effort). */
+void smtp_tls_send_now(struct smtp_session *s, struct evbuffer *out);
 
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);

@@ -12,6 +12,7 @@
 
 struct event_base;
 struct smtp_session;
+typedef struct ssl_ctx_st SSL_CTX;
 
 /* What sessions share; owned by the server, outlives every session. */
 struct smtp_ctx {
@@ -29,6 +30,10 @@ struct smtp_ctx {
 	int draining;
 	void (*on_drained)(void *arg);
 	void *drained_arg;
+	/* the server certificate (tls_server_ctx_new), NULL without tls-certificate: STARTTLS is
+	 * offered only with one. Owned by the server, replaced at reload; each session takes its
+	 * own reference at start (SSL_CTX_up_ref), like the config. */
+	SSL_CTX *tls_ctx;
 };
 
 /* Bind every "listen" of ctx->conf and start accepting. 0, or -1 with err set. */

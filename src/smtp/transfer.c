@@ -21,6 +21,19 @@ static void header_safe(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* The "with" protocol (RFC 3848, RFC 6531 for UTF8SMTP): S for TLS, A for AUTH; the TLS
+ * version and cipher as its comment. */
+static void received_with(const struct smtp_session *s, char *buf, size_t len)
+{
+	const char *base = s->tx->params.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	const char *ext = s->tls && s->login[0] ? "SA" : s->tls ? "S" : s->login[0] ? "A" : "";
+	char tls[128];
+	tls_received_comment(s->tls, tls, sizeof(tls));
+	if (!strcmp(base, "SMTP")) /* HELO: RFC 3848 names no SMTPS, the comment still tells */
+		ext = "";
+	snprintf(buf, len, "%s%s%s%s%s", base, ext, tls[0] ? " (" : "", tls, tls[0] ? ")" : "");
+}
+
 /* RFC 5321 4.4 trace header; "for" only with a single recipient, so Bcc stays private. */
 static int received_header(struct smtp_session *s, char *buf, size_t len)
 {
@@ -34,7 +47,8 @@ static int received_header(struct smtp_session *s, char *buf, size_t len)
 	spool_qid_format(tx->env.qid, qid);
 	if (tx->env.n_rcpts == 1)
 		snprintf(forpart, sizeof(forpart), "\r\n\tfor <%s>", tx->first_rcpt);
-	const char *proto = tx->params.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	char proto[192];
+	received_with(s, proto, sizeof(proto));
 	return snprintf(
 	    buf, len,
 	    "Received: from %s ([%s])\r\n\tby %s (relayguard) with %s id %s%s;\r\n\t%s\r\n", helo,
@@ -73,7 +87,8 @@ static void commit_done(void *arg, int status, const char *qid)
 		smtp_reply(s, "451 4.3.0 Could not store the message durably, try again later");
 	log_msg(status == 0 ? LOG_INFO : LOG_ERR,
 		status == 0 ? "smtp: message queued" : "smtp: message commit failed",
-		"session=%llu client=%s qid=%s", (unsigned long long)s->id, s->ip, qid);
+		"session=%llu client=%s qid=%s tls=\"%s\"", (unsigned long long)s->id, s->ip, qid,
+		s->tls_info);
 	smtp_session_resume(s);
 }
 

@@ -89,6 +89,12 @@ static void format_sessions(struct out *o, const struct metrics *m)
 		out_printf(o,
 			   "relayguard_smtp_sessions_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
 			   refusal_names[i], m->sessions_rejected[i]);
+	family(o, "smtp_tls_handshakes_total", "counter",
+	       "TLS handshakes of SMTP sessions (STARTTLS and implicit TLS), by result.");
+	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n",
+		   m->tls_handshakes);
+	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+		   m->tls_handshakes_failed);
 }
 
 static void rcpt_line(struct out *o, const char *rule, const uint64_t n[METRICS_VERDICTS])

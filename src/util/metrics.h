@@ -35,6 +35,8 @@ struct metrics {
 	uint64_t sessions_total;		      /* connections accepted */
 	uint64_t sessions_active;		      /* gauge: sessions open now */
 	uint64_t sessions_rejected[METRICS_REFUSALS]; /* turned away, by reason */
+	uint64_t tls_handshakes;		      /* TLS handshakes completed (server side) */
+	uint64_t tls_handshakes_failed;		      /* failed or timed out */
 	/* the queue: messages made durable (a "250 queued"), recovered ones not counted */
 	uint64_t messages_received;
 	uint64_t bytes_received; /* their stored size, Received: header included */

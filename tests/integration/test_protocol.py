@@ -115,7 +115,7 @@ SYNTAX = [
 UNKNOWN = [
     ("rfc5321-4.2.4-unknown-command", "ehlo", "FOO bar", 500, "5.5.1"),
     ("rfc5321-4.2.4-unknown-verb-prefix", "ehlo", "MAILX FROM:<x@outside.example>", 500, "5.5.1"),
-    ("rfc5321-4.2.4-unknown-before-HELO", "banner", "STARTTLS", 500, "5.5.1"),
+    ("rfc5321-4.2.4-unknown-before-HELO", "banner", "TURN", 500, "5.5.1"),
     ("rfc5321-4.1.1.11-MAIL-unknown-parameter", "ehlo", "MAIL FROM:<x@outside.example> FOO=BAR", 555, "5.5.4"),
     ("rfc5321-4.5.3.1.10-unknown-local-user", "mail", "RCPT TO:<nosuchuser@example.test>", 550, "5.1.1"),
     ("rfc5321-4.5.3.1.10-bob-only-in-example.test", "mail", "RCPT TO:<bob@localhost>", 550, "5.1.1"),

@@ -108,8 +108,9 @@ static void test_lexer(void)
 static void describe_listens(const struct conf *c, char *out, size_t len)
 {
 	for (size_t i = 0; i < c->n_listens; i++)
-		add(out, len, "%s%s/%s", i ? " " : "", c->listens[i].text,
-		    c->listens[i].role == CONF_ROLE_SMTP ? "smtp" : "submission");
+		add(out, len, "%s%s/%s%s%s", i ? " " : "", c->listens[i].text,
+		    c->listens[i].role == CONF_ROLE_SMTP ? "smtp" : "submission",
+		    c->listens[i].tls_implicit ? "/tls" : "", c->listens[i].auth ? "/auth" : "");
 }
 
 static void describe_mailboxes(const struct conf *c, char *out, size_t len)
@@ -155,6 +156,9 @@ static void describe(const struct conf *c, const char *key, char *out, size_t le
 		add(out, len, "%s", c->hostname ? c->hostname : "(none)");
 	else if (!strcmp(key, "listen"))
 		describe_listens(c, out, len);
+	else if (!strcmp(key, "tls"))
+		add(out, len, "cert=%s key=%s", c->tls_cert_file ? c->tls_cert_file : "-",
+		    c->tls_key_file ? c->tls_key_file : "-");
 	else if (!strcmp(key, "paths"))
 		add(out, len, "spool=%s mail-root=%s", c->spool_dir, c->mail_root);
 	else if (!strcmp(key, "domains"))
@@ -206,8 +210,20 @@ static void test_valid(void)
 	    {"hostname a.test", "hostname", "a.test"}, /* no final newline */
 	    /* listen */
 	    {"listen 127.0.0.1:2525\n", "listen", "127.0.0.1:2525/smtp"},
+	    /* AUTH is on by default on submission only; "auth yes|no" overrides; options in any
+	       order */
+	    {"listen 127.0.0.1:587 role submission\nlisten 127.0.0.1:588 role submission auth no\n",
+	     "listen", "127.0.0.1:587/submission/auth 127.0.0.1:588/submission"},
+	    {"listen 127.0.0.1:25 auth yes\n", "listen", "127.0.0.1:25/smtp/auth"},
+	    {"tls-certificate c.pem\ntls-key k.pem\nlisten 127.0.0.1:465 tls implicit role "
+	     "submission\n"
+	     "listen 127.0.0.1:466 auth no tls implicit\n",
+	     "listen", "127.0.0.1:465/submission/tls/auth 127.0.0.1:466/smtp/tls"},
+	    {"listen 127.0.0.1:465 tls implicit\ntls-key /k.pem\ntls-certificate /c.pem\n", "tls",
+	     "cert=/c.pem key=/k.pem"},
+	    {"", "tls", "cert=- key=-"},
 	    {"listen [::1]:2525 role submission\nlisten 0.0.0.0:25 role smtp\n", "listen",
-	     "[::1]:2525/submission 0.0.0.0:25/smtp"},
+	     "[::1]:2525/submission/auth 0.0.0.0:25/smtp"},
 	    {"listen 127.0.0.1:25\nlisten 127.0.0.1:587\nlisten [::ffff:127.0.0.1]:25\n", "listen",
 	     "127.0.0.1:25/smtp 127.0.0.1:587/smtp [::ffff:127.0.0.1]:25/smtp"},
 	    {"listen 192.0.2.1:65535\n", "listen", "192.0.2.1:65535/smtp"},
@@ -293,7 +309,8 @@ static void test_listen_sockaddr(void)
 #define L63 L16 L16 L16 "aaaaaaaaaaaaaaa"
 #define L64 L16 L16 L16 L16
 #define USER_RULE "(letters, digits, '.', '_', '-'; no leading '.'; at most 64)"
-#define LISTEN_USAGE "'listen' expects ADDR:PORT [role smtp|submission]"
+#define LISTEN_USAGE                                                                               \
+	"'listen' expects ADDR:PORT [role smtp|submission] [tls implicit] [auth yes|no]"
 #define MAILBOX_USAGE "'mailbox' expects LOCAL[@DOMAIN] [user NAME]"
 #define RELAY_USAGE "'relay' expects allow|deny from SOURCE [to DEST] [id NAME]"
 #define LISTEN_ADDR "(expected IPV4:PORT or [IPV6]:PORT)"
@@ -333,6 +350,20 @@ static const struct {
     {"listen 127.0.0.1:25 mode smtp\n", "t:1:21: " LISTEN_USAGE},
     {"listen 127.0.0.1:25 role smtp extra\n", "t:1:31: " LISTEN_USAGE},
     {"listen 127.0.0.1:25 role mx\n", "t:1:26: invalid role 'mx' (expected smtp or submission)"},
+    /* listen options and TLS (RFC 8314 implicit TLS needs a certificate) */
+    {"listen 127.0.0.1:25 tls yes\n", "t:1:25: invalid tls mode 'yes' (expected implicit)"},
+    {"listen 127.0.0.1:25 auth maybe\n", "t:1:26: invalid auth 'maybe' (expected yes or no)"},
+    {"listen 127.0.0.1:25 role smtp role smtp\n", "t:1:31: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 auth no tls implicit auth no\n", "t:1:42: " LISTEN_USAGE},
+    {"listen 127.0.0.1:25 role smtp tls implicit auth yes x\n", "t:1:53: " LISTEN_USAGE},
+    {"listen 127.0.0.1:465 tls implicit\n",
+     "t:1:8: listen 127.0.0.1:465: 'tls implicit' needs tls-certificate and tls-key"},
+    {"tls-key k.pem\nlisten 127.0.0.1:465 tls implicit\n",
+     "t:1:1: tls-key without tls-certificate"},
+    {"\ntls-certificate c.pem\n", "t:2:1: tls-certificate without tls-key"},
+    {"tls-certificate c.pem\ntls-certificate d.pem\n",
+     "t:2:1: duplicate 'tls-certificate' (first at line 1)"},
+    {"tls-key \"\"\n", "t:1:9: empty path for 'tls-key'"},
     {"listen localhost:25\n", "t:1:8: invalid listen address 'localhost:25' " LISTEN_ADDR},
     {"listen ::1:25\n", "t:1:8: invalid listen address '::1:25' " LISTEN_ADDR},
     {"listen [::1]25\n", "t:1:8: invalid listen address '[::1]25' " LISTEN_ADDR},

@@ -205,11 +205,115 @@ static void test_replies(void)
 	CHECK(probe_reply_name("220 <script>", 12, name, sizeof(name)) == -1, "no garbage names");
 }
 
+#define RUNID "rgprobe-0123456789ab"
+
+/* The catcher's session: a table of input lines, the reply each gets, whether the session
+ * ends; tokens count only for a message answered 250 after the final dot. */
+static void test_catch_session(void)
+{
+	static const struct {
+		const char *in, *reply;
+		int end;
+	} script[] = {
+	    {"EHLO relay.example\r\n", "250 ", 0},
+	    {"DATA\r\n", "503 ", 0}, /* no transaction */
+	    {"MAIL FROM:<>\r\n", "250 ", 0},
+	    {"DATA\r\n", "503 ", 0}, /* no recipient */
+	    {"rcpt to:<relaytest@[127.0.0.9]>\r\n", "250 ", 0},
+	    {"DATA\r\n", "354 ", 0},
+	    {"Subject: relayguard relay test nmap-01 " RUNID "-00\r\n", "", 0},
+	    {"\r\n", "", 0},
+	    {"..QUIT and " RUNID "-27 in a stuffed line\r\n", "", 0},
+	    {".\r\n", "250 ", 0},
+	    {"MAIL FROM:<a@b.example>\r\n", "250 ", 0},
+	    {"RCPT TO:<c@d.example>\r\n", "250 ", 0},
+	    {"DATA\r\n", "354 ", 0},
+	    {"token " RUNID "-05 of an abandoned message\r\n", "", 0},
+	    {".\n", "250 ", 0}, /* bare LF ends data as well */
+	    {"XYZZY\r\n", "502 ", 0},
+	    {"NOOP\r\n", "250 ", 0},
+	    {"QUIT\r\n", "221 ", 1},
+	};
+	struct probe_catch_session s = {0};
+	char out[128];
+	for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
+		int end = probe_catch_line(&s, RUNID, script[i].in, strlen(script[i].in), out,
+					   sizeof(out));
+		CHECK(!strncmp(out, script[i].reply, strlen(script[i].reply)) &&
+			  (script[i].reply[0] || !out[0]),
+		      "line %zu (%s): reply %s", i, script[i].in, out);
+		CHECK(end == script[i].end, "line %zu ends %d", i, end);
+	}
+	CHECK(s.messages == 2, "two messages, have %u", s.messages);
+	CHECK(s.caught == (((uint64_t)1 << 0) | ((uint64_t)1 << 27) | ((uint64_t)1 << 5)),
+	      "tokens 0, 27, 5: %llx", (unsigned long long)s.caught);
+
+	/* a message cut off before its final dot counts nothing; RSET ends the transaction */
+	struct probe_catch_session t = {0};
+	const char *cut[] = {"MAIL FROM:<>\r\n", "RCPT TO:<x@y.example>\r\n", "DATA\r\n",
+			     "x " RUNID "-03\r\n"};
+	for (size_t i = 0; i < 4; i++)
+		probe_catch_line(&t, RUNID, cut[i], strlen(cut[i]), out, sizeof(out));
+	CHECK(t.caught == 0 && t.in_data, "cut message: nothing caught");
+	/* a long data line in pieces: a "." piece that continues a line does not end the data */
+	probe_catch_line(&t, RUNID, "abc", 3, out, sizeof(out));
+	probe_catch_line(&t, RUNID, ".\r\n", 3, out, sizeof(out));
+	CHECK(t.in_data && !out[0], "the tail of a line is not the final dot");
+	probe_catch_line(&t, RUNID, ".\r\n", 3, out, sizeof(out));
+	CHECK(!t.in_data && t.caught == ((uint64_t)1 << 3), "then the dot ends it");
+	/* a command line without its end (longer than the buffer) ends the session */
+	CHECK(probe_catch_line(&t, RUNID, "MAIL FROM:<", 11, out, sizeof(out)) == 1 &&
+		  !strncmp(out, "500 ", 4),
+	      "overlong command");
+	CHECK(probe_catch_line(&t, RUNID, "RSET\r\n", 6, out, sizeof(out)) == 0 && t.mail == 0,
+	      "RSET");
+}
+
+static void test_tokens(void)
+{
+	static const struct {
+		const char *text;
+		uint64_t want;
+	} rows[] = {
+	    {"Subject: x " RUNID "-00", 1},
+	    {RUNID "-63 " RUNID "-01", ((uint64_t)1 << 63) | 2},
+	    {RUNID "-64", 0},			   /* beyond the battery */
+	    {RUNID "-7", 0},			   /* one digit */
+	    {RUNID "-x1", 0},			   /* not a number */
+	    {"rgprobe-0123456789ac-02", 0},	   /* another run */
+	    {RUNID RUNID "-09", (uint64_t)1 << 9}, /* overlapping prefix */
+	    {"", 0},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK(probe_tokens_find(rows[i].text, strlen(rows[i].text), RUNID) == rows[i].want,
+		      "tokens in %s", rows[i].text);
+}
+
+static void test_catch_domain_expansion(void)
+{
+	struct probe_target t = {"mx.example.org", "192.0.2.1", "[127.0.0.9]"};
+	char out[128];
+	size_t uses = 0;
+	for (size_t i = 0; i < probe_battery_len; i++)
+		uses += probe_test_uses_ext(&probe_battery[i]);
+	CHECK(uses >= 24 && uses < probe_battery_len, "most tests can reach a catcher: %zu", uses);
+	CHECK(probe_expand("<relaytest@{ext}>", &t, out, sizeof(out)) == 0 &&
+		  !strcmp(out, "<relaytest@[127.0.0.9]>"),
+	      "ext is the catcher's domain: %s", out);
+	t.ext = NULL;
+	CHECK(probe_expand("<relaytest@{ext}>", &t, out, sizeof(out)) == 0 &&
+		  !strcmp(out, "<relaytest@" PROBE_EXT_DEFAULT ">"),
+	      "default ext: %s", out);
+}
+
 int main(void)
 {
 	test_replies();
 	test_battery_shape();
 	test_corpus();
 	test_matrix();
+	test_catch_session();
+	test_tokens();
+	test_catch_domain_expansion();
 	return check_report("test_probe");
 }
