@@ -223,8 +223,8 @@ static void server_free(struct server *srv)
 }
 
 /* Everything that may need root: the directories made for the service user, every socket
- * bound. (A TLS context, which reads a key only root may read, is built here too.) No thread
- * runs yet and no client byte is read before the drop. */
+ * bound (the TLS context, whose key only root may read, is built just before). No thread runs
+ * yet and no client byte is read before the drop. */
 static int server_start_root(struct server *srv, char *err, size_t errlen)
 {
 	const struct conf *c = srv->conf;
