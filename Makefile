@@ -18,7 +18,7 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps test-deps run test unit integration asan fuzz bench clean format install \
-        uninstall
+        install-user uninstall
 
 # make install: PREFIX for the program, unit and docs; the config goes to SYSCONFDIR (/etc, as
 # packagers expect, whatever the PREFIX); DESTDIR is prepended to every path (staged installs).
@@ -52,7 +52,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/librelayguard.a
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/librelayguard.a $(LDLIBS)
 
 # The self-signed certificate of the embedded default config (etc/relayguard.conf): made once,
-# key readable by its owner only. Replace both files with a real certificate for production.
+# key readable by its owner only (made by root: and by the group relayguard, since serve drops
+# to that user and a reload reads the key again). Replace both files with a real certificate
+# for production.
 TLS_CERT = var/tls/relayguard.crt
 TLS_KEY  = var/tls/relayguard.key
 $(TLS_CERT):
@@ -62,6 +64,8 @@ $(TLS_CERT):
 	  -addext "subjectAltName=DNS:relayguard.localhost,DNS:localhost" \
 	  -keyout $(TLS_KEY) -out $@.tmp 2>/dev/null
 	chmod 0600 $(TLS_KEY) && chmod 0644 $@.tmp && mv $@.tmp $@
+	@if [ "$$(id -u)" -eq 0 ] && getent group relayguard >/dev/null; then \
+	  chgrp relayguard $(dir $@) $(TLS_KEY) && chmod 0750 $(dir $@) && chmod 0640 $(TLS_KEY); fi
 
 run: all $(TLS_CERT)
 	$(BUILD)/relayguard serve -c $(CONF)
@@ -112,6 +116,20 @@ install: $(INSTALL_BIN)
 	  > $(DESTDIR)$(UNITDIR)/relayguard.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/relayguard.service
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	@$(MAKE) -s install-user
+
+# The system user `relayguard serve` becomes when started as root (docs/design.md, "Privilege
+# separation"): created if missing, as scripts/deps.sh does. A staged install (DESTDIR) leaves it
+# to the package's postinst. uninstall never removes it (files may still belong to it).
+RUN_USER_ADD = useradd --system --home-dir /nonexistent --no-create-home \
+	--shell /usr/sbin/nologin --user-group relayguard
+install-user:
+	@if [ -n "$(DESTDIR)" ]; then \
+	  echo "install: staged install: the package must create the user: $(RUN_USER_ADD)"; \
+	elif getent passwd relayguard >/dev/null; then :; \
+	elif [ "$$(id -u)" -eq 0 ]; then $(RUN_USER_ADD) && \
+	  echo "install: created the system user relayguard"; \
+	else echo "install: not root: create the system user as root: $(RUN_USER_ADD)"; fi
 
 # Everything install put there except the config, which is the admin's.
 uninstall:
@@ -120,6 +138,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
 	-rmdir $(DESTDIR)$(DOCDIR)
 	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf is left in place"
+	@echo "uninstall: the system user relayguard is left in place (userdel relayguard)"
 
 clean:
 	rm -rf build build-asan build-fuzz

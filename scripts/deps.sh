@@ -1,6 +1,7 @@
 #!/bin/sh
-# Install the Debian packages relayguard needs. Idempotent; run as root (or with sudo).
-#   scripts/deps.sh build   - compiler and libraries (make run)
+# Install the Debian packages relayguard needs and create the system user `relayguard serve`
+# runs as when started as root. Idempotent; run as root (or with sudo).
+#   scripts/deps.sh build   - compiler and libraries (make run), the user
 #   scripts/deps.sh test    - plus the test tools (make test)
 set -eu
 BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev libmicrohttpd-dev libgsasl-dev libcap-dev libgit2-dev openssl"
@@ -10,13 +11,19 @@ build) want="$BUILD" ;;
 test) want="$BUILD $TEST" ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# the service user (no home, no shell): the same command as `make install`
+if ! getent passwd relayguard >/dev/null; then
+	echo "deps: creating the system user relayguard" >&2
+	$SUDO useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin \
+		--user-group relayguard
+fi
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "deps: installing$missing" >&2
 $SUDO apt-get update -qq
 # postfix is installed for its smtp-sink/smtp-source test tools only: "Local only", not started

@@ -69,6 +69,7 @@ static int do_state_dir(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
+static int do_user(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -100,6 +101,7 @@ static const struct directive directives[] = {
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
+    {"user", "NAME", 1, 1, ONCE, do_user},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1185,6 +1187,24 @@ static int check_tls(struct parser *p)
 	return 0;
 }
 
+/* The account serve becomes when started as root. Never root itself: the point is that no
+ * session parses untrusted input with root's rights. */
+static int do_user(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	if (!name_valid(t->text))
+		return error_tok(p, t,
+				 "invalid user name '%s' (letters, digits, '.', '_', '-'; no "
+				 "leading '.'; at most 64)",
+				 show(t->text).s);
+	if (strcmp(t->text, "root") == 0)
+		return error_tok(p, t,
+				 "'user root' is refused: serve drops root to run its sessions; "
+				 "name an unprivileged user (default %s)",
+				 CONF_DEFAULT_USER);
+	return set_str(p, &p->c->run_user, t->text);
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -1280,6 +1300,8 @@ static int set_defaults(struct parser *p)
 	if (!c->auth_database && set_str(p, &c->auth_database, CONF_DEFAULT_AUTH_DATABASE) < 0)
 		return -1;
 	if (!c->state_dir && set_str(p, &c->state_dir, CONF_DEFAULT_STATE_DIR) < 0)
+		return -1;
+	if (!c->run_user && set_str(p, &c->run_user, CONF_DEFAULT_USER) < 0)
 		return -1;
 	return 0;
 }
@@ -1516,6 +1538,7 @@ void conf_free(struct conf *c)
 		free(c->sender_grants[i].login);
 	}
 	free(c->sender_grants);
+	free(c->run_user);
 	free(c->path);
 	free(c);
 }

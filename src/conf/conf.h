@@ -20,6 +20,9 @@
 /* state-dir when the file names none (relative to the working directory, like spool). */
 #define CONF_DEFAULT_STATE_DIR "var/lib"
 
+/* user when the file names none: the account `relayguard serve` started as root becomes. */
+#define CONF_DEFAULT_USER "relayguard"
+
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
 	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
@@ -172,6 +175,7 @@ struct conf {
 	char *state_dir;     /* state-dir DIR: the server's own state, default var/lib */
 	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
 	size_t text_len;
+	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule

@@ -54,6 +54,8 @@ static const struct restart_only {
     {"control-socket", offsetof(struct conf, control_socket), KEEP_STRING, 0},
     {"state-dir", offsetof(struct conf, state_dir), KEEP_STRING, 0}, /* the changelog's home */
     {"metrics-listen", offsetof(struct conf, metrics_listen), KEEP_LISTEN, 0},
+    /* root is gone after the start: the user cannot change again */
+    {"user", offsetof(struct conf, run_user), KEEP_STRING, 0},
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
      offsetof(struct conf, n_dns_servers)},

@@ -225,6 +225,24 @@ static void server_free(struct server *srv)
 	conf_unref(srv->conf);
 }
 
+/* Everything that may need root: the directories made for the service user, every socket
+ * bound (the TLS context, whose key only root may read, is built just before). No thread runs
+ * yet and no client byte is read before the drop. */
+static int server_start_root(struct server *srv, char *err, size_t errlen)
+{
+	const struct conf *c = srv->conf;
+	if (privsep_prepare(&srv->privsep, c, err, errlen) < 0 ||
+	    control_open(srv, err, errlen) < 0 ||
+	    privsep_chown(&srv->privsep, c->control_socket, err, errlen) < 0)
+		return -1;
+	srv->smtp.conf = srv->conf;
+	srv->smtp.base = srv->base;
+	srv->smtp.metrics = &srv->metrics;
+	if (smtp_listen(&srv->smtp, err, errlen) < 0 || metrics_http_start(srv, err, errlen) < 0)
+		return -1;
+	return privsep_drop(&srv->privsep, c, err, errlen);
+}
+
 static int server_start(struct server *srv, const char *conf_path, char *err, size_t errlen)
 {
 	if (conf_load(conf_path, &srv->conf, err, errlen) < 0)
@@ -237,7 +255,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	}
 	if (audit_gate(srv, err, errlen) < 0 ||
-	    server_tls_ctx(c, &srv->smtp.tls_ctx, err, errlen) < 0)
+	    server_tls_ctx(c, &srv->smtp.tls_ctx, err, errlen) < 0 ||
+	    server_start_root(srv, err, errlen) < 0)
 		return -1;
 	if (sched_init(srv, err, errlen) < 0)
 		return -1;
@@ -249,19 +268,13 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	if (spool_open(c->spool_dir, c->spool_segment_size, on_queued, srv, &srv->spool, err,
 		       errlen) < 0)
 		return -1;
+	srv->smtp.spool = srv->spool;
 	if (server_events(srv) < 0) {
 		snprintf(err, errlen, "cannot register events");
 		return -1;
 	}
-	if (control_open(srv, err, errlen) < 0)
-		return -1;
-	srv->smtp.conf = srv->conf;
-	srv->smtp.base = srv->base;
-	srv->smtp.spool = srv->spool;
-	srv->smtp.metrics = &srv->metrics;
+	/* the AUTH threads start after the drop, like every other thread */
 	if (smtp_auth_init(&srv->smtp, err, errlen) < 0)
-		return -1;
-	if (smtp_listen(&srv->smtp, err, errlen) < 0 || metrics_http_start(srv, err, errlen) < 0)
 		return -1;
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)

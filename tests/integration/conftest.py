@@ -1,12 +1,14 @@
 """Integration fixtures: start the real relayguard binary on a free loopback port with a
 temporary config, spool and mail root; clients connect from 127.0.0.2 ("outside") or
 127.0.0.1 (the trusted local host)."""
+import hashlib
 import os
 import pathlib
 import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -35,6 +37,35 @@ state-dir {tmp}/state
 
 DEAD_DNS = "dns-server 127.0.0.1:9\n"
 
+# Run as root, `relayguard serve` drops to the user "relayguard" (docs/design.md, "Privilege
+# separation"), so the test directories must be searchable by that user. pytest's default base
+# (/tmp/pytest-of-root, 0700) is shared by every pytest session of the machine and each one
+# resets it to 0700 when it starts; so, unless --basetemp is given, the base is
+# /tmp/relayguard-tests/<checkout> (0711): one per checkout, emptied by pytest at each run.
+TEST_ROOT = pathlib.Path(tempfile.gettempdir()) / "relayguard-tests"
+
+
+def pytest_configure(config):
+    if config.option.basetemp is None and os.geteuid() == 0:
+        TEST_ROOT.mkdir(mode=0o711, exist_ok=True)
+        st = TEST_ROOT.stat()
+        assert st.st_uid == 0 and not st.st_mode & 0o022, "%s must be root's, not writable by others" % TEST_ROOT
+        os.chmod(TEST_ROOT, 0o711)
+        checkout = hashlib.sha256(str(pathlib.Path(__file__).resolve().parents[2]).encode())
+        config.option.basetemp = str(TEST_ROOT / checkout.hexdigest()[:16])
+
+
+@pytest.fixture(autouse=True)
+def _searchable_tmp_path(request):
+    """Each test's tmp_path (and the base above it) searchable by the server's user, not
+    readable: files the server must read or write there need to be its own or world-readable
+    (what Python writes with umask 022 is)."""
+    if "tmp_path" not in request.fixturenames:
+        return
+    tmp = request.getfixturevalue("tmp_path")
+    for d in (tmp.parent, tmp):
+        os.chmod(d, os.stat(d).st_mode | 0o011)
+
 
 def free_port():
     with socket.socket() as s:
@@ -55,6 +86,7 @@ class Server:
         self.conf.write_text(text.format(port=self.port, tmp=self.tmp, extra=extra))
         self.log = self.tmp / "server.log"
         self.proc = None
+        self.wrap = []  # a command the server runs under (setpriv: as another user)
 
     def started_lines(self):
         return self.logtext().count("server: started") if self.log.exists() else 0
@@ -64,7 +96,7 @@ class Server:
         its port accepts connections."""
         before = self.started_lines()
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.conf)], stdout=self.logf,
+        self.proc = subprocess.Popen([*self.wrap, BIN, "serve", "-c", str(self.conf)], stdout=self.logf,
                                      stderr=self.logf)
         deadline = time.time() + 10
         while time.time() < deadline:

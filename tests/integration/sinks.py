@@ -470,6 +470,9 @@ class ScriptedSink:
             if os.path.exists(self.unix):
                 os.unlink(self.unix)
             self.server = _UnixServer(self.unix, _Handler)
+            # like a real LMTP server's socket: relayguard, run as root, has dropped to its
+            # own user and connects as that user
+            os.chmod(self.unix, 0o666)
         else:
             self.server = _TCPServer((host, self.port), _Handler)
         self.server.sink = self

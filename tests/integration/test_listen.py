@@ -45,7 +45,9 @@ def test_address_in_use_is_a_clear_error(tmp_path):
 def test_spool_lock_refuses_a_second_server(make_server):
     srv = make_server()
     other = srv.tmp / "second.conf"
-    other.write_text(srv.conf.read_text().replace(str(srv.port), str(free_port())))
+    text = srv.conf.read_text().replace(str(srv.port), str(free_port()))
+    # its own control socket: the one the first server answers on would be refused first
+    other.write_text(text.replace("/run/relayguard.sock", "/run2/relayguard.sock"))
     out = subprocess.run([BIN, "serve", "-c", str(other)], capture_output=True, text=True,
                          timeout=10)
     assert out.returncode == 1 and "spool is in use" in out.stderr

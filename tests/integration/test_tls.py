@@ -1,7 +1,9 @@
 """Server-side TLS: STARTTLS (RFC 3207) and implicit TLS (RFC 8314) with real clients
 (openssl s_client, Python smtplib/ssl, swaks), the CVE-2011-0411 injection, the session reset,
 certificate reload and the configuration errors."""
+import grp
 import hashlib
+import os
 import pathlib
 import re
 import smtplib
@@ -23,6 +25,11 @@ def make_cert(directory, name="relayguard", cn="mx.example.test"):
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
                     str(crt), "-days", "2", "-subj", "/CN=" + cn],
                    check=True, capture_output=True, timeout=30)
+    if os.geteuid() == 0:
+        # serve started as root reads the key at start, then runs as "relayguard": a reload
+        # reads it as that user (docs/operations.md, "Running as root or not")
+        os.chown(key, 0, grp.getgrnam("relayguard").gr_gid)
+        os.chmod(key, 0o640)
     return crt, key
 
 

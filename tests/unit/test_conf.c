@@ -931,8 +931,38 @@ static void test_auth_database(void)
 	}
 }
 
+/* user NAME: the account serve started as root becomes (privilege separation). */
+static void test_user(void)
+{
+	struct conf *c = parse_ok("");
+	if (c)
+		CHECK_STR(c->run_user, "relayguard", "user default");
+	conf_free(c);
+	c = parse_ok("user mail-relay\n");
+	if (c)
+		CHECK_STR(c->run_user, "mail-relay", "user");
+	conf_free(c);
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"user root", "t:1:6: 'user root' is refused: serve drops root to run its sessions; "
+			  "name an unprivileged user (default relayguard)"},
+	    {"user ../x", "t:1:6: invalid user name '../x' (letters, digits, '.', '_', '-'; no "
+			  "leading '.'; at most 64)"},
+	    {"user a b", "t:1:8: 'user' expects NAME"},
+	    {"user a\nuser b", "t:2:1: duplicate 'user' (first at line 1)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256];
+		CHECK(conf_parse(bad[i].text, strlen(bad[i].text), "t", &c, err, sizeof(err)) == -1,
+		      "bad user %zu must fail", i);
+		CHECK_STR(err, bad[i].want, "bad user %zu", i);
+	}
+}
+
 int main(void)
 {
+	test_user();
 	test_auth_database();
 	test_shutdown_grace();
 	test_refs();
