@@ -245,6 +245,8 @@ static int server_start_root(struct server *srv, char *err, size_t errlen)
 
 static int server_start(struct server *srv, const char *conf_path, char *err, size_t errlen)
 {
+	struct changelog_who who; /* who started the server: taken before the drop */
+	changelog_who_self(&who);
 	if (conf_load(conf_path, &srv->conf, err, errlen) < 0)
 		return -1;
 	const struct conf *c = srv->conf;
@@ -279,10 +281,9 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)
 		return -1;
-	struct changelog_who who; /* before the loop runs (no session waits on this I/O)
-				    and before "started" (a watcher then finds the record) */
+	/* before the loop runs (no session waits on this I/O) and before "started" (a watcher
+	 * then finds the record) */
 	unsigned long id;
-	changelog_who_self(&who);
 	server_record_conf(c, "start", &who, &id);
 	log_msg(LOG_INFO, "server: started", "config=%s hostname=%s spool=%s recovered=%ld pid=%ld",
 		c->path, c->hostname, c->spool_dir, pending, (long)getpid());
