@@ -15,29 +15,9 @@ import pytest
 
 from conftest import BIN, free_port, Raw
 from smtp_helpers import wait_log
+from tls_helpers import client_context, make_cert
 
 PASSWORD = "s3cret pass"
-
-
-def make_cert(directory):
-    """A self-signed certificate for localhost and 127.0.0.1 (gsasl verifies the name)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    crt, key = directory / "auth.crt", directory / "auth.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-                    str(crt), "-days", "2", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=30)
-    return crt, key
-
-
-def client_context(max_version=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if max_version:
-        ctx.maximum_version = max_version
-    return ctx
 
 
 def add_user(srv, login, password=PASSWORD, *extra):

@@ -163,7 +163,7 @@ PASSWORD = "sender rules 42 horse"
 def auth_server(make_server, tmp_path):
     """TLS, a submission listener (AUTH on), users alice and dave@example.test, a grant for
     alice, and carol@ (every local domain) delivered to alice's mailbox."""
-    from test_tls import make_cert
+    from tls_helpers import make_cert
     crt, key = make_cert(tmp_path / "tls")
     sub = free_port()
     srv = make_server("tls-certificate %s\ntls-key %s\nlisten 127.0.0.1:%d role submission\n"
@@ -182,7 +182,7 @@ def auth_server(make_server, tmp_path):
 
 def logged_in(srv, login):
     """An smtplib session on the submission port after STARTTLS and AUTH PLAIN."""
-    from test_tls import client_context
+    from tls_helpers import client_context
     c = smtplib.SMTP("127.0.0.1", srv.sub_port, local_hostname="user.example",
                      source_address=(OUTSIDE, 0), timeout=10)
     c.starttls(context=client_context())

@@ -1,9 +1,7 @@
 """Server-side TLS: STARTTLS (RFC 3207) and implicit TLS (RFC 8314) with real clients
 (openssl s_client, Python smtplib/ssl, swaks), the CVE-2011-0411 injection, the session reset,
 certificate reload and the configuration errors."""
-import grp
 import hashlib
-import os
 import pathlib
 import re
 import smtplib
@@ -15,36 +13,12 @@ import time
 import pytest
 
 from conftest import BIN, free_port
-
-
-def make_cert(directory, name="relayguard", cn="mx.example.test"):
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    crt, key = directory / (name + ".crt"), directory / (name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-                    str(crt), "-days", "2", "-subj", "/CN=" + cn],
-                   check=True, capture_output=True, timeout=30)
-    if os.geteuid() == 0:
-        # serve started as root reads the key at start, then runs as "relayguard": a reload
-        # reads it as that user (docs/operations.md, "Running as root or not")
-        os.chown(key, 0, grp.getgrnam("relayguard").gr_gid)
-        os.chmod(key, 0o640)
-    return crt, key
+from tls_helpers import client_context, make_cert
 
 
 def fingerprint_of_file(crt):
     der = ssl.PEM_cert_to_DER_cert(pathlib.Path(crt).read_text())
     return hashlib.sha256(der).hexdigest()
-
-
-def client_context(max_version=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if max_version:
-        ctx.maximum_version = max_version
-    return ctx
 
 
 @pytest.fixture
