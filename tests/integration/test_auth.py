@@ -10,6 +10,7 @@ import re
 import smtplib
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -425,4 +426,24 @@ def test_client_gone_while_step_runs(auth_server):
                        .encode())
         c.sock.close()
     c, _ = connect(auth_server.sub, source="127.0.0.3")
+    assert c.cmd("AUTH PLAIN " + plain("alice", PASSWORD))[0] == 235
+
+
+def test_failure_delay_grows_per_failure(make_server, tmp_path):
+    """limit auth-failure-delay: the Nth failure of a session is answered after N x the delay
+    (a lower bound: a loaded machine only makes it later)."""
+    crt, key = make_cert(tmp_path / "tls")
+    sub = free_port()
+    srv = make_server("tls-certificate %s\ntls-key %s\nauth-database %s/db/users.db\n"
+                      "listen 127.0.0.1:%d role submission\nlimit auth-failure-delay 1s\n"
+                      % (crt, key, tmp_path, sub), start=False)
+    add_user(srv, "alice")
+    srv.start()
+    c, _ = connect(sub, source="127.0.0.4")
+    waited = []
+    for _ in range(2):
+        start = time.monotonic()
+        assert c.cmd("AUTH PLAIN " + plain("alice", "bad"))[0] == 535
+        waited.append(time.monotonic() - start)
+    assert waited[0] >= 0.9 and waited[1] >= 1.9, waited
     assert c.cmd("AUTH PLAIN " + plain("alice", PASSWORD))[0] == 235
