@@ -70,6 +70,11 @@ static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
+static int do_dnsbl(struct parser *p, const struct stmt *s);
+static int do_dnsbl_threshold(struct parser *p, const struct stmt *s);
+static int do_dnsbl_action(struct parser *p, const struct stmt *s);
+static int do_dnsbl_health_interval(struct parser *p, const struct stmt *s);
+static int do_dnsbl_cache_size(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -102,6 +107,12 @@ static const struct directive directives[] = {
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
     {"user", "NAME", 1, 1, ONCE, do_user},
+    {"dnsbl", "ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]", 1, 9, MANY,
+     do_dnsbl},
+    {"dnsbl-threshold", "N", 1, 1, ONCE, do_dnsbl_threshold},
+    {"dnsbl-action", "reject|defer|tag", 1, 1, ONCE, do_dnsbl_action},
+    {"dnsbl-health-interval", "DURATION", 1, 1, ONCE, do_dnsbl_health_interval},
+    {"dnsbl-cache-size", "N", 1, 1, ONCE, do_dnsbl_cache_size},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -185,6 +196,9 @@ static const struct num_spec segment_spec = {NUM_SIZE, 1u << 20, 1u << 30, "1M..
 #define DEFAULT_WORKERS 4
 #define DEFAULT_SEGMENT_SIZE (64u << 20)
 #define DEFAULT_SMTP_PORT 25
+#define DEFAULT_DNSBL_THRESHOLD 1
+#define DEFAULT_DNSBL_HEALTH_INTERVAL 600
+#define DEFAULT_DNSBL_CACHE_SIZE 10000
 
 /* Things whose position is needed after their line: for "first at line N" and for the checks
  * made once the whole file is read. */
@@ -1275,6 +1289,171 @@ static int parse_lines(struct parser *p, const char *text, size_t len, char *are
 }
 
 /* Checks that need the whole file, so that the order of lines does not matter. */
+/* ---- DNSBL / DNSWL (RFC 5782) ---- */
+
+#define DEFAULT_DNSBL_WEIGHT 1
+#define DEFAULT_DNSBL_TIMEOUT 5
+static const struct num_spec dnsbl_weight_spec = {NUM_COUNT, 0, 100, "-100..100"};
+static const struct num_spec dnsbl_timeout_spec = {NUM_DURATION, 1, 60, "1s..60s"};
+static const struct num_spec dnsbl_threshold_spec = {NUM_COUNT, 1, 1000, "1..1000"};
+static const struct num_spec dnsbl_health_spec = {NUM_DURATION, 1, DAY, "1s..1d"};
+static const struct num_spec dnsbl_cache_spec = {NUM_COUNT, 0, 1000000, "0..1000000"};
+
+/* "-N" or "N", |N| <= 100. */
+static int dnsbl_weight(struct parser *p, const struct lex_token *t, int *out)
+{
+	struct lex_token abs = *t;
+	int neg = t->text[0] == '-';
+	uint64_t v;
+	abs.text = t->text + neg;
+	if (parse_value(p, &abs, &dnsbl_weight_spec, "dnsbl weight", &v) < 0)
+		return -1;
+	*out = neg ? -(int)v : (int)v;
+	return 0;
+}
+
+/* One answer code of a codes list: an IPv4 address in 127.0.0.0/8. */
+static int dnsbl_code(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* "127.0.0.2,127.0.0.4-127.0.0.7" */
+static int dnsbl_codes(struct parser *p, const struct lex_token *t, struct conf_dnsbl *l)
+{
+	char buf[1024], *save = NULL;
+	if (util_strlcpy(buf, t->text, sizeof(buf)) >= sizeof(buf))
+		return error_tok(p, t, "dnsbl codes list too long");
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct conf_dnsbl_codes r;
+		char *dash = strchr(item, '-');
+		if (dash)
+			*dash = '\0';
+		if (dnsbl_code(item, &r.lo) < 0 || dnsbl_code(dash ? dash + 1 : item, &r.hi) < 0 ||
+		    r.lo > r.hi)
+			return error_tok(p, t,
+					 "invalid dnsbl code '%s' (expected 127.X.Y.Z or "
+					 "127.X.Y.Z-127.X.Y.Z, comma-separated)",
+					 show(t->text).s);
+		struct conf_dnsbl_codes *a = append_slot(l->codes, l->n_codes, sizeof(*a));
+		if (!a)
+			return oom(p);
+		l->codes = a;
+		a[l->n_codes++] = r;
+	}
+	if (l->n_codes == 0)
+		return error_tok(p, t, "empty dnsbl codes list");
+	return 0;
+}
+
+static int dnsbl_option(struct parser *p, const struct stmt *s, size_t i, struct conf_dnsbl *l)
+{
+	const char *k = s->arg[i].text;
+	const struct lex_token *v = &s->arg[i + 1];
+	uint64_t n;
+	if (!strcmp(k, "weight"))
+		return dnsbl_weight(p, v, &l->weight);
+	if (!strcmp(k, "codes"))
+		return l->n_codes ? usage(p, s, &s->arg[i]) : dnsbl_codes(p, v, l);
+	if (!strcmp(k, "timeout")) {
+		if (parse_value(p, v, &dnsbl_timeout_spec, "dnsbl timeout", &n) < 0)
+			return -1;
+		l->timeout = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(k, "ipv6")) {
+		if ((l->ipv6 = parse_yes_no(v->text)) < 0)
+			return error_tok(p, v, "expected yes or no, not '%s'", show(v->text).s);
+		return 0;
+	}
+	return usage(p, s, &s->arg[i]);
+}
+
+static int do_dnsbl(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	char zone[256];
+	if (util_domain_normalise(s->arg[0].text, zone, sizeof(zone)) < 0 || !strchr(zone, '.'))
+		return error_tok(p, &s->arg[0], "invalid dnsbl zone '%s'", show(s->arg[0].text).s);
+	if (strlen(zone) > 200) /* room for the 64 octets of an IPv6 query name */
+		return error_tok(p, &s->arg[0], "dnsbl zone '%s' too long (max 200)", show(zone).s);
+	const struct conf_dnsbl *dup = conf_find_dnsbl(c, zone);
+	if (dup)
+		return error_tok(p, &s->arg[0], "dnsbl zone '%s' already given at line %u",
+				 show(zone).s, dup->line);
+	if (s->n % 2 == 0)
+		return usage(p, s, &s->arg[s->n - 1]);
+	struct conf_dnsbl *a = append_slot(c->dnsbls, c->n_dnsbls, sizeof(*a));
+	if (!a)
+		return oom(p);
+	c->dnsbls = a;
+	struct conf_dnsbl *l = &a[c->n_dnsbls];
+	*l = (struct conf_dnsbl){.weight = DEFAULT_DNSBL_WEIGHT,
+				 .timeout = DEFAULT_DNSBL_TIMEOUT,
+				 .ipv6 = 1,
+				 .line = s->name->line};
+	if (!(l->zone = strdup(zone)))
+		return oom(p);
+	c->n_dnsbls++; /* owned by c from here on, freed with it on error */
+	for (size_t i = 1; i + 1 < s->n; i += 2)
+		if (dnsbl_option(p, s, i, l) < 0)
+			return -1;
+	return 0;
+}
+
+static int do_dnsbl_threshold(struct parser *p, const struct stmt *s)
+{
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &dnsbl_threshold_spec, "dnsbl-threshold", &v) < 0)
+		return -1;
+	p->c->dnsbl_threshold = (int)v;
+	return 0;
+}
+
+static int do_dnsbl_action(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (!strcmp(v, "reject"))
+		p->c->dnsbl_action = CONF_DNSBL_REJECT;
+	else if (!strcmp(v, "defer"))
+		p->c->dnsbl_action = CONF_DNSBL_DEFER;
+	else if (!strcmp(v, "tag"))
+		p->c->dnsbl_action = CONF_DNSBL_TAG;
+	else
+		return usage(p, s, &s->arg[0]);
+	return 0;
+}
+
+static int do_dnsbl_health_interval(struct parser *p, const struct stmt *s)
+{
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &dnsbl_health_spec, "dnsbl-health-interval", &v) < 0)
+		return -1;
+	p->c->dnsbl_health_interval = (unsigned)v;
+	return 0;
+}
+
+static int do_dnsbl_cache_size(struct parser *p, const struct stmt *s)
+{
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &dnsbl_cache_spec, "dnsbl-cache-size", &v) < 0)
+		return -1;
+	p->c->dnsbl_cache_size = (unsigned)v;
+	return 0;
+}
+
+const struct conf_dnsbl *conf_find_dnsbl(const struct conf *c, const char *zone)
+{
+	for (size_t i = 0; i < c->n_dnsbls; i++)
+		if (!strcmp(c->dnsbls[i].zone, zone))
+			return &c->dnsbls[i];
+	return NULL;
+}
+
 static int check_whole(struct parser *p)
 {
 	const struct conf *c = p->c;
@@ -1322,6 +1501,10 @@ static struct conf *conf_new(const char *name)
 	c->bare_newline = CONF_BARE_REJECT;
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
+	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
+	c->dnsbl_action = CONF_DNSBL_REJECT;
+	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;
+	c->dnsbl_cache_size = DEFAULT_DNSBL_CACHE_SIZE;
 	return c;
 }
 
@@ -1539,6 +1722,11 @@ void conf_free(struct conf *c)
 	}
 	free(c->sender_grants);
 	free(c->run_user);
+	for (size_t i = 0; i < c->n_dnsbls; i++) {
+		free(c->dnsbls[i].zone);
+		free(c->dnsbls[i].codes);
+	}
+	free(c->dnsbls);
 	free(c->path);
 	free(c);
 }

@@ -123,6 +123,22 @@ struct conf_sender_grant {
 };
 
 enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
+
+/* dnsbl ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]: one DNS list
+ * (RFC 5782). A negative weight makes it an allow-list (DNSWL). */
+struct conf_dnsbl_codes {
+	uint32_t lo, hi; /* host order, both in 127.0.0.0/8, lo <= hi */
+};
+struct conf_dnsbl {
+	char *zone;			/* normalised, no trailing dot */
+	int weight;			/* -100..100, default 1 */
+	struct conf_dnsbl_codes *codes; /* n_codes == 0: any 127.0.0.0/8 code that is no error */
+	size_t n_codes;
+	unsigned timeout; /* seconds: the lookup (A, then TXT) may take at most this, default 5 */
+	int ipv6;	  /* also asked about IPv6 clients (and health-tested for it), default 1 */
+	unsigned line;	  /* where it was written */
+};
+enum conf_dnsbl_action { CONF_DNSBL_REJECT, CONF_DNSBL_DEFER, CONF_DNSBL_TAG };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
 struct conf {
@@ -172,10 +188,17 @@ struct conf {
 	/* sender-grant lines, in file order; a login may have several */
 	struct conf_sender_grant *sender_grants;
 	size_t n_sender_grants;
-	char *state_dir;     /* state-dir DIR: the server's own state, default var/lib */
-	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
+	char *state_dir; /* state-dir DIR: the server's own state, default var/lib */
+	char *text;	 /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
 	size_t text_len;
-	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
+	char *run_user; /* user NAME: serve started as root runs as it; default "relayguard" */
+	/* DNSBL/DNSWL client (src/dnsbl) */
+	struct conf_dnsbl *dnsbls; /* in file order */
+	size_t n_dnsbls;
+	int dnsbl_threshold;		     /* dnsbl-threshold N: score that acts, default 1 */
+	enum conf_dnsbl_action dnsbl_action; /* dnsbl-action reject|defer|tag, default reject */
+	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
+	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
 };
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
@@ -212,6 +235,9 @@ int conf_peek_state_dir(const char *text, size_t len, char *out, size_t outlen);
  * (an IP literal, or a name, normalised) into host, the port into *port when one is given.
  * 0 or -1. Pure. */
 int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+/* The dnsbl line for zone (normalised), or NULL. */
+const struct conf_dnsbl *conf_find_dnsbl(const struct conf *c, const char *zone);
 
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);

@@ -69,6 +69,37 @@ struct dns_query *dns_resolve_mx(struct dns_resolver *r, const char *domain, uin
 struct dns_query *dns_resolve_host(struct dns_resolver *r, const char *host, uint16_t port,
 				   dns_mx_fn fn, void *arg);
 
+/* ---- single record sets (DNSBL lookups, RFC 5782) ---- */
+
+enum dns_rr_type { DNS_RR_A, DNS_RR_TXT };
+
+#define DNS_RR_MAX_A 16	   /* A records kept */
+#define DNS_RR_TXT_MAX 512 /* TXT text kept (the strings joined, cut here) */
+
+struct dns_rr_result {
+	enum dns_status status;	  /* OK; NOTFOUND: NXDOMAIN or no record of the type (NODATA);
+				     TEMPFAIL: SERVFAIL, REFUSED, timeout, a malformed answer */
+	uint32_t a[DNS_RR_MAX_A]; /* DNS_RR_A: the addresses, host byte order */
+	size_t n_a;
+	uint32_t ttl;		  /* DNS_RR_A: the smallest TTL among them; 0 otherwise */
+	char txt[DNS_RR_TXT_MAX]; /* DNS_RR_TXT: the first record's strings joined, raw bytes
+				     except NUL (dropped); NUL-terminated */
+	char error[128];	  /* "" when OK or NOTFOUND */
+};
+
+/* res is valid during the call only. */
+typedef void (*dns_rr_fn)(void *arg, const struct dns_rr_result *res);
+
+/* The A or TXT records of name (fully qualified, no search list). Same handle rules as
+ * dns_resolve_mx. */
+struct dns_query *dns_resolve_rr(struct dns_resolver *r, const char *name, enum dns_rr_type type,
+				 dns_rr_fn fn, void *arg);
+
+/* Pure: a DNS reply message (as the resolver received it) into out (status OK or TEMPFAIL for a
+ * malformed or empty answer). 0, or -1 when the message does not parse. */
+int dns_parse_rr_reply(const unsigned char *abuf, size_t alen, enum dns_rr_type type,
+		       struct dns_rr_result *out);
+
 /* The callback will not be called. Only for a query whose callback has not run yet. */
 void dns_query_cancel(struct dns_query *q);
 

@@ -61,6 +61,9 @@ struct dns_query {
 	struct dns_mx_result res;
 	struct dns_addrs *mem;
 	struct dns_lookup *lookups;
+	dns_rr_fn rr_fn; /* a record-set query (dns_resolve_rr): its callback, else fn */
+	struct dns_rr_result *rr;
+	enum dns_rr_type rr_type;
 	struct dns_query *next; /* in the done list */
 };
 
@@ -157,6 +160,7 @@ static void query_free(struct dns_query *q)
 	free(q->res.hosts);
 	free(q->mem);
 	free(q->lookups);
+	free(q->rr);
 	free(q);
 }
 
@@ -173,7 +177,11 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 	else
 		event_active(r->deliver, 0, 0);
 	q->state = Q_DELIVERING;
-	q->fn(q->arg, &q->res); /* may free r: neither r nor the list is touched afterwards */
+	if (q->rr_fn)
+		q->rr_fn(q->arg, q->rr); /* may free r: the same */
+	else
+		q->fn(q->arg,
+		      &q->res); /* may free r: neither r nor the list is touched afterwards */
 	query_free(q);
 }
 
@@ -474,6 +482,52 @@ struct dns_query *dns_resolve_host(struct dns_resolver *r, const char *host, uin
 		query_finish(q);
 	} else {
 		host_lookup(q, q->name);
+		timer_update(r);
+	}
+	return q;
+}
+
+static void on_rr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_query *q = arg;
+	struct dns_rr_result *res = q->rr;
+	(void)timeouts;
+	q->pending--;
+	if (status == ARES_EDESTRUCTION || q->cancelled || q->r->destroying) {
+		query_finish(q);
+		return;
+	}
+	if (status == ARES_SUCCESS) {
+		dns_parse_rr_reply(abuf, alen > 0 ? (size_t)alen : 0, q->rr_type, res);
+	} else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+		res->status = DNS_NOTFOUND;
+	} else {
+		res->status = DNS_TEMPFAIL;
+		snprintf(res->error, sizeof(res->error), "%s", ares_strerror(status));
+	}
+	query_finish(q);
+}
+
+struct dns_query *dns_resolve_rr(struct dns_resolver *r, const char *name, enum dns_rr_type type,
+				 dns_rr_fn fn, void *arg)
+{
+	struct dns_query *q = query_new(r, name, 0, NULL, arg);
+	if (!q)
+		return NULL;
+	if (!(q->rr = calloc(1, sizeof(*q->rr)))) {
+		free(q);
+		return NULL;
+	}
+	q->rr_fn = fn;
+	q->rr_type = type;
+	if (!name_ok(q->name)) {
+		q->rr->status = DNS_NOTFOUND;
+		snprintf(q->rr->error, sizeof(q->rr->error), "invalid name");
+		query_finish(q);
+	} else {
+		q->pending = 1;
+		ares_query(r->channel, q->name, ns_c_in, type == DNS_RR_A ? ns_t_a : ns_t_txt,
+			   on_rr, q);
 		timer_update(r);
 	}
 	return q;

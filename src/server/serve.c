@@ -204,7 +204,8 @@ static void server_free(struct server *srv)
 	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
 	smtp_auth_shutdown(&srv->smtp);
-	SSL_CTX_free(srv->smtp.tls_ctx); /* the sessions, gone now, held their own references */
+	dnsbl_engine_free(srv->smtp.dnsbl); /* after the sessions, whose checks used it */
+	SSL_CTX_free(srv->smtp.tls_ctx);    /* the sessions, gone now, held their own references */
 	if (srv->workq) {
 		workq_stop(srv->workq); /* deliveries under way finish and are recorded */
 		workq_run_completions(srv->workq);
@@ -260,7 +261,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	    server_tls_ctx(c, &srv->smtp.tls_ctx, err, errlen) < 0 ||
 	    server_start_root(srv, err, errlen) < 0)
 		return -1;
-	if (sched_init(srv, err, errlen) < 0)
+	if (sched_init(srv, err, errlen) < 0 ||
+	    dnsbl_engine_new(srv->base, c, &srv->metrics, &srv->smtp.dnsbl, err, errlen) < 0)
 		return -1;
 	srv->workq = workq_create(c->delivery_workers);
 	if (!srv->workq) {

@@ -212,6 +212,37 @@ static void log_rcpt(struct smtp_session *s, const char *to, const struct policy
 		v->rule_id, log_quote(v->reply, strlen(v->reply), qr, sizeof(qr)));
 }
 
+/* RCPT waits while DNS list lookups run, for a client they may judge. 1 when it waits. */
+static int rcpt_dnsbl_wait(struct smtp_session *s)
+{
+	if (!dnsbl_check_pending(s->dnsbl) || smtp_dnsbl_exempt(s))
+		return 0;
+	s->state = SMTP_STATE_DNSBL_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
+/* An accepted recipient of a client the DNS lists score at dnsbl-threshold or above: refused
+ * (reject 554, defer 450; rule "dnsbl:ZONE"), or accepted with the tag header. */
+static void rcpt_dnsbl(struct smtp_session *s, struct policy_verdict *v)
+{
+	if (v->result == POLICY_REJECT || !s->dnsbl || smtp_dnsbl_exempt(s))
+		return;
+	struct dnsbl_verdict *d = &s->dnsbl_v;
+	dnsbl_check_verdict(s->dnsbl, d);
+	if (!d->acts)
+		return;
+	if (s->conf->dnsbl_action == CONF_DNSBL_TAG) {
+		snprintf(s->tx->dnsbl_tag, sizeof(s->tx->dnsbl_tag), "score=%d lists=%s", d->score,
+			 d->lists);
+		return;
+	}
+	v->result = POLICY_REJECT;
+	v->rule_id = d->rule_id;
+	v->reply = d->reply;
+	v->mailbox = NULL;
+}
+
 static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	struct addr_path rcpt;
@@ -219,6 +250,8 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	size_t used;
 	char to[ADDR_PATH_MAX * 4], orcpt[SMTP_ORCPT_MAX + 1] = "";
 	(void)verb;
+	if (rcpt_dnsbl_wait(s))
+		return;
 	s->tx->rcpt_tries++;
 	if (s->tx->env.n_rcpts >= s->conf->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
@@ -237,6 +270,7 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	}
 	addr_format(&rcpt, to, sizeof(to));
 	struct policy_verdict v = policy_check_rcpt(s->conf, &s->client, &s->tx->from, &rcpt);
+	rcpt_dnsbl(s, &v);
 	log_rcpt(s, to, &v);
 	metrics_count_rcpt(s->ctx->metrics, v.rule_id,
 			   v.result == POLICY_REJECT ? METRICS_REJECT : METRICS_ACCEPT);

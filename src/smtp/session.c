@@ -143,6 +143,22 @@ static struct smtp_session *session_new(struct smtp_ctx *ctx, int fd,
 	return s;
 }
 
+int smtp_dnsbl_exempt(const struct smtp_session *s)
+{
+	return s->login[0] ||
+	       cidr_set_contains(s->conf->trusted, s->conf->n_trusted, s->client.addr);
+}
+
+/* The last DNS list lookup finished: a RCPT waiting for it goes on. */
+static void dnsbl_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	if (s->state != SMTP_STATE_DNSBL_WAIT)
+		return;
+	s->state = SMTP_STATE_COMMAND;
+	smtp_session_resume(s);
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local, const struct conf_listen *listener)
 {
@@ -176,6 +192,9 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
 		return;
 	}
+	if (!smtp_dnsbl_exempt(s))
+		s->dnsbl =
+		    dnsbl_check_start(ctx->dnsbl, c, s->client.addr, s->ip, s->id, dnsbl_done, s);
 	if (c->limits.greeting_delay == 0) {
 		s->state = SMTP_STATE_COMMAND;
 		smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
@@ -196,6 +215,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->commit)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
 	smtp_auth_detach(s);
+	dnsbl_check_free(s->dnsbl);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);
@@ -325,6 +345,8 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 		smtp_auth_response(s, p, linelen);
 	else
 		smtp_command(s, p, linelen);
+	if (s->state == SMTP_STATE_DNSBL_WAIT)
+		return 0; /* the line stays: handled again once the lookups are done */
 	evbuffer_drain(in, used);
 	return 1;
 }
@@ -375,7 +397,8 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT) {
+	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT &&
+	    s->state != SMTP_STATE_DNSBL_WAIT) {
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
@@ -394,7 +417,8 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (smtp_tls_event(s, what))
 		return; /* the TLS handshake finished, or failed and the session is gone */
-	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT;
+	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT ||
+		      s->state == SMTP_STATE_DNSBL_WAIT;
 	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING && !waiting) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);

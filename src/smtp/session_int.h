@@ -20,11 +20,13 @@ enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT,    /* waiting for the spool; input is not read */
-	SMTP_STATE_CLOSING,   /* final reply queued; freed once it is written */
-	SMTP_STATE_STARTTLS,  /* "220 Ready to start TLS" queued; TLS starts once it is written */
-	SMTP_STATE_AUTH,      /* a 334 challenge is out: the next line is the client's response */
-	SMTP_STATE_AUTH_WAIT, /* an AUTH step on the worker, or a failure delay: input not read */
+	SMTP_STATE_COMMIT,     /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING,    /* final reply queued; freed once it is written */
+	SMTP_STATE_STARTTLS,   /* "220 Ready to start TLS" queued; TLS starts once it is written */
+	SMTP_STATE_AUTH,       /* a 334 challenge is out: the next line is the client's response */
+	SMTP_STATE_AUTH_WAIT,  /* an AUTH step on the worker, or a failure delay: input not read */
+	SMTP_STATE_DNSBL_WAIT, /* a RCPT waits for the DNS list lookups: input not read, the RCPT
+				  line stays in the input and is handled again after them */
 };
 
 /* Client lines up to this many octets are read (RFC 4954 4: AUTH lines of 12288 octets, the
@@ -43,6 +45,7 @@ struct smtp_tx {
 	int utf8_addr;	     /* some address needed SMTPUTF8 */
 	unsigned rcpt_tries; /* RCPT commands seen, accepted or not */
 	int stage_failed;    /* writing the body to the stage failed (disk full?) */
+	char dnsbl_tag[DNSBL_REPLY_MAX + 32]; /* dnsbl-action tag: the X-relayguard-DNSBL value */
 };
 
 struct smtp_session {
@@ -67,8 +70,10 @@ struct smtp_session {
 	struct conf_listen listener; /* a copy of the listener the session came in on */
 	char tls_info[128];	     /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, or "" */
 	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
-	struct smtp_auth *auth; /* the AUTH exchange under way, or NULL */
-	unsigned auth_failures; /* failed AUTH commands in this session */
+	struct smtp_auth *auth;	      /* the AUTH exchange under way, or NULL */
+	unsigned auth_failures;	      /* failed AUTH commands in this session */
+	struct dnsbl_check *dnsbl;    /* the DNS list lookups of the client, or NULL */
+	struct dnsbl_verdict dnsbl_v; /* the last verdict (its strings back a RCPT reply) */
 };
 
 /* session.c */
@@ -123,6 +128,9 @@ void smtp_auth_command(struct smtp_session *s, const char *arg, size_t len);
 void smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
 /* The session is being freed: a step running on the worker finishes on its own. */
 void smtp_auth_detach(struct smtp_session *s);
+
+/* The client is never judged by DNS lists: authenticated, or in a trusted network. */
+int smtp_dnsbl_exempt(const struct smtp_session *s);
 
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);

@@ -8,6 +8,7 @@
 
 #include "../auth/guard.h"
 #include "../conf/conf.h"
+#include "../dnsbl/dnsbl.h"
 #include "../queue/queue.h"
 #include "../util/metrics.h"
 
@@ -41,6 +42,9 @@ struct smtp_ctx {
 	struct workq *auth_workq;
 	struct event *auth_ev; /* the pool's completions, run in the loop */
 	struct auth_guard guard;
+	/* DNS lists (src/dnsbl): every session of an untrusted client starts its lookups at
+	 * connect; NULL: none are made */
+	struct dnsbl_engine *dnsbl;
 };
 
 /* Start SMTP AUTH for ctx->conf (base, conf and metrics set): GNU SASL over the store at

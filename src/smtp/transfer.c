@@ -58,10 +58,13 @@ static int received_header(struct smtp_session *s, char *buf, size_t len)
 void smtp_data_begin(struct smtp_session *s)
 {
 	const struct conf *c = s->conf;
-	char hdr[2048]; /* helo 255 + hostname 253 + address 256 + fixed text: well below */
+	char hdr[3072]; /* Received: (helo 255, hostname 253, address 256) + the DNSBL tag (544) */
 	struct smtp_tx *tx = s->tx;
 	tx->stage = spool_stage_new(s->ctx->spool);
 	int n = received_header(s, hdr, sizeof(hdr));
+	if (n > 0 && (size_t)n < sizeof(hdr) && tx->dnsbl_tag[0]) /* dnsbl-action tag */
+		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "X-relayguard-DNSBL: %s\r\n",
+			      tx->dnsbl_tag);
 	if (!tx->stage || n <= 0 || (size_t)n >= sizeof(hdr) ||
 	    spool_stage_write(tx->stage, hdr, (size_t)n) < 0) {
 		smtp_reply(s, "451 4.3.0 Cannot stage the message, try again later");

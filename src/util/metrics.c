@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,20 @@ const char *metrics_escape_label(const char *s, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+struct metrics_dnsbl *metrics_dnsbl_slot(struct metrics *m, const char *zone)
+{
+	for (size_t i = 0; i < m->n_dnsbl; i++)
+		if (!strcmp(m->dnsbl[i].zone, zone))
+			return &m->dnsbl[i];
+	if (m->n_dnsbl >= METRICS_DNSBL_MAX || strlen(zone) >= sizeof(m->dnsbl[0].zone))
+		return NULL;
+	struct metrics_dnsbl *d = &m->dnsbl[m->n_dnsbl++];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->zone, zone, strlen(zone) + 1);
+	d->healthy = 1;
+	return d;
 }
 
 /* ---- rendering ---- */
@@ -162,6 +177,40 @@ static void format_delivery(struct out *o, const struct metrics *m)
 	       m->dsn_sent);
 }
 
+static void format_dnsbl(struct out *o, const struct metrics *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} f[] = {
+	    {"dnsbl_lookups_total", "counter", "DNS list lookups of client addresses, by list.",
+	     offsetof(struct metrics_dnsbl, lookups)},
+	    {"dnsbl_listed_total", "counter", "DNS list answers that listed the client, by list.",
+	     offsetof(struct metrics_dnsbl, listed)},
+	    {"dnsbl_errors_total", "counter",
+	     "DNS list error answers (127.255.255.0/24, outside 127/8, SERVFAIL, timeout), by "
+	     "list.",
+	     offsetof(struct metrics_dnsbl, errors)},
+	    {"dnsbl_healthy", "gauge",
+	     "1 when the DNS list passes its RFC 5782 health test and is used, 0 when suspended.",
+	     offsetof(struct metrics_dnsbl, healthy)},
+	    {"dnsbl_suspensions_total", "counter",
+	     "Times the health test suspended the DNS list, by list.",
+	     offsetof(struct metrics_dnsbl, suspensions)},
+	};
+	char esc[2 * sizeof(m->dnsbl[0].zone)];
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		family(o, f[k].name, f[k].type, f[k].help);
+		for (size_t i = 0; i < m->n_dnsbl; i++) {
+			uint64_t v;
+			memcpy(&v, (const char *)&m->dnsbl[i] + f[k].off, sizeof(v));
+			metrics_escape_label(m->dnsbl[i].zone, esc, sizeof(esc));
+			out_printf(o, "relayguard_%s{list=\"%s\"} %" PRIu64 "\n", f[k].name, esc,
+				   v);
+		}
+	}
+}
+
 static void format_queue(struct out *o, const struct metrics_queue *q)
 {
 	single(o, "queue_messages", "gauge", "Messages in the queue.", q->messages);
@@ -186,5 +235,6 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_rcpts(&o, m);
 	format_delivery(&o, m);
 	format_queue(&o, q);
+	format_dnsbl(&o, m);
 	return o.pos;
 }

@@ -25,6 +25,17 @@ enum metrics_refusal {
 	METRICS_REFUSALS,
 };
 
+/* Per DNS list (src/dnsbl), by zone: at most METRICS_DNSBL_MAX zones (later ones uncounted). */
+#define METRICS_DNSBL_MAX 64
+struct metrics_dnsbl {
+	char zone[256];
+	uint64_t lookups;     /* DNS lookups of client addresses (cache hits not counted) */
+	uint64_t listed;      /* answers that listed the client */
+	uint64_t errors;      /* error answers, SERVFAIL, timeouts: never a listing */
+	uint64_t healthy;     /* gauge: 1 = in use, 0 = suspended by its health test */
+	uint64_t suspensions; /* times the health test suspended it */
+};
+
 struct metrics_rule {
 	char id[METRICS_RULE_ID_MAX];
 	uint64_t n[METRICS_VERDICTS];
@@ -57,6 +68,9 @@ struct metrics {
 	struct metrics_rule senders[METRICS_SENDER_RULES_MAX];
 	size_t n_senders;
 	uint64_t senders_other[METRICS_VERDICTS];
+	/* DNS lists by zone (src/dnsbl) */
+	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
+	size_t n_dnsbl;
 };
 
 /* The queue as seen at scrape time (computed by the caller). */
@@ -72,6 +86,10 @@ void metrics_count_rcpt(struct metrics *m, const char *rule_id, enum metrics_ver
 
 /* Count one MAIL FROM verdict of the sender rules, the same way. */
 void metrics_count_sender(struct metrics *m, const char *rule_id, enum metrics_verdict v);
+
+/* The counters of a DNS list zone (created, healthy = 1, when new), or NULL when the table is
+ * full. */
+struct metrics_dnsbl *metrics_dnsbl_slot(struct metrics *m, const char *zone);
 
 /* Write s as the inside of a Prometheus label value into out: backslash, double quote and
  * newline escaped (\\ \" \n), other control bytes, DEL and bytes >= 0x80 as '_', so the output
