@@ -1293,7 +1293,6 @@ static int parse_lines(struct parser *p, const char *text, size_t len, char *are
 
 #define DEFAULT_DNSBL_WEIGHT 1
 #define DEFAULT_DNSBL_TIMEOUT 5
-static const struct num_spec dnsbl_weight_spec = {NUM_COUNT, 0, 100, "-100..100"};
 static const struct num_spec dnsbl_timeout_spec = {NUM_DURATION, 1, 60, "1s..60s"};
 static const struct num_spec dnsbl_threshold_spec = {NUM_COUNT, 1, 1000, "1..1000"};
 static const struct num_spec dnsbl_health_spec = {NUM_DURATION, 1, DAY, "1s..1d"};
@@ -1302,12 +1301,13 @@ static const struct num_spec dnsbl_cache_spec = {NUM_COUNT, 0, 1000000, "0..1000
 /* "-N" or "N", |N| <= 100. */
 static int dnsbl_weight(struct parser *p, const struct lex_token *t, int *out)
 {
-	struct lex_token abs = *t;
 	int neg = t->text[0] == '-';
 	uint64_t v;
-	abs.text = t->text + neg;
-	if (parse_value(p, &abs, &dnsbl_weight_spec, "dnsbl weight", &v) < 0)
-		return -1;
+	if (parse_count(t->text + neg, &v) < 0)
+		return error_tok(p, t, "invalid number '%s' for dnsbl weight", show(t->text).s);
+	if (v > 100)
+		return error_tok(p, t, "value %s out of range -100..100 for dnsbl weight",
+				 show(t->text).s);
 	*out = neg ? -(int)v : (int)v;
 	return 0;
 }

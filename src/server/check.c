@@ -180,6 +180,71 @@ static void print_policy_json(const struct conf *c)
 	printf("\n  ],\n");
 }
 
+static const char *const dnsbl_actions[] = {"reject", "defer", "tag"};
+
+/* "127.0.0.2,127.0.0.4-127.0.0.7", or "any" */
+static void dnsbl_codes_text(const struct conf_dnsbl *l, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	if (l->n_codes == 0)
+		snprintf(buf, len, "any");
+	for (size_t i = 0; i < l->n_codes && o < len; i++) {
+		uint32_t lo = l->codes[i].lo, hi = l->codes[i].hi;
+		o += (size_t)snprintf(buf + o, len - o, "%s127.%u.%u.%u", i ? "," : "",
+				      (lo >> 16) & 0xff, (lo >> 8) & 0xff, lo & 0xff);
+		if (hi != lo && o < len)
+			o += (size_t)snprintf(buf + o, len - o, "-127.%u.%u.%u", (hi >> 16) & 0xff,
+					      (hi >> 8) & 0xff, hi & 0xff);
+	}
+}
+
+/* The DNS lists, and what makes a setup useless (notes, not findings: no relay risk). */
+static void print_dnsbl(const struct conf *c)
+{
+	char codes[512];
+	int positive = 0;
+	if (c->n_dnsbls == 0)
+		return;
+	printf("dns lists (score >= %d: %s; health-tested every %us; trusted and authenticated "
+	       "clients exempt):\n",
+	       c->dnsbl_threshold, dnsbl_actions[c->dnsbl_action], c->dnsbl_health_interval);
+	for (size_t i = 0; i < c->n_dnsbls; i++) {
+		const struct conf_dnsbl *l = &c->dnsbls[i];
+		dnsbl_codes_text(l, codes, sizeof(codes));
+		positive += l->weight > 0 ? l->weight : 0;
+		printf("  %-32s weight %-4d %-9s codes %s timeout %us%s [dnsbl:%s]\n", l->zone,
+		       l->weight, l->weight < 0 ? "(allow)" : "", codes, l->timeout,
+		       l->ipv6 ? "" : " ipv4 only", l->zone);
+	}
+	if (positive < c->dnsbl_threshold)
+		printf("  note: the positive weights add up to %d, below dnsbl-threshold %d: no "
+		       "client is ever refused or tagged\n",
+		       positive, c->dnsbl_threshold);
+	if (c->n_dns_servers == 0)
+		printf(
+		    "  note: no dns-server: lists are asked through /etc/resolv.conf; many lists "
+		    "refuse public resolvers (answers in 127.255.255.0/24 are errors, never "
+		    "listings)\n");
+}
+
+static void print_dnsbl_json(const struct conf *c)
+{
+	char codes[512];
+	printf("\"dnsbl\":{\"threshold\":%d,\"action\":\"%s\",\"health_interval\":%u,"
+	       "\"lists\":[",
+	       c->dnsbl_threshold, dnsbl_actions[c->dnsbl_action], c->dnsbl_health_interval);
+	for (size_t i = 0; i < c->n_dnsbls; i++) {
+		const struct conf_dnsbl *l = &c->dnsbls[i];
+		dnsbl_codes_text(l, codes, sizeof(codes));
+		printf("%s{\"zone\":", i ? "," : "");
+		util_json_print(stdout, l->zone);
+		printf(",\"weight\":%d,\"codes\":\"%s\",\"timeout\":%u,\"ipv6\":%s}", l->weight,
+		       codes, l->timeout, l->ipv6 ? "true" : "false");
+	}
+	printf("]},\n  ");
+}
+
 /* The audit and its findings, text or JSON; the number of findings. */
 static size_t check_audit(const struct conf *c, struct check_out *o)
 {
@@ -259,12 +324,14 @@ int server_check(const char *conf_path, int json, int record)
 		printf(",\"ok\":true,\n  ");
 		print_tls_json(c);
 		print_policy_json(c);
+		print_dnsbl_json(c);
 	} else {
 		printf("%s: configuration OK\n", conf_path);
 		if (c->tls_cert_file)
 			printf("tls: certificate %s and key %s load and match\n", c->tls_cert_file,
 			       c->tls_key_file);
 		print_policy(c);
+		print_dnsbl(c);
 	}
 	size_t n = check_audit(c, &o);
 	int rc = n ? 1 : 0;

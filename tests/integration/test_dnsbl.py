@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BASE_CONF, DEAD_DNS, free_port, Raw
+from conftest import BASE_CONF, BIN, DEAD_DNS, free_port, Raw
 from dnsserver import DnsServer, free_udp_port
 from smtp_helpers import expect
 from test_auth import PASSWORD, Tls, add_user, plain
@@ -105,9 +105,7 @@ def conf_for(extra, trusted="127.0.0.1 ::1"):
         .replace("{extra}", extra + "{extra}")
 
 
-MAIN = ("dnsbl bl.test weight 2 timeout 3s\n"
-        "dnsbl all.test weight 5 ipv6 no timeout 3s\n"
-        "dnsbl slow.test timeout 2s ipv6 no\n")
+MAIN = "dnsbl bl.test weight 2 timeout 3s\ndnsbl all.test weight 5 ipv6 no timeout 3s\n"
 
 
 def start(make_server, lists, extra, trusted="127.0.0.1 ::1", wait_alert=True):
@@ -153,7 +151,7 @@ def test_listed_client_rejected_naming_list_and_txt(make_server, lists, raw):
 
 
 def test_everything_list_and_timeout_list_block_nobody(make_server, lists, raw):
-    srv = start(make_server, lists, MAIN)
+    srv = start(make_server, lists, MAIN + "dnsbl slow.test timeout 1s ipv6 no\n")
     t0 = time.time()
     _, reply = rcpt(srv, raw, "127.0.0.4")  # listed by all.test only; slow.test never answers
     expect(reply, 250)
@@ -285,3 +283,27 @@ def test_suspended_list_reenabled_by_later_test(make_server, lists, raw):
     wait_log(srv, r"dnsbl: list re-enabled list=all\.test family=ipv4", timeout=15)
     _, reply = rcpt(srv, raw, "127.0.0.4")
     expect(reply, 554, "5.7.1", contains="all.test")
+
+
+def test_check_lists_the_dns_lists(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text(conf_for("dns-server 127.0.0.1:53\n" + WEIGHTS).format(
+        port=free_port(), tmp=tmp_path, extra=""))
+    out = subprocess.run([BIN, "check", "-c", str(conf)], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "dns lists (score >= 2: reject;" in out.stdout
+    assert re.search(r"wl\.test +weight -5 +\(allow\)", out.stdout), out.stdout
+    assert "[dnsbl:w1.test]" in out.stdout
+
+
+def test_reload_adds_a_list(make_server, lists, raw):
+    srv = start(make_server, lists, "")
+    _, reply = rcpt(srv, raw, "127.0.0.2")
+    expect(reply, 250)
+    srv.conf.write_text(srv.conf.read_text() + "dnsbl bl.test\n")
+    out = srv.ctl("reload")
+    assert out.returncode == 0, out.stderr
+    wait_log(srv, r"dnsbl: list healthy list=bl\.test family=ipv4")
+    _, reply = rcpt(srv, raw, "127.0.0.2")
+    expect(reply, 554, "5.7.1", contains="bl.test")
