@@ -606,6 +606,7 @@ static int do_listen(struct parser *p, const struct stmt *s)
 	c->listens = a;
 	if (note_pos(p, ITEM_LISTEN, c->n_listens, t) < 0)
 		return -1;
+	l.line = t->line;
 	a[c->n_listens++] = l;
 	return 0;
 }

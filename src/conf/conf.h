@@ -36,6 +36,7 @@ struct conf_listen {
 	int tls_implicit; /* "tls implicit": TLS from the first byte (the port-465 role, RFC 8314)
 			   */
 	int auth;	  /* AUTH offered here: "auth yes|no", default yes for role submission */
+	unsigned line;	  /* the line it was written on (for the audit); 0 for metrics-listen */
 };
 
 /* One entry of the user table: a local part that exists in one local domain (domain != NULL)
