@@ -70,6 +70,8 @@ static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
+static int do_self_audit(struct parser *p, const struct stmt *s);
+static int do_self_audit_source(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static const struct directive directives[] = {
@@ -102,6 +104,8 @@ static const struct directive directives[] = {
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
     {"user", "NAME", 1, 1, ONCE, do_user},
+    {"self-audit", "INTERVAL|off", 1, 1, ONCE, do_self_audit},
+    {"self-audit-source", "ADDR [ADDR]", 1, 2, ONCE, do_self_audit_source},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1206,6 +1210,44 @@ static int do_user(struct parser *p, const struct stmt *s)
 	return set_str(p, &p->c->run_user, t->text);
 }
 
+/* ---- the self-audit ---- */
+
+static const struct num_spec self_audit_spec = {NUM_DURATION, 1, 30 * DAY, "1s..30d"};
+
+/* self-audit INTERVAL|off: how often serve runs the relay probe against its own listeners. */
+static int do_self_audit(struct parser *p, const struct stmt *s)
+{
+	uint64_t v = 0;
+	if (strcmp(s->arg[0].text, "off") != 0 &&
+	    parse_value(p, &s->arg[0], &self_audit_spec, s->d->name, &v) < 0)
+		return -1;
+	p->c->self_audit = (unsigned)v;
+	return 0;
+}
+
+/* self-audit-source ADDR [ADDR]: the address the self-audit connects from, at most one IPv4
+ * and one IPv6. */
+static int do_self_audit_source(struct parser *p, const struct stmt *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		unsigned char buf[16];
+		const char *a = s->arg[i].text;
+		int v6 = inet_pton(AF_INET6, a, buf) == 1;
+		if (!v6 && inet_pton(AF_INET, a, buf) != 1)
+			return error_tok(p, &s->arg[i],
+					 "invalid self-audit-source '%s' (expected an IPv4 or "
+					 "IPv6 address)",
+					 show(a).s);
+		char **slot = v6 ? &p->c->self_audit_source6 : &p->c->self_audit_source4;
+		if (*slot)
+			return error_tok(p, &s->arg[i],
+					 "self-audit-source: one address per family");
+		if (set_str(p, slot, a) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -1323,6 +1365,7 @@ static struct conf *conf_new(const char *name)
 	c->bare_newline = CONF_BARE_REJECT;
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
+	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
 	return c;
 }
 
@@ -1527,6 +1570,8 @@ void conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->auth_database);
 	free(c->metrics_listen);
+	free(c->self_audit_source4);
+	free(c->self_audit_source6);
 	free(c->auth_allowlist);
 	free(c->state_dir);
 	free(c->text);

@@ -177,7 +177,16 @@ struct conf {
 	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
 	size_t text_len;
 	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
+	/* self-audit INTERVAL|off: seconds between runs of the relay probe against the server's
+	 * own listeners, 0 = off; default CONF_DEFAULT_SELF_AUDIT */
+	unsigned self_audit;
+	/* self-audit-source ADDR [ADDR]: where it connects from, one per family (NULL: for an IPv4
+	 * loopback listener the first of 127.0.0.2..254 outside every trusted network and relay
+	 * rule; else the listener's own address, if it is outside them) */
+	char *self_audit_source4, *self_audit_source6;
 };
+
+#define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
  * IDs ("name:line"). On success returns 0 and *out (caller frees with conf_free). On error

@@ -57,6 +57,7 @@ struct control {
 
 static void cmd_status(struct server *srv, struct control_req *req, int argc, char **argv);
 static void cmd_reload(struct server *srv, struct control_req *req, int argc, char **argv);
+static void cmd_audit_now(struct server *srv, struct control_req *req, int argc, char **argv);
 
 /* The commands: one row each. name may be several words ("queue list"); the handler gets the
  * words after it. */
@@ -74,6 +75,7 @@ static const struct control_cmd {
     {"queue delete", queue_cmd_delete},
     {"mailq", queue_cmd_mailq},
     {"submit", submit_cmd},
+    {"audit-now", cmd_audit_now},
 };
 
 /* ---- requests ---- */
@@ -532,6 +534,27 @@ static void cmd_status(struct server *srv, struct control_req *req, int argc, ch
 	evbuffer_add_printf(b, "reloads %lu\n", srv->reloads);
 	evbuffer_add_printf(b, "sessions %u\n", srv->smtp.n_sessions);
 	evbuffer_add_printf(b, "queued %zu\n", queued);
+	self_audit_status(srv, b);
+	control_finish(req, NULL);
+}
+
+/* audit-now: start a self-audit run (its result goes to the log, the metrics and `status`). */
+static void cmd_audit_now(struct server *srv, struct control_req *req, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0) {
+		control_finish(req, "usage: audit-now");
+		return;
+	}
+	int rc = self_audit_now(srv);
+	if (rc < 0) {
+		control_finish(req, "the self-audit cannot run now (stopping, or out of memory)");
+		return;
+	}
+	evbuffer_add_printf(control_payload(req), "%s\n",
+			    rc == 0 ? "self-audit started: the result goes to the log, the metrics "
+				      "and `relayguard status`"
+				    : "a self-audit run is under way already");
 	control_finish(req, NULL);
 }
 
