@@ -173,10 +173,10 @@ struct conf {
 	/* sender-grant lines, in file order; a login may have several */
 	struct conf_sender_grant *sender_grants;
 	size_t n_sender_grants;
-	char *state_dir;     /* state-dir DIR: the server's own state, default var/lib */
-	char *text;	     /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
+	char *state_dir; /* state-dir DIR: the server's own state, default var/lib */
+	char *text;	 /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
 	size_t text_len;
-	char *run_user;	     /* user NAME: serve started as root runs as it; default "relayguard" */
+	char *run_user; /* user NAME: serve started as root runs as it; default "relayguard" */
 	/* self-audit INTERVAL|off: seconds between runs of the relay probe against the server's
 	 * own listeners, 0 = off; default CONF_DEFAULT_SELF_AUDIT */
 	unsigned self_audit;
