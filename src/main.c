@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"                                           check the configuration, print the "
 		"relay policy\n"
 		"       relayguard status [-c FILE]         ask the running server how it is\n"
+		"       relayguard audit-now [-c FILE]      run the server's self-audit now\n"
 		"       relayguard reload [-c FILE]         make the running server load its "
 		"configuration again\n"
 		"       relayguard queue list|show|flush|hold|release|delete [-c FILE] [--json] "
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "changelog"))
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
+		return ctl_client_main(path, 1, argv + 1);
+	if (!strcmp(argv[1], "audit-now") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
 	if (!strcmp(argv[1], "reload") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_reload(path);

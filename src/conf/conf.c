@@ -70,6 +70,8 @@ static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
+static int do_self_audit(struct parser *p, const struct stmt *s);
+static int do_self_audit_source(struct parser *p, const struct stmt *s);
 static int do_dnsbl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_threshold(struct parser *p, const struct stmt *s);
 static int do_dnsbl_action(struct parser *p, const struct stmt *s);
@@ -107,6 +109,8 @@ static const struct directive directives[] = {
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
     {"user", "NAME", 1, 1, ONCE, do_user},
+    {"self-audit", "INTERVAL|off", 1, 1, ONCE, do_self_audit},
+    {"self-audit-source", "ADDR [ADDR]", 1, 2, ONCE, do_self_audit_source},
     {"dnsbl", "ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]", 1, 9, MANY,
      do_dnsbl},
     {"dnsbl-threshold", "N", 1, 1, ONCE, do_dnsbl_threshold},
@@ -620,6 +624,7 @@ static int do_listen(struct parser *p, const struct stmt *s)
 	c->listens = a;
 	if (note_pos(p, ITEM_LISTEN, c->n_listens, t) < 0)
 		return -1;
+	l.line = t->line;
 	a[c->n_listens++] = l;
 	return 0;
 }
@@ -745,23 +750,31 @@ static int do_mailbox(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* Parse t as a CIDR and append it to *arr (length *n). 0, or -1 with the error set. */
+static int append_cidr(struct parser *p, const struct lex_token *t, struct cidr **arr, size_t *n)
+{
+	struct cidr net;
+	if (cidr_parse(t->text, &net) < 0)
+		return error_tok(p, t, "invalid CIDR '%s'", show(t->text).s);
+	struct cidr *a = append_slot(*arr, *n, sizeof(*a));
+	if (!a)
+		return oom(p);
+	*arr = a;
+	a[(*n)++] = net;
+	return 0;
+}
+
 static int do_trusted(struct parser *p, const struct stmt *s)
 {
 	struct conf *c = p->c;
 	for (size_t i = 0; i < s->n; i++) {
-		struct cidr net;
-		if (cidr_parse(s->arg[i].text, &net) < 0)
-			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
-					 show(s->arg[i].text).s);
 		unsigned *l = append_slot(c->trusted_lines, c->n_trusted, sizeof(*l));
-		if (l)
-			c->trusted_lines = l;
-		struct cidr *a = l ? append_slot(c->trusted, c->n_trusted, sizeof(*a)) : NULL;
-		if (!a)
+		if (!l)
 			return oom(p);
-		c->trusted = a;
+		c->trusted_lines = l;
 		l[c->n_trusted] = s->arg[i].line;
-		a[c->n_trusted++] = net;
+		if (append_cidr(p, &s->arg[i], &c->trusted, &c->n_trusted) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -769,18 +782,9 @@ static int do_trusted(struct parser *p, const struct stmt *s)
 /* auth-allowlist CIDR...: addresses never blocked for failed AUTH (like trusted networks). */
 static int do_auth_allowlist(struct parser *p, const struct stmt *s)
 {
-	struct conf *c = p->c;
-	for (size_t i = 0; i < s->n; i++) {
-		struct cidr net;
-		if (cidr_parse(s->arg[i].text, &net) < 0)
-			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
-					 show(s->arg[i].text).s);
-		struct cidr *a = append_slot(c->auth_allowlist, c->n_auth_allowlist, sizeof(*a));
-		if (!a)
-			return oom(p);
-		c->auth_allowlist = a;
-		a[c->n_auth_allowlist++] = net;
-	}
+	for (size_t i = 0; i < s->n; i++)
+		if (append_cidr(p, &s->arg[i], &p->c->auth_allowlist, &p->c->n_auth_allowlist) < 0)
+			return -1;
 	return 0;
 }
 
@@ -1219,6 +1223,44 @@ static int do_user(struct parser *p, const struct stmt *s)
 	return set_str(p, &p->c->run_user, t->text);
 }
 
+/* ---- the self-audit ---- */
+
+static const struct num_spec self_audit_spec = {NUM_DURATION, 1, 30 * DAY, "1s..30d"};
+
+/* self-audit INTERVAL|off: how often serve runs the relay probe against its own listeners. */
+static int do_self_audit(struct parser *p, const struct stmt *s)
+{
+	uint64_t v = 0;
+	if (strcmp(s->arg[0].text, "off") != 0 &&
+	    parse_value(p, &s->arg[0], &self_audit_spec, s->d->name, &v) < 0)
+		return -1;
+	p->c->self_audit = (unsigned)v;
+	return 0;
+}
+
+/* self-audit-source ADDR [ADDR]: the address the self-audit connects from, at most one IPv4
+ * and one IPv6. */
+static int do_self_audit_source(struct parser *p, const struct stmt *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		unsigned char buf[16];
+		const char *a = s->arg[i].text;
+		int v6 = inet_pton(AF_INET6, a, buf) == 1;
+		if (!v6 && inet_pton(AF_INET, a, buf) != 1)
+			return error_tok(p, &s->arg[i],
+					 "invalid self-audit-source '%s' (expected an IPv4 or "
+					 "IPv6 address)",
+					 show(a).s);
+		char **slot = v6 ? &p->c->self_audit_source6 : &p->c->self_audit_source4;
+		if (*slot)
+			return error_tok(p, &s->arg[i],
+					 "self-audit-source: one address per family");
+		if (set_str(p, slot, a) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- the parse ---- */
 
 static const struct directive *find_directive(const char *name)
@@ -1501,6 +1543,7 @@ static struct conf *conf_new(const char *name)
 	c->bare_newline = CONF_BARE_REJECT;
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
+	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
 	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
 	c->dnsbl_action = CONF_DNSBL_REJECT;
 	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;
@@ -1709,6 +1752,8 @@ void conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->auth_database);
 	free(c->metrics_listen);
+	free(c->self_audit_source4);
+	free(c->self_audit_source6);
 	free(c->auth_allowlist);
 	free(c->state_dir);
 	free(c->text);

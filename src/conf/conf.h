@@ -36,6 +36,7 @@ struct conf_listen {
 	int tls_implicit; /* "tls implicit": TLS from the first byte (the port-465 role, RFC 8314)
 			   */
 	int auth;	  /* AUTH offered here: "auth yes|no", default yes for role submission */
+	unsigned line;	  /* the line it was written on (for the audit); 0 for metrics-listen */
 };
 
 /* One entry of the user table: a local part that exists in one local domain (domain != NULL)
@@ -192,6 +193,13 @@ struct conf {
 	char *text;	 /* conf_load: the file's bytes as parsed (NULL from conf_parse) */
 	size_t text_len;
 	char *run_user; /* user NAME: serve started as root runs as it; default "relayguard" */
+	/* self-audit INTERVAL|off: seconds between runs of the relay probe against the server's
+	 * own listeners, 0 = off; default CONF_DEFAULT_SELF_AUDIT */
+	unsigned self_audit;
+	/* self-audit-source ADDR [ADDR]: where it connects from, one per family (NULL: for an IPv4
+	 * loopback listener the first of 127.0.0.2..254 outside every trusted network and relay
+	 * rule; else the listener's own address, if it is outside them) */
+	char *self_audit_source4, *self_audit_source6;
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;
@@ -200,6 +208,8 @@ struct conf {
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
 };
+
+#define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
  * IDs ("name:line"). On success returns 0 and *out (caller frees with conf_free). On error

@@ -55,6 +55,17 @@ static unsigned too_wide(const struct cidr *c)
 	return written_len(c) < site ? site : 0;
 }
 
+/* "FILE:LINE" of a line of the config. */
+static void where_line(const struct conf *c, unsigned line, char *out, size_t len)
+{
+	snprintf(out, len, "%s:%u", c->path ? c->path : "config", line);
+}
+
+static unsigned trusted_line(const struct conf *c, size_t i)
+{
+	return c->trusted_lines ? c->trusted_lines[i] : 0;
+}
+
 static void check_trusted(const struct conf *c, struct sink *k)
 {
 	for (size_t i = 0; i < c->n_trusted; i++) {
@@ -63,8 +74,7 @@ static void check_trusted(const struct conf *c, struct sink *k)
 		if (!site)
 			continue;
 		cidr_format(&c->trusted[i], net, sizeof(net));
-		snprintf(where, sizeof(where), "%s:%u", c->path ? c->path : "config",
-			 c->trusted_lines ? c->trusted_lines[i] : 0);
+		where_line(c, trusted_line(c, i), where, sizeof(where));
 		int all = written_len(&c->trusted[i]) == 0;
 		report(
 		    k, all ? AUDIT_ERROR : AUDIT_WARNING, where,
@@ -112,6 +122,22 @@ static int rule_covers(const struct conf *c, const struct conf_relay_rule *a,
 	return 1;
 }
 
+/* A rule after one of the other action that matches everything it matches never decides
+ * anything: a permit before the deny it shadows (the dangerous one), or a deny before an
+ * allow. */
+static void check_shadowed(const struct conf *c, size_t j, struct sink *k)
+{
+	const struct conf_relay_rule *r = &c->rules[j];
+	for (size_t i = 0; i < j; i++)
+		if (c->rules[i].action != r->action && rule_covers(c, &c->rules[i], r)) {
+			int deny = r->action == CONF_RELAY_DENY;
+			report(k, AUDIT_WARNING, r->id,
+			       "this %s never matches: %s rule %s comes first and covers it",
+			       deny ? "deny" : "allow", deny ? "allow" : "deny", c->rules[i].id);
+			return;
+		}
+}
+
 static void check_rules(const struct conf *c, struct sink *k)
 {
 	for (size_t j = 0; j < c->n_rules; j++) {
@@ -130,15 +156,7 @@ static void check_rules(const struct conf *c, struct sink *k)
 				       r->id, "relay allowed from %s, wider than one site (/%u)",
 				       net, site);
 		}
-		for (size_t i = 0; i < j && r->action == CONF_RELAY_DENY; i++)
-			if (c->rules[i].action == CONF_RELAY_ALLOW &&
-			    rule_covers(c, &c->rules[i], r)) {
-				report(k, AUDIT_WARNING, r->id,
-				       "this deny never matches: allow rule %s comes first and "
-				       "covers it",
-				       c->rules[i].id);
-				break;
-			}
+		check_shadowed(c, j, k);
 	}
 }
 
@@ -291,6 +309,161 @@ static void check_metrics(const struct conf *c, struct sink *k)
 	       m->text);
 }
 
+/* ---- listeners: AUTH, roles, interfaces ---- */
+
+static void matrix_cell(const struct conf *c, struct policy_client *cl, int auth, int *relay,
+			const char **rule);
+
+/* AUTH is offered only under TLS (RFC 8314, src/smtp/commands.c), so without tls-certificate a
+ * listener that "offers" it never does; and AUTH on the MX role invites password guessing. */
+static void check_auth_listeners(const struct conf *c, struct sink *k)
+{
+	for (size_t i = 0; i < c->n_listens; i++) {
+		const struct conf_listen *l = &c->listens[i];
+		int sub = l->role == CONF_ROLE_SUBMISSION;
+		char where[128];
+		if (!l->auth)
+			continue;
+		where_line(c, l->line, where, sizeof(where));
+		if (!c->tls_cert_file)
+			report(k, sub ? AUDIT_ERROR : AUDIT_WARNING, where,
+			       "listen %s offers AUTH but no tls-certificate is configured: AUTH "
+			       "is offered only under TLS, so nobody can log in%s",
+			       l->text,
+			       sub ? " and every MAIL gets 530 (a submission listener needs a "
+				     "login)"
+				   : "");
+		if (!sub)
+			report(k, AUDIT_WARNING, where,
+			       "listen %s has 'auth yes' on the MX role (role smtp): it invites "
+			       "password guessing on port 25; offer AUTH on a submission "
+			       "listener (587, or 465 with tls implicit) instead",
+			       l->text);
+	}
+}
+
+/* May an authenticated client from outside send to a foreign domain? */
+static int auth_may_relay(const struct conf *c)
+{
+	struct policy_client cl = {0};
+	int relay;
+	const char *rule;
+	outside_client(c, 0, cl.addr);
+	matrix_cell(c, &cl, 1, &relay, &rule);
+	return relay;
+}
+
+/* A submission listener is for users sending out: it needs a rule that lets them; and a rule
+ * for authenticated clients needs a listener where clients can authenticate. */
+static void check_submission(const struct conf *c, struct sink *k)
+{
+	size_t auth = 0, sub = c->n_listens;
+	for (size_t i = 0; i < c->n_listens; i++) {
+		auth += c->listens[i].auth != 0;
+		if (sub == c->n_listens && c->listens[i].role == CONF_ROLE_SUBMISSION)
+			sub = i;
+	}
+	if (sub < c->n_listens && !auth_may_relay(c)) {
+		char where[128];
+		where_line(c, c->listens[sub].line, where, sizeof(where));
+		report(k, AUDIT_WARNING, where,
+		       "listen %s is a submission listener, but no relay rule lets an "
+		       "authenticated client send to other domains: users cannot send out (add "
+		       "'relay allow from authenticated')",
+		       c->listens[sub].text);
+	}
+	for (size_t j = 0; j < c->n_rules && !auth; j++)
+		if (c->rules[j].action == CONF_RELAY_ALLOW &&
+		    c->rules[j].from == CONF_FROM_AUTHENTICATED)
+			report(k, AUDIT_WARNING, c->rules[j].id,
+			       "'relay allow from authenticated' but no listener offers AUTH "
+			       "(role submission, or auth yes): this rule never matches");
+}
+
+static int listen_wildcard(const struct conf_listen *l)
+{
+	char ip[INET6_ADDRSTRLEN];
+	util_sockaddr_ip((const struct sockaddr *)&l->addr, ip, sizeof(ip));
+	return !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::");
+}
+
+/* Loopback, RFC 1918, link-local, IPv6 unique-local: networks that are not on the Internet. */
+static int net_private(const struct cidr *n)
+{
+	static const char *const priv[] = {"127.0.0.0/8",    "10.0.0.0/8",     "172.16.0.0/12",
+					   "192.168.0.0/16", "169.254.0.0/16", "::1/128",
+					   "fc00::/7",	     "fe80::/10"};
+	for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+		struct cidr p;
+		if (cidr_parse(priv[i], &p) == 0 && net_covers(&p, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* Listening on every interface while trusting a public network: the trusted hosts may relay
+ * through every address of the server, the Internet-facing ones included. (Networks wider than
+ * a site are reported by check_trusted already.) */
+static void check_wildcard_trusted(const struct conf *c, struct sink *k)
+{
+	for (size_t i = 0; i < c->n_listens; i++) {
+		char lw[128], tw[128], net[64];
+		if (!listen_wildcard(&c->listens[i]))
+			continue;
+		where_line(c, c->listens[i].line, lw, sizeof(lw));
+		for (size_t j = 0; j < c->n_trusted; j++) {
+			if (net_private(&c->trusted[j]) || too_wide(&c->trusted[j]))
+				continue;
+			cidr_format(&c->trusted[j], net, sizeof(net));
+			where_line(c, trusted_line(c, j), tw, sizeof(tw));
+			report(k, AUDIT_WARNING, tw,
+			       "listen %s (%s) is on every interface and trusted-network %s (%s) "
+			       "is neither loopback nor private: its hosts may relay through every "
+			       "address of this server; listen on the addresses you mean, or "
+			       "trust only your own networks",
+			       c->listens[i].text, lw, net, tw);
+		}
+	}
+}
+
+/* Does the rule let outside clients in: from any, or from a network wider than a site? */
+static int rule_from_outside(const struct conf_relay_rule *r)
+{
+	if (r->from == CONF_FROM_ANY)
+		return 1;
+	for (size_t i = 0; r->from == CONF_FROM_NETS && i < r->n_nets; i++)
+		if (too_wide(&r->nets[i]))
+			return 1;
+	return 0;
+}
+
+/* Relay domains (a backup MX): policy checks recipients only in local domains (the mailbox
+ * table); every address in a relay domain is accepted and, when the next hop refuses it,
+ * bounced later to a sender that is often forged (backscatter). A relay domain that is also a
+ * local domain never reaches the relay rules. */
+static void check_relay_domains(const struct conf *c, struct sink *k)
+{
+	for (size_t j = 0; j < c->n_rules; j++) {
+		const struct conf_relay_rule *r = &c->rules[j];
+		for (size_t i = 0; i < r->n_to; i++) {
+			const char *d = r->to_domains[i];
+			if (conf_is_local_domain(c, d))
+				report(
+				    k, AUDIT_WARNING, r->id,
+				    "'to %s' never applies: %s is a local-domain, its recipients "
+				    "are checked against the mailbox table",
+				    d, d);
+			else if (r->action == CONF_RELAY_ALLOW && rule_from_outside(r))
+				report(
+				    k, AUDIT_WARNING, r->id,
+				    "relay domain %s has no recipient check: every address in it "
+				    "is accepted and, if the next hop refuses it, bounced later to "
+				    "a possibly forged sender (backscatter)",
+				    d);
+		}
+	}
+}
+
 size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct audit_finding *f),
 		    void *arg)
 {
@@ -299,6 +472,10 @@ size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct 
 	check_rules(conf, &k);
 	check_battery(conf, &k);
 	check_metrics(conf, &k);
+	check_auth_listeners(conf, &k);
+	check_submission(conf, &k);
+	check_wildcard_trusted(conf, &k);
+	check_relay_domains(conf, &k);
 	return k.n;
 }
 

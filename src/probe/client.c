@@ -85,6 +85,8 @@ static int run_test(struct run *r, size_t i, struct probe_result *res)
 	if (res->rcpt / 100 != 2)
 		return res->verdict = refused(res->rcpt), 0;
 	res->verdict = PROBE_ACCEPTS_RCPT;
+	if (r->o->rcpt_only) /* no message: the RSET of the next test ends the transaction */
+		return 0;
 	if ((res->data = probe_conn_cmd(c, "DATA")) < 0)
 		return -1;
 	if (res->data != 354)
@@ -211,63 +213,120 @@ static void run_battery(struct run *r)
 	probe_conn_free(&r->c);
 }
 
+/* Count the verdicts into the summary; its status is the exit status of `probe`. */
+static void run_summarise(const struct run *r, struct probe_summary *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	sum->tests = r->n;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct probe_result *res = &r->res[i];
+		sum->open += res->verdict == PROBE_OPEN;
+		sum->accepts_rcpt += res->verdict == PROBE_ACCEPTS_RCPT;
+		sum->errors += res->verdict == PROBE_ERROR;
+		sum->auth_needed += res->verdict == PROBE_AUTH_NEEDED;
+		sum->delivered += res->delivered;
+		if (!sum->first[0] &&
+		    (res->verdict == PROBE_OPEN || res->verdict == PROBE_ACCEPTS_RCPT))
+			snprintf(sum->first, sizeof(sum->first), "%s", probe_battery[i].id);
+		if (!sum->error[0] && res->verdict == PROBE_ERROR)
+			snprintf(sum->error, sizeof(sum->error), "%s", res->note);
+	}
+	if (r->fatal)
+		snprintf(sum->error, sizeof(sum->error), "%s", r->fatal);
+	snprintf(sum->name, sizeof(sum->name), "%s", r->name);
+	snprintf(sum->tls, sizeof(sum->tls), "%s", r->c.tls);
+	snprintf(sum->overall, sizeof(sum->overall), "%s",
+		 r->fatal || sum->errors == r->n ? "could not test"
+		 : sum->open			 ? "OPEN RELAY"
+		 : sum->errors			 ? "incomplete (some tests could not run)"
+		 : sum->auth_needed		 ? "closed, auth required"
+						 : "closed");
+	sum->status = r->fatal ? 2 : sum->open ? 1 : sum->errors ? 2 : 0;
+}
+
 static int run_report(struct run *r)
 {
-	size_t open = 0, errors = 0, auth = 0, delivered = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		open += r->res[i].verdict == PROBE_OPEN;
-		errors += r->res[i].verdict == PROBE_ERROR;
-		auth += r->res[i].verdict == PROBE_AUTH_NEEDED;
-		delivered += r->res[i].delivered;
-	}
+	struct probe_summary sum;
+	run_summarise(r, &sum);
 	struct probe_report rep = {
-	    r->o,   r->name, r->c.tls, r->fatal, r->catcher ? r->catch_dom : NULL,
-	    r->res, r->n,    NULL,     open,	 delivered};
-	rep.overall = r->fatal || errors == r->n ? "could not test"
-		      : open			 ? "OPEN RELAY"
-		      : errors			 ? "incomplete (some tests could not run)"
-		      : auth			 ? "closed, auth required"
-						 : "closed";
+	    r->o,   r->name, r->c.tls,	  r->fatal, r->catcher ? r->catch_dom : NULL,
+	    r->res, r->n,    sum.overall, sum.open, sum.delivered};
 	if (r->o->json)
 		probe_report_json(&rep);
 	else
 		probe_report_table(&rep);
-	return r->fatal ? 2 : open ? 1 : errors ? 2 : 0;
+	return sum.status;
 }
 
-int probe_run(const struct probe_options *o)
+/* A run set up: its ID, and the catcher when asked for. NULL with err set on failure. */
+static struct run *run_new(const struct probe_options *o, char *err, size_t errlen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r) {
-		fprintf(stderr, "relayguard probe: out of memory\n");
-		return 2;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
-	/* a server that closes while we write (a TLS record, a pipelined command) must give EPIPE
-	 * and a verdict, not kill the probe before its report is printed */
-	signal(SIGPIPE, SIG_IGN);
 	r->o = o;
 	r->c.fd = -1;
 	r->c.o = o;
 	r->n = probe_battery_len < PROBE_MAX_TESTS ? probe_battery_len : PROBE_MAX_TESTS;
 	run_make_id(r);
 	if (o->catch_addr) {
-		char err[200];
 		r->catcher = probe_catcher_open(o->catch_addr, o->catch_port, r->runid, o->verbose,
-						err, sizeof(err));
+						err, errlen);
 		if (!r->catcher) {
-			fprintf(stderr, "relayguard probe: %s\n", err);
 			free(r);
-			return 2;
+			return NULL;
 		}
 		snprintf(r->catch_dom, sizeof(r->catch_dom), "%s", o->catch_domain);
 		r->tgt.ext = r->catch_dom;
 		r->c.catcher = r->catcher;
 	}
+	return r;
+}
+
+static void run_execute(struct run *r)
+{
 	run_battery(r);
 	if (r->catcher)
 		run_catch_wait(r);
-	int rc = run_report(r);
+}
+
+static void run_free(struct run *r)
+{
 	probe_catcher_close(r->catcher);
 	free(r);
+}
+
+int probe_run(const struct probe_options *o)
+{
+	char err[200];
+	/* a server that closes while we write (a TLS record, a pipelined command) must give EPIPE
+	 * and a verdict, not kill the probe before its report is printed */
+	signal(SIGPIPE, SIG_IGN);
+	struct run *r = run_new(o, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "relayguard probe: %s\n", err);
+		return 2;
+	}
+	run_execute(r);
+	int rc = run_report(r);
+	run_free(r);
 	return rc;
+}
+
+int probe_run_quiet(const struct probe_options *o, struct probe_summary *out)
+{
+	char err[200];
+	struct run *r = run_new(o, err, sizeof(err));
+	if (!r) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->error, sizeof(out->error), "%s", err);
+		snprintf(out->overall, sizeof(out->overall), "could not test");
+		return out->status = 2;
+	}
+	run_execute(r);
+	run_summarise(r, out);
+	run_free(r);
+	return out->status;
 }

@@ -122,6 +122,10 @@ struct probe_options {
 	const char *catch_addr, *catch_port; /* --catch ADDR:PORT, or NULL */
 	const char *catch_domain;	     /* --catch-domain; NULL: "[ADDR]" */
 	unsigned catch_wait;		     /* --catch-wait: seconds to wait for deliveries */
+	/* stop each test after RCPT (no DATA, no test message; the next test's RSET ends the
+	 * transaction): a 2xx RCPT is the verdict accepts-rcpt. The self-audit uses it, so that
+	 * an open server does not queue test messages of its own. */
+	int rcpt_only;
 };
 
 /* ---- the catcher (`probe --catch`): a minimal SMTP server that takes any message and
@@ -156,6 +160,22 @@ uint64_t probe_tokens_find(const char *buf, size_t len, const char *runid);
 /* Run the battery against host:port. Prints the report on stdout (transcript on stderr with
  * verbose). Returns the exit status: 0 closed, 1 open, 2 could not test. */
 int probe_run(const struct probe_options *o);
+
+/* A run's outcome, counted, for a caller that prints nothing (the self-audit of serve). */
+struct probe_summary {
+	size_t tests, open, accepts_rcpt, auth_needed, errors, delivered;
+	int status;	  /* what probe_run returns: 0 closed, 1 open, 2 could not test */
+	char overall[48]; /* "closed", "OPEN RELAY", "could not test", ... as in the report */
+	char name[256];	  /* the server's name from its banner */
+	char tls[96];	  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", "" without TLS */
+	char first[64];	  /* the first test accepted (open or accepts-rcpt), or "" */
+	char error[256];  /* why a test (the first) or the run could not be tested, or "" */
+};
+
+/* probe_run without output (verbose still writes the transcript on stderr): the outcome into
+ * out. Safe on a thread of its own (blocking, bounded by o's timeouts); SIGPIPE must be
+ * ignored by the process. Returns out->status. */
+int probe_run_quiet(const struct probe_options *o, struct probe_summary *out);
 
 /* `relayguard probe ARGS…` (argv after the subcommand). Returns the exit status. */
 int probe_cli(int argc, char **argv);

@@ -57,6 +57,7 @@ struct control {
 
 static void cmd_status(struct server *srv, struct control_req *req, int argc, char **argv);
 static void cmd_reload(struct server *srv, struct control_req *req, int argc, char **argv);
+static void cmd_audit_now(struct server *srv, struct control_req *req, int argc, char **argv);
 
 /* The commands: one row each. name may be several words ("queue list"); the handler gets the
  * words after it. */
@@ -74,6 +75,7 @@ static const struct control_cmd {
     {"queue delete", queue_cmd_delete},
     {"mailq", queue_cmd_mailq},
     {"submit", submit_cmd},
+    {"audit-now", cmd_audit_now},
 };
 
 /* ---- requests ---- */
@@ -350,7 +352,7 @@ static void control_accept_cb(struct evconnlistener *ev, evutil_socket_t fd, str
 
 /* ---- the socket file ---- */
 
-/* mkdir -p of the directories above path, each new one 0700. */
+/* mkdir -p of the socket's directory (0700; the levels above it 0755). */
 static int make_parents(const char *path, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -358,16 +360,15 @@ static int make_parents(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "control-socket %s: path too long", path);
 		return -1;
 	}
-	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "control-socket %s: cannot create %s: %s", path, dir,
-				 strerror(errno));
-			return -1;
-		}
-		*p = '/';
-	}
-	return 0;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (util_mkdirs(dir, 0700) == 0)
+		return 0;
+	snprintf(err, errlen, "control-socket %s: cannot create %s: %s", path, dir,
+		 strerror(errno));
+	return -1;
 }
 
 /* A socket file left at path: remove it if nothing answers there (a crashed server's), refuse
@@ -532,6 +533,27 @@ static void cmd_status(struct server *srv, struct control_req *req, int argc, ch
 	evbuffer_add_printf(b, "reloads %lu\n", srv->reloads);
 	evbuffer_add_printf(b, "sessions %u\n", srv->smtp.n_sessions);
 	evbuffer_add_printf(b, "queued %zu\n", queued);
+	self_audit_status(srv, b);
+	control_finish(req, NULL);
+}
+
+/* audit-now: start a self-audit run (its result goes to the log, the metrics and `status`). */
+static void cmd_audit_now(struct server *srv, struct control_req *req, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0) {
+		control_finish(req, "usage: audit-now");
+		return;
+	}
+	int rc = self_audit_now(srv);
+	if (rc < 0) {
+		control_finish(req, "the self-audit cannot run now (stopping, or out of memory)");
+		return;
+	}
+	evbuffer_add_printf(control_payload(req), "%s\n",
+			    rc == 0 ? "self-audit started: the result goes to the log, the metrics "
+				      "and `relayguard status`"
+				    : "a self-audit run is under way already");
 	control_finish(req, NULL);
 }
 

@@ -203,6 +203,7 @@ static void server_free(struct server *srv)
 	srv->stopping = 1; /* a reload finishing below is not applied */
 	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
+	self_audit_stop(srv); /* after the listeners closed: a run under way ends quickly */
 	smtp_auth_shutdown(&srv->smtp);
 	dnsbl_engine_free(srv->smtp.dnsbl); /* after the sessions, whose checks used it */
 	SSL_CTX_free(srv->smtp.tls_ctx);    /* the sessions, gone now, held their own references */
@@ -278,7 +279,7 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	}
 	/* the AUTH threads start after the drop, like every other thread */
-	if (smtp_auth_init(&srv->smtp, err, errlen) < 0)
+	if (smtp_auth_init(&srv->smtp, err, errlen) < 0 || self_audit_start(srv, err, errlen) < 0)
 		return -1;
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)

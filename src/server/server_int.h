@@ -68,6 +68,7 @@ struct server {
 	struct metrics_http *http; /* the metrics-listen endpoint, or NULL */
 	struct remote remote;
 	struct privsep privsep;
+	struct self_audit *self_audit; /* the self-audit timer and its thread (self_audit.c) */
 };
 
 /* tls_setup.c: the SSL_CTX of c's tls-certificate and tls-key into *out (NULL when c has
@@ -205,5 +206,22 @@ int privsep_chown(const struct privsep *ps, const char *path, char *err, size_t 
  * CAP_NET_BIND_SERVICE kept, no_new_privs; verified, then "server: running as" is logged and
  * the spool and mail-root are checked as the user. Nothing when not dropping. 0 or -1 + err. */
 int privsep_drop(struct privsep *ps, const struct conf *c, char *err, size_t errlen);
+
+/* self_audit.c: the relay probe against the server's own listeners, every `self-audit`
+ * interval (the first run SELF_AUDIT_FIRST_DELAY seconds after start, or sooner when the
+ * interval is shorter), on a thread of its own, one run at a time. */
+#define SELF_AUDIT_FIRST_DELAY 60
+/* After the privilege drop (it starts a thread). 0, or -1 with err set. */
+int self_audit_start(struct server *srv, char *err, size_t errlen);
+/* After a reload switched srv->conf: follow a changed interval (or off). */
+void self_audit_conf_changed(struct server *srv);
+/* Start a run now: 0 started, 1 one is running already, -1 the self-audit is not running. */
+int self_audit_now(struct server *srv);
+/* "self-audit ..." lines for `status`: the interval and the last run's result per listener. */
+void self_audit_status(const struct server *srv, struct evbuffer *b);
+/* At shutdown, after the listeners and sessions are closed: wait for a run under way (it
+ * ends quickly once nothing answers), log it and free everything. NULL srv->self_audit is
+ * ignored. */
+void self_audit_stop(struct server *srv);
 
 #endif

@@ -221,6 +221,25 @@ static void format_queue(struct out *o, const struct metrics_queue *q)
 	       "Age of the oldest message in the queue (0 when empty).", q->oldest_age);
 }
 
+static void format_self_audit(struct out *o, const struct metrics *m)
+{
+	single(o, "self_audit_runs_total", "counter",
+	       "Self-audit runs finished (the relay probe against the server's own listeners).",
+	       m->self_audit_runs);
+	family(o, "self_audit_last_run_timestamp_seconds", "gauge",
+	       "End of the last self-audit run (Unix time, 0 before the first).");
+	out_printf(o, "relayguard_self_audit_last_run_timestamp_seconds %" PRId64 "\n",
+		   m->self_audit_last_run);
+	family(o, "self_audit_open", "gauge",
+	       "1 when the last self-audit found the listener relaying for an outside client.");
+	for (size_t i = 0; i < m->n_self_audit; i++) {
+		char esc[2 * sizeof(m->self_audit[i].listener)];
+		metrics_escape_label(m->self_audit[i].listener, esc, sizeof(esc));
+		out_printf(o, "relayguard_self_audit_open{listener=\"%s\"} %d\n", esc,
+			   m->self_audit[i].open != 0);
+	}
+}
+
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0};
@@ -235,6 +254,7 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_rcpts(&o, m);
 	format_delivery(&o, m);
 	format_queue(&o, q);
+	format_self_audit(&o, m);
 	format_dnsbl(&o, m);
 	return o.pos;
 }

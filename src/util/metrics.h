@@ -41,6 +41,12 @@ struct metrics_rule {
 	uint64_t n[METRICS_VERDICTS];
 };
 
+#define METRICS_SELF_AUDIT_MAX 64 /* listeners with a self-audit gauge */
+struct metrics_self_audit {
+	char listener[64]; /* the listen address as written */
+	int open;	   /* 1: the last run found it relaying for an outside client */
+};
+
 /* Every field is a counter since start unless marked as a gauge. Zero-initialise. */
 struct metrics {
 	/* smtp (src/smtp) */
@@ -68,6 +74,12 @@ struct metrics {
 	struct metrics_rule senders[METRICS_SENDER_RULES_MAX];
 	size_t n_senders;
 	uint64_t senders_other[METRICS_VERDICTS];
+	/* the self-audit (src/server/self_audit.c): runs finished, the end of the last one (epoch
+	 * seconds, 0 before the first) and, per listener it could test, whether it was open */
+	uint64_t self_audit_runs;
+	int64_t self_audit_last_run;
+	struct metrics_self_audit self_audit[METRICS_SELF_AUDIT_MAX];
+	size_t n_self_audit;
 	/* DNS lists by zone (src/dnsbl) */
 	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
 	size_t n_dnsbl;

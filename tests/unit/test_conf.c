@@ -619,7 +619,8 @@ static void test_load_shipped(void)
 	    {"mailboxes", "postmaster@*=postmaster abuse@*=postmaster alice@*=alice "
 			  "bob@example.test=bob"},
 	    {"trusted", "127.0.0.1/32 ::1/128"},
-	    {"rules", "allow trusted->any [local-host]; allow authenticated->any [users]"},
+	    /* the users rule is commented out with the submission listeners */
+	    {"rules", "allow trusted->any [local-host]"},
 	    {"limits", "msg=10485760 rcpt=100 line=1000 hdr=262144 cmd=300 data=600 sess=1000 "
 		       "err=10 greet=0"},
 	    {"misc", "ip-literal=0 bare=reject workers=4 segment=67108864"},
@@ -960,8 +961,44 @@ static void test_user(void)
 	}
 }
 
+static void test_self_audit(void)
+{
+	struct conf *c = parse_ok("");
+	if (c)
+		CHECK(c->self_audit == 86400 && !c->self_audit_source4 && !c->self_audit_source6,
+		      "self-audit default: daily, default source");
+	conf_free(c);
+	c = parse_ok("self-audit 2h\nself-audit-source ::5 127.0.0.7\n");
+	if (c) {
+		CHECK(c->self_audit == 7200, "self-audit 2h: %u", c->self_audit);
+		CHECK_STR(c->self_audit_source4, "127.0.0.7", "self-audit-source v4");
+		CHECK_STR(c->self_audit_source6, "::5", "self-audit-source v6");
+	}
+	conf_free(c);
+	c = parse_ok("self-audit off\n");
+	if (c)
+		CHECK(c->self_audit == 0, "self-audit off");
+	conf_free(c);
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"self-audit 0", "t:1:12: value 0 out of range 1s..30d for self-audit"},
+	    {"self-audit never", "t:1:12: invalid duration 'never' for self-audit"},
+	    {"self-audit-source mx.example", "t:1:19: invalid self-audit-source 'mx.example' "
+					     "(expected an IPv4 or IPv6 address)"},
+	    {"self-audit-source ::1 ::2", "t:1:23: self-audit-source: one address per family"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[256];
+		CHECK(conf_parse(bad[i].text, strlen(bad[i].text), "t", &c, err, sizeof(err)) == -1,
+		      "bad self-audit %zu must fail", i);
+		CHECK_STR(err, bad[i].want, "bad self-audit %zu", i);
+	}
+}
+
 int main(void)
 {
+	test_self_audit();
 	test_user();
 	test_auth_database();
 	test_shutdown_grace();

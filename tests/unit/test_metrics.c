@@ -187,8 +187,41 @@ static void test_format(void)
 	free(m);
 }
 
+static void test_self_audit(void)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	struct metrics_queue q = {0};
+	char buf[16384];
+	if (!m) {
+		CHECK(0, "calloc");
+		return;
+	}
+	metrics_format(m, &q, buf, sizeof(buf));
+	CHECK(strstr(buf, "relayguard_self_audit_runs_total 0\n") != NULL, "runs before any");
+	CHECK(strstr(buf, "relayguard_self_audit_last_run_timestamp_seconds 0\n") != NULL,
+	      "last run before any");
+	CHECK(strstr(buf, "# TYPE relayguard_self_audit_open gauge\n") != NULL &&
+		  strstr(buf, "relayguard_self_audit_open{") == NULL,
+	      "no listener gauge before a run");
+	m->self_audit_runs = 3;
+	m->self_audit_last_run = 1700000000;
+	m->n_self_audit = 2;
+	snprintf(m->self_audit[0].listener, sizeof(m->self_audit[0].listener), "0.0.0.0:25");
+	snprintf(m->self_audit[1].listener, sizeof(m->self_audit[1].listener), "[::1]:587");
+	m->self_audit[1].open = 1;
+	metrics_format(m, &q, buf, sizeof(buf));
+	CHECK(strstr(buf, "relayguard_self_audit_runs_total 3\n") != NULL, "runs");
+	CHECK(strstr(buf, "relayguard_self_audit_last_run_timestamp_seconds 1700000000\n") != NULL,
+	      "last run");
+	CHECK(strstr(buf, "relayguard_self_audit_open{listener=\"0.0.0.0:25\"} 0\n") != NULL &&
+		  strstr(buf, "relayguard_self_audit_open{listener=\"[::1]:587\"} 1\n") != NULL,
+	      "per listener:\n%s", buf);
+	free(m);
+}
+
 int main(void)
 {
+	test_self_audit();
 	test_escape();
 	test_rule_table();
 	test_format();

@@ -55,6 +55,10 @@ static void collect(void *arg, const struct audit_finding *f)
 }
 
 #define BASE "listen 192.0.2.25:25\nlocal-domain example.org\nmailbox postmaster\n"
+/* BASE without its listener: the next line written is line 3 */
+#define BASE_NL "local-domain example.org\nmailbox postmaster\n"
+/* the files are not read by conf_parse: only their presence counts for the audit */
+#define CERT "tls-certificate /etc/relayguard/cert.pem\ntls-key /etc/relayguard/key.pem\n"
 
 /* Is a battery sender one of the server's own (BASE: example.org, or the listener's literal
  * [192.0.2.25])? The postmaster rule refuses those at MAIL from an untrusted client. */
@@ -89,19 +93,33 @@ static size_t relayable(int trusted_client)
 static const struct {
 	const char *name, *text;
 	size_t errors, relay_clients,
-	    warnings;	    /* errors besides the relayed tests; outside
-			       clients (v4, v6) that relay each relayable test */
-	const char *expect; /* a substring of the findings, NULL when clean */
-	size_t trusted;	    /* of the relay_clients, those inside a trusted-network: the
-			       postmaster rule does not stop their forged local senders */
+	    warnings;		       /* errors besides the relayed tests; outside
+					  clients (v4, v6) that relay each relayable test */
+	const char *expect;	       /* a substring of the findings, NULL when clean */
+	size_t trusted;		       /* of the relay_clients, those inside a trusted-network: the
+					  postmaster rule does not stop their forged local senders */
+	const char *expect2, *expect3; /* more findings ("W FILE:LINE: what"), or NULL */
 } corpus[] = {
     /* correct configurations: nothing to report */
     {"closed defaults", BASE "trusted-network 127.0.0.1 ::1\nrelay allow from trusted\n", 0, 0, 0,
      NULL},
+    /* a correct backup MX still gets the backscatter warning: policy checks recipients only in
+       local domains, so nothing can tell it which addresses of the relay domain exist */
     {"backup MX for one domain", BASE "relay allow from any to backup.example id backup-mx\n", 0, 0,
-     0, NULL},
+     1,
+     "W backup-mx: relay domain backup.example has no recipient check: every address in it is "
+     "accepted"},
     {"submission-only relay",
-     BASE "listen 192.0.2.25:587 role submission\nrelay allow from authenticated\n", 0, 0, 0, NULL},
+     BASE CERT "listen 192.0.2.25:587 role submission\nrelay allow from authenticated\n", 0, 0, 0,
+     NULL},
+    {"submission-only, no port 25",
+     BASE_NL CERT "listen 192.0.2.25:587 role submission\nlisten 192.0.2.25:465 role submission "
+		  "tls implicit\nrelay allow from authenticated id users\n",
+     0, 0, 0, NULL},
+    {"every interface, private trusted networks",
+     BASE_NL "listen 0.0.0.0:25\nlisten [::]:25\ntrusted-network 127.0.0.1 ::1 10.1.0.0/16 "
+	     "192.168.7.0/24 fd00:7::/48\nrelay allow from trusted\n",
+     0, 0, 0, NULL},
     {"office network",
      BASE "trusted-network 198.51.100.0/24 2001:db8:5::/48\nrelay allow from trusted\n", 0, 0, 0,
      NULL},
@@ -132,7 +150,54 @@ static const struct {
     {"metrics on a public IPv6 address", BASE "metrics-listen [2001:db8::25]:9100\n", 0, 0, 1,
      "it is unauthenticated HTTP"},
     {"allow any IPv6 to a domain list", BASE "relay allow from ::/0 to relay-test.example id v6\n",
-     1, 2, 0, "relay test external-to-external"},
+     1, 2, 1, "relay test external-to-external", 0,
+     "W v6: relay domain relay-test.example has no recipient check"},
+    /* AUTH on port 25 without TLS: never offered (no certificate), and on the MX role */
+    {"AUTH on 25 without TLS",
+     BASE_NL "listen 192.0.2.25:25 auth yes\nrelay allow from authenticated\n", 0, 0, 2,
+     "W c.conf:3: listen 192.0.2.25:25 offers AUTH but no tls-certificate is configured: AUTH is "
+     "offered only under TLS, so nobody can log in\n",
+     0,
+     "W c.conf:3: listen 192.0.2.25:25 has 'auth yes' on the MX role (role smtp): it invites "
+     "password guessing on port 25"},
+    {"AUTH on 25 with TLS",
+     BASE_NL CERT "listen 192.0.2.25:25 auth yes\nrelay allow from authenticated\n", 0, 0, 1,
+     "W c.conf:5: listen 192.0.2.25:25 has 'auth yes' on the MX role"},
+    {"submission without a certificate",
+     BASE "listen 192.0.2.25:587 role submission\nrelay allow from authenticated\n", 1, 0, 0,
+     "E c.conf:4: listen 192.0.2.25:587 offers AUTH but no tls-certificate is configured: AUTH is "
+     "offered only under TLS, so nobody can log in and every MAIL gets 530"},
+    {"submission without a relay rule for its users",
+     BASE CERT "listen 192.0.2.25:587 role submission\n", 0, 0, 1,
+     "W c.conf:6: listen 192.0.2.25:587 is a submission listener, but no relay rule lets an "
+     "authenticated client send to other domains: users cannot send out"},
+    {"relay for authenticated clients, no listener offers AUTH",
+     BASE "relay allow from authenticated id users\n", 0, 0, 1,
+     "W users: 'relay allow from authenticated' but no listener offers AUTH"},
+    {"every interface, a public trusted network",
+     BASE_NL "listen 0.0.0.0:25\ntrusted-network 127.0.0.1\ntrusted-network 198.51.100.0/24\n"
+	     "relay allow from trusted\n",
+     0, 0, 1,
+     "W c.conf:5: listen 0.0.0.0:25 (c.conf:3) is on every interface and trusted-network "
+     "198.51.100.0/24 (c.conf:5) is neither loopback nor private"},
+    {"every IPv6 interface, a public trusted network",
+     BASE_NL "listen [::]:25\ntrusted-network ::1 2001:db8:5::/48\nrelay allow from trusted\n", 0,
+     0, 1,
+     "W c.conf:4: listen [::]:25 (c.conf:3) is on every interface and trusted-network "
+     "2001:db8:5::/48 (c.conf:4)"},
+    /* "an alias table that forwards outside": the mailbox table cannot forward (a mailbox is a
+       Maildir), so the closest real mistake is forwarding a whole alias domain to an outside
+       host, which accepts every address in it: the backscatter of a relay domain */
+    {"alias domain forwarded outside",
+     BASE "relay allow from any to alias.example id aliases\nroute alias.example via "
+	  "198.51.100.9\n",
+     0, 0, 1, "W aliases: relay domain alias.example has no recipient check"},
+    {"relay rule for a local domain", BASE "relay allow from any to example.org id mine\n", 0, 0, 1,
+     "W mine: 'to example.org' never applies: example.org is a local-domain"},
+    {"deny before the allow it shadows",
+     BASE "trusted-network 10.1.0.0/16\nrelay deny from any id stop\nrelay allow from trusted "
+	  "id lan\n",
+     0, 0, 1, "W lan: this allow never matches: deny rule stop comes first and covers it"},
 };
 
 static void test_corpus(void)
@@ -156,9 +221,11 @@ static void test_corpus(void)
 		CHECK(t.errors == want && t.warnings == corpus[i].warnings,
 		      "%s: %zu errors %zu warnings, want %zu/%zu\n%s", corpus[i].name, t.errors,
 		      t.warnings, want, corpus[i].warnings, t.text);
-		if (corpus[i].expect)
-			CHECK(strstr(t.text, corpus[i].expect) != NULL, "%s: want \"%s\" in\n%s",
-			      corpus[i].name, corpus[i].expect, t.text);
+		const char *expect[] = {corpus[i].expect, corpus[i].expect2, corpus[i].expect3};
+		for (size_t e = 0; e < 3; e++)
+			if (expect[e])
+				CHECK(strstr(t.text, expect[e]) != NULL, "%s: want \"%s\" in\n%s",
+				      corpus[i].name, expect[e], t.text);
 		conf_free(c);
 	}
 }
