@@ -19,7 +19,7 @@ struct event_base;
 #define DNSBL_TXT_MAX 200   /* a TXT reason as it may appear in a reply (cleaned, cut) */
 #define DNSBL_TTL_MIN 60    /* cached answers live at least this long (s) ... */
 #define DNSBL_TTL_MAX 3600  /* ... and at most this long */
-#define DNSBL_REPLY_MAX 512 /* the SMTP reply line (RFC 5321 4.5.3.1.5) */
+#define DNSBL_REPLY_MAX 511 /* a reply line: 510 octets + CRLF (RFC 5321 4.5.3.1.5), + NUL */
 #define DNSBL_RULE_MAX 264  /* "dnsbl:" + a zone */
 #define DNSBL_NAME_MAX 256  /* a query name: 64 nibble octets + a zone of at most 200 */
 

@@ -20,8 +20,8 @@ import pytest
 from conftest import BASE_CONF, BIN, DEAD_DNS, free_port, Raw
 from dnsserver import DnsServer, free_udp_port
 from smtp_helpers import expect
-from test_auth import PASSWORD, Tls, add_user, plain
-from tls_helpers import client_context, make_cert
+from test_auth import PASSWORD, add_user, plain
+from tls_helpers import TlsLines, client_context, make_cert
 
 RBLDNSD = "/usr/sbin/rbldnsd"
 
@@ -201,7 +201,7 @@ def test_authenticated_client_never_rejected(make_server, lists, raw, tmp_path):
         expect(r.reply(), 220)
         expect(r.cmd("EHLO client.test"), 250)
         expect(r.cmd("STARTTLS"), 220)
-        c = Tls(client_context().wrap_socket(r.sock))
+        c = TlsLines(client_context().wrap_socket(r.sock))
         expect(c.cmd("EHLO client.test"), 250)
         # before AUTH the listed client is refused ...
         expect(c.cmd("MAIL FROM:<someone@outside.test>"), 250)
@@ -251,7 +251,6 @@ def test_tag_action_adds_header(make_server, lists, raw):
 
 def test_ipv6_client_listed(make_server, lists, raw):
     try:
-        socket.create_connection
         s = socket.socket(socket.AF_INET6)
         s.bind(("::1", 0))
         s.close()

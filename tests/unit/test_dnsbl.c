@@ -171,6 +171,21 @@ static void test_score(void)
 	o[1].state = DNSBL_S_PENDING;
 	dnsbl_score(o, 3, 1, CONF_DNSBL_REJECT, "192.0.2.1", &v);
 	CHECK(!v.acts && v.score == 0, "error + pending: %d", v.score);
+	/* many long zones and a long reason: the reply stays one line of at most 512 octets */
+	char zones[3][201];
+	struct conf_dnsbl big[3];
+	struct dnsbl_outcome ob[3];
+	memset(ob, 0, sizeof(ob));
+	for (int i = 0; i < 3; i++) {
+		memset(zones[i], 'a' + i, 200);
+		zones[i][200] = '\0';
+		big[i] = list_of(zones[i], 1);
+		ob[i] = (struct dnsbl_outcome){
+		    .list = &big[i], .state = DNSBL_S_DONE, .answer = DNSBL_LISTED};
+		memset(ob[i].txt, 'r', DNSBL_TXT_MAX - 1);
+	}
+	dnsbl_score(ob, 3, 1, CONF_DNSBL_REJECT, "2001:db8::1", &v);
+	CHECK(v.acts && strlen(v.reply) + 2 <= 512, "reply length %zu", strlen(v.reply));
 	/* only allow-lists list: never acts, whatever the threshold */
 	o[0].answer = DNSBL_NOT_LISTED;
 	o[2].answer = DNSBL_LISTED;
