@@ -69,6 +69,7 @@ static int do_state_dir(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
+static int do_relay_recipient(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
 static int do_self_audit(struct parser *p, const struct stmt *s);
 static int do_self_audit_source(struct parser *p, const struct stmt *s);
@@ -103,6 +104,7 @@ static const struct directive directives[] = {
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
+    {"relay-recipient", "ADDRESS...", 1, UNLIMITED, MANY, do_relay_recipient},
     {"user", "NAME", 1, 1, ONCE, do_user},
     {"self-audit", "INTERVAL|off", 1, 1, ONCE, do_self_audit},
     {"self-audit-source", "ADDR [ADDR]", 1, 2, ONCE, do_self_audit_source},
@@ -788,20 +790,21 @@ static int login_valid(const char *s)
 	return 1;
 }
 
-/* "local@domain" or "@domain" into its stored form: local part lower-case, domain
- * normalised like a local-domain. */
-static int grant_sender(struct parser *p, const struct lex_token *t, char *out, size_t outlen)
+/* "local@domain" (or "@domain" when allow_domain) into its stored form: local part
+ * lower-case, domain normalised like a local-domain. what names the directive in errors. */
+static int stored_address(struct parser *p, const struct lex_token *t, int allow_domain,
+			  const char *what, char *out, size_t outlen)
 {
 	const char *at = strchr(t->text, '@');
 	char domain[256];
 	size_t n = at ? (size_t)(at - t->text) : 0;
-	if (!at)
-		return error_tok(p, t, "sender-grant expects an address or @DOMAIN, not '%s'",
-				 show(t->text).s);
+	if (!at || (n == 0 && !allow_domain))
+		return error_tok(p, t, "%s expects an address%s, not '%s'", what,
+				 allow_domain ? " or @DOMAIN" : "", show(t->text).s);
 	if (n > 64 || (n > 0 && !dot_atom_valid(t->text, n)))
-		return error_tok(p, t, "invalid local part in sender-grant '%s'", show(t->text).s);
+		return error_tok(p, t, "invalid local part in %s '%s'", what, show(t->text).s);
 	if (util_domain_normalise(at + 1, domain, sizeof(domain)) < 0)
-		return error_tok(p, t, "invalid domain in sender-grant '%s'", show(t->text).s);
+		return error_tok(p, t, "invalid domain in %s '%s'", what, show(t->text).s);
 	snprintf(out, outlen, "%.*s@%s", (int)n, t->text, domain);
 	util_str_lower(out);
 	return 0;
@@ -827,11 +830,31 @@ static int do_sender_grant(struct parser *p, const struct stmt *s)
 	util_str_lower(g->login);
 	for (size_t i = 1; i < s->n; i++) {
 		char sender[64 + 1 + 256];
-		if (grant_sender(p, &s->arg[i], sender, sizeof(sender)) < 0)
+		if (stored_address(p, &s->arg[i], 1, "sender-grant", sender, sizeof(sender)) < 0)
 			return -1;
 		if (!(g->senders[g->n_senders] = strdup(sender)))
 			return oom(p);
 		g->n_senders++;
+	}
+	return 0;
+}
+
+/* relay-recipient ADDRESS...: the valid recipients of a relay domain (a backup MX): once a
+ * domain has one, RCPT to any other address in it is refused (no backscatter). */
+static int do_relay_recipient(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		char addr[64 + 1 + 256];
+		if (stored_address(p, &s->arg[i], 0, "relay-recipient", addr, sizeof(addr)) < 0)
+			return -1;
+		char **a = append_slot(c->relay_recipients, c->n_relay_recipients, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->relay_recipients = a;
+		if (!(a[c->n_relay_recipients] = strdup(addr)))
+			return oom(p);
+		c->n_relay_recipients++;
 	}
 	return 0;
 }
@@ -1582,6 +1605,9 @@ void conf_free(struct conf *c)
 		free(c->sender_grants[i].senders);
 		free(c->sender_grants[i].login);
 	}
+	for (size_t i = 0; i < c->n_relay_recipients; i++)
+		free(c->relay_recipients[i]);
+	free(c->relay_recipients);
 	free(c->sender_grants);
 	free(c->run_user);
 	free(c->path);

@@ -184,6 +184,10 @@ struct conf {
 	 * loopback listener the first of 127.0.0.2..254 outside every trusted network and relay
 	 * rule; else the listener's own address, if it is outside them) */
 	char *self_audit_source4, *self_audit_source6;
+	/* relay-recipient ADDRESS...: "local@domain" (local lower-case, domain normalised), the
+	 * valid recipients of relay domains; a domain without any accepts every address */
+	char **relay_recipients;
+	size_t n_relay_recipients;
 };
 
 #define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
