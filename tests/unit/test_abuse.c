@@ -62,8 +62,8 @@ static void test_sender(void)
 	    {"<PRVS=0123ABCDEF=Alice@example.org>", "alice@example.org", "BATV upper-case"},
 	    {"<msprvs1=17abcDEF=bounces-42@example.org>", "bounces-42@example.org", "msprvs1"},
 	    {"<prvs=1234567890=alice+x@example.org>", "alice@example.org", "BATV and +ext"},
-	    {"<SRS0=HHH+=TT=example.com=alice@fwd.example>", "srs0=hhh+=tt=example.com=alice@fwd.example",
-	     "SRS left alone (its hash may hold +)"},
+	    {"<SRS0=HHH+=TT=example.com=alice@fwd.example>",
+	     "srs0=hhh+=tt=example.com=alice@fwd.example", "SRS left alone (its hash may hold +)"},
 	    {"<>", "", "null sender"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -96,14 +96,14 @@ static void test_decide(void)
 		int defer;
 		unsigned retry_in, ttl;
 	} cases[] = {
-	    {0, 1000, GREYLIST_NEW, 1, 300, 300 + 2 * 86400},	      /* first try */
-	    {1, 1000, GREYLIST_EARLY, 1, 300, 0},		      /* at once again */
-	    {1, 1299, GREYLIST_EARLY, 1, 1, 0},			      /* 1 s too early */
-	    {1, 1300, GREYLIST_PASS, 0, 0, 36 * 86400},		      /* at the delay */
-	    {1, 1300 + 2 * 86400, GREYLIST_PASS, 0, 0, 36 * 86400},  /* end of the window */
+	    {0, 1000, GREYLIST_NEW, 1, 300, 300 + 2 * 86400},		  /* first try */
+	    {1, 1000, GREYLIST_EARLY, 1, 300, 0},			  /* at once again */
+	    {1, 1299, GREYLIST_EARLY, 1, 1, 0},				  /* 1 s too early */
+	    {1, 1300, GREYLIST_PASS, 0, 0, 36 * 86400},			  /* at the delay */
+	    {1, 1300 + 2 * 86400, GREYLIST_PASS, 0, 0, 36 * 86400},	  /* end of the window */
 	    {1, 1301 + 2 * 86400, GREYLIST_NEW, 1, 300, 300 + 2 * 86400}, /* after it */
-	    {1, 999, GREYLIST_NEW, 1, 300, 300 + 2 * 86400},	      /* clock went back */
-	    {2, 5000000, GREYLIST_KNOWN, 0, 0, 36 * 86400},	      /* passed before */
+	    {1, 999, GREYLIST_NEW, 1, 300, 300 + 2 * 86400},		  /* clock went back */
+	    {2, 5000000, GREYLIST_KNOWN, 0, 0, 36 * 86400},		  /* passed before */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct greylist_record *r = cases[i].rec == 0   ? NULL
@@ -222,17 +222,20 @@ static void test_sqlite_round_trip(void)
 
 static void test_conf(void)
 {
-	static const char ok[] = "listen 127.0.0.1:25\nabuse-store redis unix:/run/r.sock prefix p:\n"
-				 "greylist on\ngreylist-delay 2m\ngreylist-window 1d\n"
-				 "greylist-lifetime 10d\ngreylist-auto-whitelist 0\n"
-				 "greylist-netmask 32 48\nclock-offset 1h\n";
+	static const char ok[] =
+	    "listen 127.0.0.1:25\nabuse-store redis unix:/run/r.sock prefix p:\n"
+	    "greylist on\ngreylist-delay 2m\ngreylist-window 1d\n"
+	    "greylist-lifetime 10d\ngreylist-auto-whitelist 0\n"
+	    "greylist-netmask 32 48\nclock-offset 1h\n";
 	struct conf *c = NULL;
 	char err[256];
 	CHECK(conf_parse(ok, strlen(ok), "t", &c, err, sizeof(err)) == 0, err);
 	if (c) {
-		CHECK(c->greylist.enabled && c->greylist.delay == 120 && c->greylist.window == 86400,
+		CHECK(c->greylist.enabled && c->greylist.delay == 120 &&
+			  c->greylist.window == 86400,
 		      "greylist values");
-		CHECK(c->greylist.lifetime == 864000 && c->greylist.auto_whitelist == 0, "lifetime");
+		CHECK(c->greylist.lifetime == 864000 && c->greylist.auto_whitelist == 0,
+		      "lifetime");
 		CHECK(c->greylist.netmask4 == 32 && c->greylist.netmask6 == 48, "netmask");
 		CHECK(c->clock_offset == 3600, "clock-offset");
 		CHECK_STR(c->abuse_store.text, "redis unix:/run/r.sock prefix p:", "store text");
@@ -244,13 +247,14 @@ static void test_conf(void)
 		CHECK(!c->greylist.enabled && c->greylist.delay == 300 &&
 			  c->greylist.auto_whitelist == 5 && c->greylist.netmask4 == 24,
 		      "defaults");
-		CHECK_STR(c->abuse_store.text, "sqlite " CONF_DEFAULT_ABUSE_DATABASE, "default store");
+		CHECK_STR(c->abuse_store.text, "sqlite " CONF_DEFAULT_ABUSE_DATABASE,
+			  "default store");
 		conf_free(c);
 	}
 	static const char *const bad[] = {
-	    "greylist maybe\n",	     "greylist-delay 0\n",
-	    "greylist-netmask 33 64\n",   "abuse-store redis nohost\n",
-	    "abuse-store sqlite a b\n",   "abuse-store redis 127.0.0.1:6379 prefix\n",
+	    "greylist maybe\n",		 "greylist-delay 0\n",
+	    "greylist-netmask 33 64\n",	 "abuse-store redis nohost\n",
+	    "abuse-store sqlite a b\n",	 "abuse-store redis 127.0.0.1:6379 prefix\n",
 	    "abuse-store memcached x\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
