@@ -4,6 +4,8 @@
  * so no two threads ever share a statement's bind/step/reset sequence. */
 #include "auth.h"
 
+#include "../util/util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -33,7 +35,8 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS users ("
 				 " updated INTEGER NOT NULL);"
 				 "PRAGMA user_version = 1;"; /* STORE_SCHEMA_VERSION */
 
-/* mkdir -p of path's directory (each missing level 0700). 0 or -1 with errno. */
+/* mkdir -p of path's directory: the store's own directory 0700 (its -wal and -shm live there
+ * too), the levels above it 0755. 0 or -1 with errno. */
 static int make_parent_dirs(const char *path)
 {
 	char dir[PATH_MAX];
@@ -45,15 +48,7 @@ static int make_parent_dirs(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	return util_mkdirs(dir, 0700);
 }
 
 /* A file root creates belongs to the owner of its directory (/var/lib/relayguard, the server's

@@ -53,25 +53,6 @@ void changelog_who_self(struct changelog_who *w)
 	changelog_who_uid(w, (long)getuid(), getenv("SUDO_USER"));
 }
 
-/* mkdir -p with mode for the directories it makes. */
-static int make_dirs(const char *path, mode_t mode)
-{
-	char p[1024];
-	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int changelog_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -338,7 +319,7 @@ int changelog_append(const char *state_dir, const struct changelog_entry *e, uns
 	}
 	snprintf(logpath, sizeof(logpath), "%s/" CHANGELOG_FILE, state_dir);
 	changelog_sha256_hex(e->text, e->text_len, sha);
-	if ((rc = make_dirs(cfgdir, 0700)) < 0 ||
+	if ((rc = util_mkdirs(cfgdir, 0700) < 0 ? -errno : 0) < 0 ||
 	    (rc = keep_config(cfgdir, sha, e->text, e->text_len)) < 0) {
 		snprintf(err, errlen, "%s: cannot keep the config: %s", cfgdir, strerror(-rc));
 		return -1;

@@ -745,23 +745,31 @@ static int do_mailbox(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* Parse t as a CIDR and append it to *arr (length *n). 0, or -1 with the error set. */
+static int append_cidr(struct parser *p, const struct lex_token *t, struct cidr **arr, size_t *n)
+{
+	struct cidr net;
+	if (cidr_parse(t->text, &net) < 0)
+		return error_tok(p, t, "invalid CIDR '%s'", show(t->text).s);
+	struct cidr *a = append_slot(*arr, *n, sizeof(*a));
+	if (!a)
+		return oom(p);
+	*arr = a;
+	a[(*n)++] = net;
+	return 0;
+}
+
 static int do_trusted(struct parser *p, const struct stmt *s)
 {
 	struct conf *c = p->c;
 	for (size_t i = 0; i < s->n; i++) {
-		struct cidr net;
-		if (cidr_parse(s->arg[i].text, &net) < 0)
-			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
-					 show(s->arg[i].text).s);
 		unsigned *l = append_slot(c->trusted_lines, c->n_trusted, sizeof(*l));
-		if (l)
-			c->trusted_lines = l;
-		struct cidr *a = l ? append_slot(c->trusted, c->n_trusted, sizeof(*a)) : NULL;
-		if (!a)
+		if (!l)
 			return oom(p);
-		c->trusted = a;
+		c->trusted_lines = l;
 		l[c->n_trusted] = s->arg[i].line;
-		a[c->n_trusted++] = net;
+		if (append_cidr(p, &s->arg[i], &c->trusted, &c->n_trusted) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -769,18 +777,9 @@ static int do_trusted(struct parser *p, const struct stmt *s)
 /* auth-allowlist CIDR...: addresses never blocked for failed AUTH (like trusted networks). */
 static int do_auth_allowlist(struct parser *p, const struct stmt *s)
 {
-	struct conf *c = p->c;
-	for (size_t i = 0; i < s->n; i++) {
-		struct cidr net;
-		if (cidr_parse(s->arg[i].text, &net) < 0)
-			return error_tok(p, &s->arg[i], "invalid CIDR '%s'",
-					 show(s->arg[i].text).s);
-		struct cidr *a = append_slot(c->auth_allowlist, c->n_auth_allowlist, sizeof(*a));
-		if (!a)
-			return oom(p);
-		c->auth_allowlist = a;
-		a[c->n_auth_allowlist++] = net;
-	}
+	for (size_t i = 0; i < s->n; i++)
+		if (append_cidr(p, &s->arg[i], &p->c->auth_allowlist, &p->c->n_auth_allowlist) < 0)
+			return -1;
 	return 0;
 }
 

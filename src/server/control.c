@@ -350,7 +350,7 @@ static void control_accept_cb(struct evconnlistener *ev, evutil_socket_t fd, str
 
 /* ---- the socket file ---- */
 
-/* mkdir -p of the directories above path, each new one 0700. */
+/* mkdir -p of the socket's directory (0700; the levels above it 0755). */
 static int make_parents(const char *path, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -358,16 +358,15 @@ static int make_parents(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "control-socket %s: path too long", path);
 		return -1;
 	}
-	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "control-socket %s: cannot create %s: %s", path, dir,
-				 strerror(errno));
-			return -1;
-		}
-		*p = '/';
-	}
-	return 0;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (util_mkdirs(dir, 0700) == 0)
+		return 0;
+	snprintf(err, errlen, "control-socket %s: cannot create %s: %s", path, dir,
+		 strerror(errno));
+	return -1;
 }
 
 /* A socket file left at path: remove it if nothing answers there (a crashed server's), refuse

@@ -1,7 +1,10 @@
-/* io.c — writes that finish: short writes and EINTR are retried. */
+/* io.c — writes that finish (short writes and EINTR are retried), and mkdir -p. */
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int util_write_all(int fd, const void *buf, size_t len, long long off)
@@ -19,4 +22,22 @@ int util_write_all(int fd, const void *buf, size_t len, long long off)
 			off += n;
 	}
 	return 0;
+}
+
+int util_mkdirs(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(p))
+		return errno = n ? ENAMETOOLONG : ENOENT, -1;
+	memcpy(p, dir, n + 1);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/' || s[-1] == '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
 }

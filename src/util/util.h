@@ -3,6 +3,7 @@
 #define RG_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +54,10 @@ void util_sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
 /* Write all len bytes to fd, at offset off (pwrite), or at the file position when off < 0.
  * Retries short writes and EINTR. Returns 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len, long long off);
+
+/* mkdir -p dir: every missing directory above it is made 0755 (so that a service user may
+ * search it), dir itself, if missing, with mode (e.g. 0700). 0, or -1 with errno. */
+int util_mkdirs(const char *dir, mode_t mode);
 
 /* Logging: one line per event, "ts level msg key=value ..." on stderr.
  * fields is a printf format of the key=value part (may be NULL). Values containing spaces or

@@ -6,6 +6,7 @@ import os
 import pathlib
 import re
 import signal
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -52,7 +53,13 @@ def pytest_configure(config):
         assert st.st_uid == 0 and not st.st_mode & 0o022, "%s must be root's, not writable by others" % TEST_ROOT
         os.chmod(TEST_ROOT, 0o711)
         checkout = hashlib.sha256(str(pathlib.Path(__file__).resolve().parents[2]).encode())
-        config.option.basetemp = str(TEST_ROOT / checkout.hexdigest()[:16])
+        prefix = checkout.hexdigest()[:16] + "-"
+        # one base per session (two runs from one checkout, e.g. `make test` and `make asan`,
+        # must not empty each other's directories); bases of this checkout older than an hour go
+        for old in TEST_ROOT.glob(prefix + "*"):
+            if time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old, ignore_errors=True)
+        config.option.basetemp = tempfile.mkdtemp(prefix=prefix, dir=TEST_ROOT)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import BIN, free_port, Raw
 from smtp_helpers import wait_log
-from tls_helpers import client_context, make_cert
+from tls_helpers import TlsLines, client_context, make_cert
 
 PASSWORD = "s3cret pass"
 
@@ -55,36 +55,6 @@ def auth_server(make_server, tmp_path):
     return srv
 
 
-class Tls:
-    """Line-by-line SMTP over a TLS socket."""
-
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise EOFError(self.buf)
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if line[3:4] != b"-":
-                return int(line[:3]), "\n".join(lines)
-
-    def cmd(self, line):
-        self.sock.sendall(line.encode() + b"\r\n")
-        return self.reply()
-
-    def closed(self):
-        try:
-            return self.sock.recv(1) == b""
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-
-
 def connect(port, source="127.0.0.2", max_version=None):
     """EHLO, STARTTLS, EHLO again: a session ready for AUTH; returns (conn, ehlo text)."""
     raw = Raw(port, source=source)
@@ -92,7 +62,7 @@ def connect(port, source="127.0.0.2", max_version=None):
     assert raw.cmd("EHLO client.test")[0] == 250
     code, _ = raw.cmd("STARTTLS")
     assert code == 220
-    c = Tls(client_context(max_version).wrap_socket(raw.sock))
+    c = TlsLines(client_context(max_version).wrap_socket(raw.sock))
     code, text = c.cmd("EHLO client.test")
     assert code == 250
     return c, text

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import BIN, free_port
-from tls_helpers import client_context, make_cert
+from tls_helpers import TlsLines, client_context, make_cert
 
 
 def fingerprint_of_file(crt):
@@ -42,30 +42,6 @@ def start_tls(raw, ctx=None):
     assert code == 220 and "2.0.0" in text, text
     assert raw.buf == b""
     return (ctx or client_context()).wrap_socket(raw.sock)
-
-
-class TlsLines:
-    """Commands and replies over a TLS socket (one reply per command)."""
-
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise EOFError(self.buf)
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if line[3:4] != b"-":
-                return int(line[:3]), "\n".join(lines)
-
-    def cmd(self, line):
-        self.sock.sendall(line.encode() + b"\r\n")
-        return self.reply()
 
 
 def s_client(port, *args, data=b"EHLO again\nQUIT\n"):

@@ -32,3 +32,33 @@ def client_context(max_version=None):
     if max_version:
         ctx.maximum_version = max_version
     return ctx
+
+
+class TlsLines:
+    """Commands and replies over a TLS socket (one reply per command)."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def reply(self):
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError(self.buf)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    def cmd(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True

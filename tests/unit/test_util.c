@@ -2,8 +2,13 @@
 #include "util/util.h"
 #include "check.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_sizes(void)
 {
@@ -209,6 +214,41 @@ static void test_json_escape(void)
 	CHECK(n == 0 && used == 0, "json outlen 0");
 }
 
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+/* util_mkdirs: missing levels 0755 (a service user can search them), the leaf its own mode. */
+static void test_mkdirs(void)
+{
+	char base[] = "/tmp/rg-mkdirs-XXXXXX", leaf[128], mid[128];
+	CHECK(mkdtemp(base) != NULL, "mkdirs");
+	snprintf(mid, sizeof(mid), "%s/a/b", base);
+	snprintf(leaf, sizeof(leaf), "%s/a/b/c", base);
+	mode_t old = umask(0);
+	CHECK(util_mkdirs(leaf, 0700) == 0, "mkdirs");
+	CHECK(mode_of(leaf) == 0700, "mkdirs");
+	CHECK(mode_of(mid) == 0755, "mkdirs");
+	CHECK(util_mkdirs(leaf, 0700) == 0, "mkdirs"); /* exists: fine */
+	char file[160];
+	snprintf(file, sizeof(file), "%s/f", base);
+	FILE *f = fopen(file, "w");
+	CHECK(f != NULL, "mkdirs");
+	if (f)
+		fclose(f);
+	snprintf(leaf, sizeof(leaf), "%s/f/x", base);
+	CHECK(util_mkdirs(leaf, 0700) == -1 && errno == ENOTDIR, "mkdirs");
+	CHECK(util_mkdirs("", 0700) == -1, "mkdirs");
+	umask(old);
+	unlink(file);
+	snprintf(leaf, sizeof(leaf), "%s/a/b/c", base);
+	rmdir(leaf), rmdir(mid);
+	snprintf(mid, sizeof(mid), "%s/a", base);
+	rmdir(mid), rmdir(base);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -217,5 +257,6 @@ int main(void)
 	test_log_quote();
 	test_xtext();
 	test_json_escape();
+	test_mkdirs();
 	return check_report("test_util");
 }
