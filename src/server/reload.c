@@ -59,6 +59,8 @@ static const struct restart_only {
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
      offsetof(struct conf, n_dns_servers)},
+    /* the abuse store is opened once, at start */
+    {"abuse-store", offsetof(struct conf, abuse_store.text), KEEP_STRING, 0},
 };
 
 static int same_strings(char *const *a, size_t na, char *const *b, size_t nb)

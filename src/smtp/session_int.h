@@ -25,6 +25,7 @@ enum smtp_state {
 	SMTP_STATE_STARTTLS,  /* "220 Ready to start TLS" queued; TLS starts once it is written */
 	SMTP_STATE_AUTH,      /* a 334 challenge is out: the next line is the client's response */
 	SMTP_STATE_AUTH_WAIT, /* an AUTH step on the worker, or a failure delay: input not read */
+	SMTP_STATE_RCPT_WAIT, /* a RCPT's greylist check at the abuse store: input not read */
 };
 
 /* Client lines up to this many octets are read (RFC 4954 4: AUTH lines of 12288 octets, the
@@ -69,6 +70,10 @@ struct smtp_session {
 	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
 	struct smtp_auth *auth; /* the AUTH exchange under way, or NULL */
 	unsigned auth_failures; /* failed AUTH commands in this session */
+	/* Set when a DNS allow-list (DNSWL) lists the client: greylisting never applies to it.
+	 * The hook for the DNSBL/DNSWL client (src/dnsbl, issue 6); nothing sets it yet. */
+	int dnswl_listed;
+	struct smtp_greylist *greylist; /* the RCPT's greylist check under way, or NULL */
 };
 
 /* session.c */
@@ -126,6 +131,23 @@ void smtp_auth_detach(struct smtp_session *s);
 
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);
+/* Log and count one RCPT verdict (rule ID, accept or reject). */
+void smtp_rcpt_verdict(struct smtp_session *s, const char *to, const struct policy_verdict *v);
+/* An accepted recipient: log, count, add to the envelope, reply v->reply. */
+void smtp_rcpt_accept(struct smtp_session *s, const char *to, const struct policy_verdict *v,
+		      unsigned notify, const char *orcpt, int utf8);
+
+/* greylist.c: greylisting at RCPT (RFC 6647) */
+/* Greylisting is on, the store is open, and the session is not exempt (authenticated,
+ * trusted network, DNSWL-listed). */
+int smtp_greylist_applies(const struct smtp_session *s);
+/* Check the triplet; the session waits (SMTP_STATE_RCPT_WAIT) and the answer — 451, or the
+ * accept of v — comes from the store's callback. 0, or -1 when the check could not start
+ * (the caller accepts: greylisting fails open). */
+int smtp_greylist_start(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
+/* The session is being freed: a check under way finishes on its own. */
+void smtp_greylist_detach(struct smtp_session *s);
 
 /* data.c (session side) */
 void smtp_data_begin(struct smtp_session *s);
