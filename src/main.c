@@ -1,5 +1,6 @@
 /* main.c — subcommand dispatch only. */
 #include "auth/auth.h"
+#include "abuse/abuse.h"
 #include "changelog/changelog.h"
 #include "probe/probe.h"
 #include "server/control.h"
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 		"                                           SMTP AUTH users (SCRAM keys, never "
 		"passwords)\n"
 		"       relayguard changelog [-c FILE] [--json] [-n N] [--diff ID] [--verify]\n"
+		"       relayguard abuse list|show IP|unban IP [-c FILE] [--json]\n"
 		"                                           the recorded history of the "
 		"configuration\n"
 		"       relayguard help\n"
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (!strcmp(argv[1], "changelog"))
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "abuse"))
+		return abuse_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
 	if (!strcmp(argv[1], "audit-now") && (path = conf_arg(argc, argv, 2)))

@@ -35,22 +35,6 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS users ("
 				 " updated INTEGER NOT NULL);"
 				 "PRAGMA user_version = 1;"; /* STORE_SCHEMA_VERSION */
 
-/* mkdir -p of path's directory: the store's own directory 0700 (its -wal and -shm live there
- * too), the levels above it 0755. 0 or -1 with errno. */
-static int make_parent_dirs(const char *path)
-{
-	char dir[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(dir))
-		return errno = ENAMETOOLONG, -1;
-	memcpy(dir, path, n + 1);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	return util_mkdirs(dir, 0700);
-}
-
 /* A file root creates belongs to the owner of its directory (/var/lib/relayguard, the server's
  * user): `sudo relayguard user add` must not make a store the server cannot read. SQLite gives
  * its -wal and -shm files the owner of the database file in turn. */
@@ -74,7 +58,7 @@ static int give_to_dir_owner(int fd, const char *path)
  * umask), and it gives its -wal and -shm files the mode of the database file. */
 static int make_db_file(const char *path, char *err, size_t errlen)
 {
-	if (make_parent_dirs(path) < 0) {
+	if (util_mkdirs_for(path, 0700) < 0) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(errno));
 		return -1;
 	}

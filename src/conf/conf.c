@@ -69,9 +69,15 @@ static int do_state_dir(struct parser *p, const struct stmt *s);
 static int do_tls_certificate(struct parser *p, const struct stmt *s);
 static int do_tls_key(struct parser *p, const struct stmt *s);
 static int do_sender_grant(struct parser *p, const struct stmt *s);
+static int do_relay_recipient(struct parser *p, const struct stmt *s);
 static int do_user(struct parser *p, const struct stmt *s);
 static int do_self_audit(struct parser *p, const struct stmt *s);
 static int do_self_audit_source(struct parser *p, const struct stmt *s);
+static int do_abuse_store(struct parser *p, const struct stmt *s);
+static int do_greylist(struct parser *p, const struct stmt *s);
+static int do_greylist_value(struct parser *p, const struct stmt *s);
+static int do_greylist_netmask(struct parser *p, const struct stmt *s);
+static int do_clock_offset(struct parser *p, const struct stmt *s);
 static int do_dnsbl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_threshold(struct parser *p, const struct stmt *s);
 static int do_dnsbl_action(struct parser *p, const struct stmt *s);
@@ -108,9 +114,19 @@ static const struct directive directives[] = {
     {"tls-certificate", "PATH", 1, 1, ONCE, do_tls_certificate},
     {"tls-key", "PATH", 1, 1, ONCE, do_tls_key},
     {"sender-grant", "LOGIN ADDRESS|@DOMAIN...", 2, UNLIMITED, MANY, do_sender_grant},
+    {"relay-recipient", "ADDRESS...", 1, UNLIMITED, MANY, do_relay_recipient},
     {"user", "NAME", 1, 1, ONCE, do_user},
     {"self-audit", "INTERVAL|off", 1, 1, ONCE, do_self_audit},
     {"self-audit-source", "ADDR [ADDR]", 1, 2, ONCE, do_self_audit_source},
+    {"abuse-store", "sqlite PATH | redis HOST:PORT|unix:PATH [prefix P]", 2, 4, ONCE,
+     do_abuse_store},
+    {"greylist", "on|off", 1, 1, ONCE, do_greylist},
+    {"greylist-delay", "DURATION", 1, 1, ONCE, do_greylist_value},
+    {"greylist-window", "DURATION", 1, 1, ONCE, do_greylist_value},
+    {"greylist-lifetime", "DURATION", 1, 1, ONCE, do_greylist_value},
+    {"greylist-auto-whitelist", "N", 1, 1, ONCE, do_greylist_value},
+    {"greylist-netmask", "V4-BITS V6-BITS", 2, 2, ONCE, do_greylist_netmask},
+    {"clock-offset", "DURATION", 1, 1, ONCE, do_clock_offset},
     {"dnsbl", "ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]", 1, 9, MANY,
      do_dnsbl},
     {"dnsbl-threshold", "N", 1, 1, ONCE, do_dnsbl_threshold},
@@ -802,20 +818,21 @@ static int login_valid(const char *s)
 	return 1;
 }
 
-/* "local@domain" or "@domain" into its stored form: local part lower-case, domain
- * normalised like a local-domain. */
-static int grant_sender(struct parser *p, const struct lex_token *t, char *out, size_t outlen)
+/* "local@domain" (or "@domain" when allow_domain) into its stored form: local part
+ * lower-case, domain normalised like a local-domain. what names the directive in errors. */
+static int stored_address(struct parser *p, const struct lex_token *t, int allow_domain,
+			  const char *what, char *out, size_t outlen)
 {
 	const char *at = strchr(t->text, '@');
 	char domain[256];
 	size_t n = at ? (size_t)(at - t->text) : 0;
-	if (!at)
-		return error_tok(p, t, "sender-grant expects an address or @DOMAIN, not '%s'",
-				 show(t->text).s);
+	if (!at || (n == 0 && !allow_domain))
+		return error_tok(p, t, "%s expects an address%s, not '%s'", what,
+				 allow_domain ? " or @DOMAIN" : "", show(t->text).s);
 	if (n > 64 || (n > 0 && !dot_atom_valid(t->text, n)))
-		return error_tok(p, t, "invalid local part in sender-grant '%s'", show(t->text).s);
+		return error_tok(p, t, "invalid local part in %s '%s'", what, show(t->text).s);
 	if (util_domain_normalise(at + 1, domain, sizeof(domain)) < 0)
-		return error_tok(p, t, "invalid domain in sender-grant '%s'", show(t->text).s);
+		return error_tok(p, t, "invalid domain in %s '%s'", what, show(t->text).s);
 	snprintf(out, outlen, "%.*s@%s", (int)n, t->text, domain);
 	util_str_lower(out);
 	return 0;
@@ -841,11 +858,31 @@ static int do_sender_grant(struct parser *p, const struct stmt *s)
 	util_str_lower(g->login);
 	for (size_t i = 1; i < s->n; i++) {
 		char sender[64 + 1 + 256];
-		if (grant_sender(p, &s->arg[i], sender, sizeof(sender)) < 0)
+		if (stored_address(p, &s->arg[i], 1, "sender-grant", sender, sizeof(sender)) < 0)
 			return -1;
 		if (!(g->senders[g->n_senders] = strdup(sender)))
 			return oom(p);
 		g->n_senders++;
+	}
+	return 0;
+}
+
+/* relay-recipient ADDRESS...: the valid recipients of a relay domain (a backup MX): once a
+ * domain has one, RCPT to any other address in it is refused (no backscatter). */
+static int do_relay_recipient(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		char addr[64 + 1 + 256];
+		if (stored_address(p, &s->arg[i], 0, "relay-recipient", addr, sizeof(addr)) < 0)
+			return -1;
+		char **a = append_slot(c->relay_recipients, c->n_relay_recipients, sizeof(*a));
+		if (!a)
+			return oom(p);
+		c->relay_recipients = a;
+		if (!(a[c->n_relay_recipients] = strdup(addr)))
+			return oom(p);
+		c->n_relay_recipients++;
 	}
 	return 0;
 }
@@ -1509,6 +1546,125 @@ static int check_whole(struct parser *p)
 	return check_tls(p);
 }
 
+/* ---- abuse controls (src/abuse) ---- */
+
+/* abuse-store sqlite PATH | redis HOST:PORT|unix:PATH [prefix P] */
+static int do_abuse_store(struct parser *p, const struct stmt *s)
+{
+	struct conf_abuse_store *a = &p->c->abuse_store;
+	const char *kind = s->arg[0].text, *where = s->arg[1].text;
+	char host[256];
+	uint16_t port = 0;
+	if (!strcmp(kind, "sqlite") && s->n == 2) {
+		if (where[0] == '\0' || strlen(where) >= PATH_MAX)
+			return error_tok(p, &s->arg[1], "invalid abuse-store path");
+		a->backend = CONF_ABUSE_SQLITE;
+		return set_str(p, &a->path, where);
+	}
+	if (strcmp(kind, "redis") != 0 || s->n == 3 ||
+	    (s->n == 4 && strcmp(s->arg[2].text, "prefix") != 0))
+		return usage(p, s, s->n > 2 ? &s->arg[2] : &s->arg[0]);
+	if (strncmp(where, "unix:", 5) == 0) {
+		if (where[5] == '\0' ||
+		    strlen(where + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return error_tok(p, &s->arg[1], "invalid Redis socket path '%s'",
+					 show(where).s);
+	} else if (conf_split_host_port(where, host, sizeof(host), &port) < 0 || port == 0) {
+		return error_tok(p, &s->arg[1],
+				 "invalid Redis address '%s' (expected HOST:PORT or unix:PATH)",
+				 show(where).s);
+	}
+	if (s->n == 4 && (s->arg[3].text[0] == '\0' || strlen(s->arg[3].text) > 64))
+		return error_tok(p, &s->arg[3], "Redis key prefix must be 1..64 characters");
+	a->backend = CONF_ABUSE_REDIS;
+	if (set_str(p, &a->redis, where) < 0)
+		return -1;
+	return s->n == 4 ? set_str(p, &a->prefix, s->arg[3].text) : 0;
+}
+
+static int abuse_store_defaults(struct parser *p)
+{
+	struct conf_abuse_store *a = &p->c->abuse_store;
+	char text[PATH_MAX + 128];
+	if (a->backend == CONF_ABUSE_SQLITE && !a->path &&
+	    set_str(p, &a->path, CONF_DEFAULT_ABUSE_DATABASE) < 0)
+		return -1;
+	if (a->backend == CONF_ABUSE_REDIS && !a->prefix &&
+	    set_str(p, &a->prefix, CONF_DEFAULT_ABUSE_PREFIX) < 0)
+		return -1;
+	if (a->backend == CONF_ABUSE_SQLITE)
+		snprintf(text, sizeof(text), "sqlite %s", a->path);
+	else
+		snprintf(text, sizeof(text), "redis %s prefix %s", a->redis, a->prefix);
+	return set_str(p, &a->text, text);
+}
+
+static int do_greylist(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+		return usage(p, s, &s->arg[0]);
+	p->c->greylist.enabled = !strcmp(v, "on");
+	return 0;
+}
+
+/* greylist-delay, -window, -lifetime, -auto-whitelist: one row each. */
+static const struct greylist_def {
+	const char *name;
+	struct num_spec spec;
+	size_t off;
+} greylist_defs[] = {
+    {"greylist-delay", {NUM_DURATION, 1, 86400, "1s..1d"}, offsetof(struct conf_greylist, delay)},
+    {"greylist-window",
+     {NUM_DURATION, 60, 30 * 86400, "1m..30d"},
+     offsetof(struct conf_greylist, window)},
+    {"greylist-lifetime",
+     {NUM_DURATION, 3600, 400 * 86400, "1h..400d"},
+     offsetof(struct conf_greylist, lifetime)},
+    {"greylist-auto-whitelist",
+     {NUM_COUNT, 0, 1000000, "0..1000000"},
+     offsetof(struct conf_greylist, auto_whitelist)},
+};
+
+static int do_greylist_value(struct parser *p, const struct stmt *s)
+{
+	for (size_t i = 0; i < sizeof(greylist_defs) / sizeof(greylist_defs[0]); i++) {
+		const struct greylist_def *d = &greylist_defs[i];
+		uint64_t v;
+		if (strcmp(d->name, s->d->name) != 0)
+			continue;
+		if (parse_value(p, &s->arg[0], &d->spec, d->name, &v) < 0)
+			return -1;
+		*(unsigned *)((char *)&p->c->greylist + d->off) = (unsigned)v;
+		return 0;
+	}
+	return usage(p, s, s->name);
+}
+
+static int do_greylist_netmask(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec v4 = {NUM_COUNT, 8, 32, "8..32"};
+	static const struct num_spec v6 = {NUM_COUNT, 16, 128, "16..128"};
+	uint64_t a, b;
+	if (parse_value(p, &s->arg[0], &v4, "greylist-netmask (IPv4)", &a) < 0 ||
+	    parse_value(p, &s->arg[1], &v6, "greylist-netmask (IPv6)", &b) < 0)
+		return -1;
+	p->c->greylist.netmask4 = (unsigned)a;
+	p->c->greylist.netmask6 = (unsigned)b;
+	return 0;
+}
+
+/* TEST ONLY: moves the abuse logic's clock forward (docs/config.md). */
+static int do_clock_offset(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_DURATION, 0, 3650 * 86400ull, "0..3650d"};
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &spec, "clock-offset", &v) < 0)
+		return -1;
+	p->c->clock_offset = (unsigned)v;
+	return 0;
+}
+
 static int set_defaults(struct parser *p)
 {
 	struct conf *c = p->c;
@@ -1524,7 +1680,7 @@ static int set_defaults(struct parser *p)
 		return -1;
 	if (!c->run_user && set_str(p, &c->run_user, CONF_DEFAULT_USER) < 0)
 		return -1;
-	return 0;
+	return abuse_store_defaults(p);
 }
 
 static struct conf *conf_new(const char *name)
@@ -1544,6 +1700,7 @@ static struct conf *conf_new(const char *name)
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
 	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
+	c->greylist = (struct conf_greylist){0, 300, 2 * 86400, 36 * 86400, 5, 24, 64};
 	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
 	c->dnsbl_action = CONF_DNSBL_REJECT;
 	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;
@@ -1765,7 +1922,14 @@ void conf_free(struct conf *c)
 		free(c->sender_grants[i].senders);
 		free(c->sender_grants[i].login);
 	}
+	for (size_t i = 0; i < c->n_relay_recipients; i++)
+		free(c->relay_recipients[i]);
+	free(c->relay_recipients);
 	free(c->sender_grants);
+	free(c->abuse_store.path);
+	free(c->abuse_store.redis);
+	free(c->abuse_store.prefix);
+	free(c->abuse_store.text);
 	free(c->run_user);
 	for (size_t i = 0; i < c->n_dnsbls; i++) {
 		free(c->dnsbls[i].zone);

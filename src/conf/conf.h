@@ -23,6 +23,11 @@
 /* user when the file names none: the account `relayguard serve` started as root becomes. */
 #define CONF_DEFAULT_USER "relayguard"
 
+/* abuse-store when the file names none (relative to the working directory, like spool). */
+#define CONF_DEFAULT_ABUSE_DATABASE "var/db/abuse.db"
+/* the Redis key prefix of abuse-store redis when none is given */
+#define CONF_DEFAULT_ABUSE_PREFIX "relayguard:"
+
 enum conf_role {
 	CONF_ROLE_SMTP,	      /* port-25 style: inbound mail from the world */
 	CONF_ROLE_SUBMISSION, /* port-587 style: mail from our own users */
@@ -125,6 +130,29 @@ struct conf_sender_grant {
 
 enum conf_tls_client { CONF_TLS_CLIENT_MAY, CONF_TLS_CLIENT_NONE };
 
+/* abuse-store sqlite PATH | redis HOST:PORT|unix:PATH [prefix P]: where greylist (and later
+ * rate and ban) state lives. Restart-only. */
+enum conf_abuse_backend { CONF_ABUSE_SQLITE, CONF_ABUSE_REDIS };
+struct conf_abuse_store {
+	enum conf_abuse_backend backend;
+	char *path;   /* sqlite: the database file, default var/db/abuse.db */
+	char *redis;  /* redis: "HOST:PORT" or "unix:PATH" */
+	char *prefix; /* redis: prepended to every key, default "relayguard:" */
+	char *text;   /* the setting as one canonical line, compared at reload */
+};
+
+/* greylist on|off and greylist-* (RFC 6647): the triplet's timings and the network grouping. */
+struct conf_greylist {
+	int enabled;		 /* greylist on|off, default off */
+	unsigned delay;		 /* greylist-delay: a retry is accepted after, 5m */
+	unsigned window;	 /* greylist-window: ... and within this after the delay, 2d */
+	unsigned lifetime;	 /* greylist-lifetime: a passed triplet (or a whitelisted network)
+				    is kept this long after its last use, 36d */
+	unsigned auto_whitelist; /* greylist-auto-whitelist N: a network whose triplets passed N
+				    times is not greylisted for lifetime; 0 = never; default 5 */
+	unsigned netmask4;	 /* greylist-netmask V4 V6: client grouping, 24 and 64 */
+	unsigned netmask6;
+};
 /* dnsbl ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]: one DNS list
  * (RFC 5782). A negative weight makes it an allow-list (DNSWL). */
 struct conf_dnsbl_codes {
@@ -200,6 +228,16 @@ struct conf {
 	 * loopback listener the first of 127.0.0.2..254 outside every trusted network and relay
 	 * rule; else the listener's own address, if it is outside them) */
 	char *self_audit_source4, *self_audit_source6;
+	/* relay-recipient ADDRESS...: "local@domain" (local lower-case, domain normalised), the
+	 * valid recipients of relay domains; a domain without any accepts every address */
+	char **relay_recipients;
+	size_t n_relay_recipients;
+	/* abuse controls (src/abuse) */
+	struct conf_abuse_store abuse_store;
+	struct conf_greylist greylist;
+	/* clock-offset DURATION: TEST ONLY. Added to the clock of the abuse logic (greylist times,
+	 * store expiry), so tests move time with a reload instead of sleeping. Default 0. */
+	unsigned clock_offset;
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;

@@ -152,6 +152,7 @@ void dnsbl_score(const struct dnsbl_outcome *o, size_t n, int threshold,
 			continue;
 		v->score += x->list->weight;
 		v->n_listed++;
+		v->allow_listed |= x->list->weight < 0;
 		if (x->list->weight <= 0)
 			continue;
 		if (!v->rule_id[0])

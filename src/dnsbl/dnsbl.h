@@ -72,6 +72,7 @@ struct dnsbl_verdict {
 	int score;		      /* sum of the weights of the lists that list the client */
 	int acts;		      /* score >= threshold */
 	int n_listed;		      /* lists (positive or negative weight) that list the client */
+	int allow_listed;	      /* a list with a negative weight (a DNSWL) lists the client */
 	char rule_id[DNSBL_RULE_MAX]; /* "dnsbl:ZONE" of the first positive list that lists */
 	char lists[DNSBL_REPLY_MAX];  /* "zone1,zone2" of the positive lists that list */
 	char reply[DNSBL_REPLY_MAX];  /* the reply for action (reject 554 5.7.1, defer 450 4.7.1);

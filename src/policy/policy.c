@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct policy_verdict reject_unqualified = {
     POLICY_REJECT, "unqualified-recipient", "553 5.1.3 Recipient address must be fully qualified",
@@ -78,6 +79,26 @@ static int rule_matches_dest(const struct conf_relay_rule *r, const char *domain
 	return 0;
 }
 
+static const struct policy_verdict reject_unknown_relay_recipient = {
+    POLICY_REJECT, "unknown-relay-recipient", "550 5.1.1 No such user in this relay domain", NULL};
+
+/* The relay-recipient list of rcpt's domain: 1 listed, 0 not listed, -1 the domain has none
+ * (every address in it is relayed). */
+int policy_relay_recipient_known(const struct conf *conf, const char *local, const char *domain)
+{
+	int domain_listed = 0;
+	for (size_t i = 0; i < conf->n_relay_recipients; i++) {
+		const char *at = strrchr(conf->relay_recipients[i], '@');
+		if (strcmp(at + 1, domain) != 0)
+			continue;
+		domain_listed = 1;
+		size_t n = (size_t)(at - conf->relay_recipients[i]);
+		if (strlen(local) == n && strncasecmp(conf->relay_recipients[i], local, n) == 0)
+			return 1;
+	}
+	return domain_listed ? 0 : -1;
+}
+
 static struct policy_verdict check_relay(const struct conf *conf,
 					 const struct policy_client *client,
 					 const struct addr_path *rcpt)
@@ -89,6 +110,8 @@ static struct policy_verdict check_relay(const struct conf *conf,
 		struct policy_verdict v = {POLICY_REJECT, r->id, "554 5.7.1 Relay access denied",
 					   NULL};
 		if (r->action == CONF_RELAY_ALLOW) {
+			if (policy_relay_recipient_known(conf, rcpt->local, rcpt->domain) == 0)
+				return reject_unknown_relay_recipient;
 			v.result = POLICY_ACCEPT_RELAY;
 			v.reply = "250 2.1.5 Ok";
 		}

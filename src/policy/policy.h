@@ -54,4 +54,8 @@ struct policy_verdict policy_check_sender(const struct conf *conf,
 					  const struct policy_client *client, const char *login,
 					  const struct addr_path *sender);
 
+/* relay-recipient: 1 when local@domain is listed, 0 when domain has a list without it, -1 when
+ * domain has no list (every address relayed). local compares case-insensitively. */
+int policy_relay_recipient_known(const struct conf *conf, const char *local, const char *domain);
+
 #endif

@@ -437,9 +437,9 @@ static int rule_from_outside(const struct conf_relay_rule *r)
 	return 0;
 }
 
-/* Relay domains (a backup MX): policy checks recipients only in local domains (the mailbox
- * table); every address in a relay domain is accepted and, when the next hop refuses it,
- * bounced later to a sender that is often forged (backscatter). A relay domain that is also a
+/* Relay domains (a backup MX): without relay-recipient lines for the domain, every address
+ * in it is accepted and, when the next hop refuses it, bounced later to a sender that is often
+ * forged (backscatter). A relay domain that is also a
  * local domain never reaches the relay rules. */
 static void check_relay_domains(const struct conf *c, struct sink *k)
 {
@@ -453,12 +453,14 @@ static void check_relay_domains(const struct conf *c, struct sink *k)
 				    "'to %s' never applies: %s is a local-domain, its recipients "
 				    "are checked against the mailbox table",
 				    d, d);
-			else if (r->action == CONF_RELAY_ALLOW && rule_from_outside(r))
+			else if (r->action == CONF_RELAY_ALLOW && rule_from_outside(r) &&
+				 policy_relay_recipient_known(c, "", d) < 0)
 				report(
 				    k, AUDIT_WARNING, r->id,
 				    "relay domain %s has no recipient check: every address in it "
 				    "is accepted and, if the next hop refuses it, bounced later to "
-				    "a possibly forged sender (backscatter)",
+				    "a possibly forged sender (backscatter); list its users with "
+				    "relay-recipient",
 				    d);
 		}
 	}

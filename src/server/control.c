@@ -355,18 +355,9 @@ static void control_accept_cb(struct evconnlistener *ev, evutil_socket_t fd, str
 /* mkdir -p of the socket's directory (0700; the levels above it 0755). */
 static int make_parents(const char *path, char *err, size_t errlen)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	if (util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
-		snprintf(err, errlen, "control-socket %s: path too long", path);
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	if (util_mkdirs_for(path, 0700) == 0)
 		return 0;
-	*slash = '\0';
-	if (util_mkdirs(dir, 0700) == 0)
-		return 0;
-	snprintf(err, errlen, "control-socket %s: cannot create %s: %s", path, dir,
+	snprintf(err, errlen, "control-socket %s: cannot create its directory: %s", path,
 		 strerror(errno));
 	return -1;
 }

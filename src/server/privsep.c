@@ -44,6 +44,8 @@ static size_t owned_paths(const struct conf *c, struct owned_path *out)
 	out[n++] = (struct owned_path){"control-socket", c->control_socket, OWN_PARENTS};
 	out[n++] = (struct owned_path){"auth-database", c->auth_database, OWN_DB};
 	out[n++] = (struct owned_path){"state-dir", c->state_dir, OWN_STATE};
+	if (c->abuse_store.backend == CONF_ABUSE_SQLITE)
+		out[n++] = (struct owned_path){"abuse-store", c->abuse_store.path, OWN_DB};
 	return n;
 }
 #define OWNED_MAX 8

@@ -59,6 +59,8 @@ static const struct restart_only {
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
      offsetof(struct conf, n_dns_servers)},
+    /* the abuse store is opened once, at start */
+    {"abuse-store", offsetof(struct conf, abuse_store.text), KEEP_STRING, 0},
     /* the DNS list cache is sized once, at start */
     {"dnsbl-cache-size", offsetof(struct conf, dnsbl_cache_size), KEEP_UNSIGNED, 0},
 };

@@ -11,6 +11,7 @@
 #include "../util/util.h"
 #include "../util/workq.h"
 #include "../probe/probe.h"
+#include "../abuse/abuse.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -205,6 +206,8 @@ static void server_free(struct server *srv)
 	smtp_shutdown(&srv->smtp);
 	self_audit_stop(srv); /* after the listeners closed: a run under way ends quickly */
 	smtp_auth_shutdown(&srv->smtp);
+	abuse_store_free(srv->smtp.abuse); /* checks under way end (their sessions are gone) */
+	srv->smtp.abuse = NULL;
 	dnsbl_engine_free(srv->smtp.dnsbl); /* after the sessions, whose checks used it */
 	SSL_CTX_free(srv->smtp.tls_ctx);    /* the sessions, gone now, held their own references */
 	if (srv->workq) {
@@ -280,6 +283,10 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	}
 	/* the AUTH threads start after the drop, like every other thread */
 	if (smtp_auth_init(&srv->smtp, err, errlen) < 0 || self_audit_start(srv, err, errlen) < 0)
+		return -1;
+	/* the abuse-control state (greylisting), as the service user like every file after the
+	 * drop; a Redis store that is down now is retried, not a start error */
+	if (!(srv->smtp.abuse = abuse_store_open(c, 1, srv->base, err, errlen)))
 		return -1;
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)

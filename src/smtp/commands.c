@@ -230,6 +230,7 @@ static void rcpt_dnsbl(struct smtp_session *s, struct policy_verdict *v)
 		return;
 	struct dnsbl_verdict *d = &s->dnsbl_v;
 	dnsbl_check_verdict(s->dnsbl, d);
+	s->dnswl_listed = d->allow_listed; /* no greylisting for it */
 	if (!d->acts)
 		return;
 	if (s->conf->dnsbl_action == CONF_DNSBL_TAG) {
@@ -271,29 +272,44 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	addr_format(&rcpt, to, sizeof(to));
 	struct policy_verdict v = policy_check_rcpt(s->conf, &s->client, &s->tx->from, &rcpt);
 	rcpt_dnsbl(s, &v);
-	log_rcpt(s, to, &v);
-	metrics_count_rcpt(s->ctx->metrics, v.rule_id,
-			   v.result == POLICY_REJECT ? METRICS_REJECT : METRICS_ACCEPT);
 	if (v.result == POLICY_REJECT) {
+		smtp_rcpt_verdict(s, to, &v);
 		smtp_error(s, "%s", v.reply);
 		return;
 	}
 	if (params.orcpt)
 		snprintf(orcpt, sizeof(orcpt), "%.*s", (int)params.orcpt_len, params.orcpt);
-	if (spool_env_add_rcpt(&s->tx->env, to, v.mailbox ? v.mailbox->user : NULL, v.rule_id) <
+	if (smtp_greylist_applies(s) &&
+	    smtp_greylist_start(s, &rcpt, to, &v, params.notify, orcpt) == 0)
+		return; /* answered when the store has */
+	smtp_rcpt_accept(s, to, &v, params.notify, orcpt, rcpt.utf8);
+}
+
+void smtp_rcpt_verdict(struct smtp_session *s, const char *to, const struct policy_verdict *v)
+{
+	log_rcpt(s, to, v);
+	metrics_count_rcpt(s->ctx->metrics, v->rule_id,
+			   v->result == POLICY_REJECT ? METRICS_REJECT : METRICS_ACCEPT);
+}
+
+void smtp_rcpt_accept(struct smtp_session *s, const char *to, const struct policy_verdict *v,
+		      unsigned notify, const char *orcpt, int utf8)
+{
+	smtp_rcpt_verdict(s, to, v);
+	if (spool_env_add_rcpt(&s->tx->env, to, v->mailbox ? v->mailbox->user : NULL, v->rule_id) <
 	    0) {
 		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
 		return;
 	}
-	if (spool_env_set_rcpt_dsn(&s->tx->env, params.notify, orcpt) < 0) {
+	if (spool_env_set_rcpt_dsn(&s->tx->env, notify, orcpt) < 0) {
 		spool_env_pop_rcpt(&s->tx->env); /* refused, so it must not be delivered */
 		smtp_reply(s, "452 4.3.1 Out of memory, try again later");
 		return;
 	}
 	if (s->tx->env.n_rcpts == 1)
 		util_strlcpy(s->tx->first_rcpt, to, sizeof(s->tx->first_rcpt));
-	s->tx->utf8_addr |= rcpt.utf8;
-	smtp_reply(s, "%s", v.reply);
+	s->tx->utf8_addr |= utf8;
+	smtp_reply(s, "%s", v->reply);
 }
 
 static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)

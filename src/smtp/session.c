@@ -215,6 +215,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->commit)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
 	smtp_auth_detach(s);
+	smtp_greylist_detach(s);
 	dnsbl_check_free(s->dnsbl);
 	smtp_tx_free(s->tx);
 	if (s->greet)
@@ -398,7 +399,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT &&
-	    s->state != SMTP_STATE_DNSBL_WAIT) {
+	    s->state != SMTP_STATE_RCPT_WAIT && s->state != SMTP_STATE_DNSBL_WAIT) {
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
@@ -418,7 +419,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (smtp_tls_event(s, what))
 		return; /* the TLS handshake finished, or failed and the session is gone */
 	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT ||
-		      s->state == SMTP_STATE_DNSBL_WAIT;
+		      s->state == SMTP_STATE_RCPT_WAIT || s->state == SMTP_STATE_DNSBL_WAIT;
 	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING && !waiting) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);

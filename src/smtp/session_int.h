@@ -25,6 +25,7 @@ enum smtp_state {
 	SMTP_STATE_STARTTLS,   /* "220 Ready to start TLS" queued; TLS starts once it is written */
 	SMTP_STATE_AUTH,       /* a 334 challenge is out: the next line is the client's response */
 	SMTP_STATE_AUTH_WAIT,  /* an AUTH step on the worker, or a failure delay: input not read */
+	SMTP_STATE_RCPT_WAIT,  /* a RCPT's greylist check at the abuse store: input not read */
 	SMTP_STATE_DNSBL_WAIT, /* a RCPT waits for the DNS list lookups: input not read, the RCPT
 				  line stays in the input and is handled again after them */
 };
@@ -70,10 +71,14 @@ struct smtp_session {
 	struct conf_listen listener; /* a copy of the listener the session came in on */
 	char tls_info[128];	     /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once established, or "" */
 	SSL_CTX *tls_ctx; /* the certificate the session started with (a reference), or NULL */
-	struct smtp_auth *auth;	      /* the AUTH exchange under way, or NULL */
-	unsigned auth_failures;	      /* failed AUTH commands in this session */
-	struct dnsbl_check *dnsbl;    /* the DNS list lookups of the client, or NULL */
-	struct dnsbl_verdict dnsbl_v; /* the last verdict (its strings back a RCPT reply) */
+	struct smtp_auth *auth; /* the AUTH exchange under way, or NULL */
+	unsigned auth_failures; /* failed AUTH commands in this session */
+	/* Set when a DNS allow-list (DNSWL: a dnsbl with a negative weight) lists the client
+	 * (rcpt_dnsbl, at each RCPT): greylisting never applies to it. */
+	int dnswl_listed;
+	struct smtp_greylist *greylist; /* the RCPT's greylist check under way, or NULL */
+	struct dnsbl_check *dnsbl;	/* the DNS list lookups of the client, or NULL */
+	struct dnsbl_verdict dnsbl_v;	/* the last verdict (its strings back a RCPT reply) */
 };
 
 /* session.c */
@@ -134,6 +139,23 @@ int smtp_dnsbl_exempt(const struct smtp_session *s);
 
 /* commands.c */
 void smtp_command(struct smtp_session *s, const char *line, size_t len);
+/* Log and count one RCPT verdict (rule ID, accept or reject). */
+void smtp_rcpt_verdict(struct smtp_session *s, const char *to, const struct policy_verdict *v);
+/* An accepted recipient: log, count, add to the envelope, reply v->reply. */
+void smtp_rcpt_accept(struct smtp_session *s, const char *to, const struct policy_verdict *v,
+		      unsigned notify, const char *orcpt, int utf8);
+
+/* greylist.c: greylisting at RCPT (RFC 6647) */
+/* Greylisting is on, the store is open, and the session is not exempt (authenticated,
+ * trusted network, DNSWL-listed). */
+int smtp_greylist_applies(const struct smtp_session *s);
+/* Check the triplet; the session waits (SMTP_STATE_RCPT_WAIT) and the answer — 451, or the
+ * accept of v — comes from the store's callback. 0, or -1 when the check could not start
+ * (the caller accepts: greylisting fails open). */
+int smtp_greylist_start(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
+/* The session is being freed: a check under way finishes on its own. */
+void smtp_greylist_detach(struct smtp_session *s);
 
 /* data.c (session side) */
 void smtp_data_begin(struct smtp_session *s);

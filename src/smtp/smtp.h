@@ -14,6 +14,7 @@
 
 struct event_base;
 struct smtp_session;
+struct abuse_store;
 typedef struct ssl_ctx_st SSL_CTX;
 
 /* What sessions share; owned by the server, outlives every session. */
@@ -42,6 +43,8 @@ struct smtp_ctx {
 	struct workq *auth_workq;
 	struct event *auth_ev; /* the pool's completions, run in the loop */
 	struct auth_guard guard;
+	/* the abuse-control state (src/abuse): greylisting; opened by serve, NULL = none */
+	struct abuse_store *abuse;
 	/* DNS lists (src/dnsbl): every session of an untrusted client starts its lookups at
 	 * connect; NULL: none are made */
 	struct dnsbl_engine *dnsbl;

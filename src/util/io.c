@@ -41,3 +41,17 @@ int util_mkdirs(const char *dir, mode_t mode)
 	}
 	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
+
+int util_mkdirs_for(const char *file, mode_t mode)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(file);
+	if (n >= sizeof(dir))
+		return errno = ENAMETOOLONG, -1;
+	memcpy(dir, file, n + 1);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	return util_mkdirs(dir, mode);
+}

@@ -240,6 +240,21 @@ static void format_self_audit(struct out *o, const struct metrics *m)
 	}
 }
 
+static void format_abuse(struct out *o, const struct metrics *m)
+{
+	family(o, "greylist_total", "counter",
+	       "Greylisting verdicts at RCPT (rule greylist), by result.");
+	out_printf(o, "relayguard_greylist_total{result=\"greylisted\"} %" PRIu64 "\n",
+		   m->greylist_deferred);
+	out_printf(o, "relayguard_greylist_total{result=\"passed\"} %" PRIu64 "\n",
+		   m->greylist_passed);
+	out_printf(o, "relayguard_greylist_total{result=\"whitelisted\"} %" PRIu64 "\n",
+		   m->greylist_whitelisted);
+	single(o, "abuse_store_errors_total", "counter",
+	       "Abuse-store requests that failed (greylisting failed open).",
+	       m->abuse_store_errors);
+}
+
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0};
@@ -255,6 +270,7 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_delivery(&o, m);
 	format_queue(&o, q);
 	format_self_audit(&o, m);
+	format_abuse(&o, m);
 	format_dnsbl(&o, m);
 	return o.pos;
 }

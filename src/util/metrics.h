@@ -80,6 +80,11 @@ struct metrics {
 	int64_t self_audit_last_run;
 	struct metrics_self_audit self_audit[METRICS_SELF_AUDIT_MAX];
 	size_t n_self_audit;
+	/* abuse controls (src/abuse): greylisting at RCPT, and the store's failures */
+	uint64_t greylist_deferred;    /* 451 4.7.1 Greylisted */
+	uint64_t greylist_passed;      /* accepted: the triplet passed now or before */
+	uint64_t greylist_whitelisted; /* accepted: the client network is auto-whitelisted */
+	uint64_t abuse_store_errors;   /* store requests that failed (greylisting failed open) */
 	/* DNS lists by zone (src/dnsbl) */
 	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
 	size_t n_dnsbl;

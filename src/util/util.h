@@ -58,6 +58,9 @@ int util_write_all(int fd, const void *buf, size_t len, long long off);
 /* mkdir -p dir: every missing directory above it is made 0755 (so that a service user may
  * search it), dir itself, if missing, with mode (e.g. 0700). 0, or -1 with errno. */
 int util_mkdirs(const char *dir, mode_t mode);
+/* util_mkdirs of the directory a file path is in (nothing for a file in the working directory
+ * or in /). 0, or -1 with errno. */
+int util_mkdirs_for(const char *file, mode_t mode);
 
 /* Logging: one line per event, "ts level msg key=value ..." on stderr.
  * fields is a printf format of the key=value part (may be NULL). Values containing spaces or

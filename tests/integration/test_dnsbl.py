@@ -306,3 +306,12 @@ def test_reload_adds_a_list(make_server, lists, raw):
     wait_log(srv, r"dnsbl: list healthy list=bl\.test family=ipv4")
     _, reply = rcpt(srv, raw, "127.0.0.2")
     expect(reply, 554, "5.7.1", contains="bl.test")
+
+
+def test_dnswl_listed_client_is_not_greylisted(make_server, lists, raw, tmp_path):
+    srv = start(make_server, lists, "dnsbl wl.test weight -5 ipv6 no\ngreylist on\n"
+                "abuse-store sqlite %s/db/abuse.db\n" % tmp_path)
+    _, reply = rcpt(srv, raw, "127.0.0.7")  # in no allow-list: greylisted
+    expect(reply, 451, "4.7.1")
+    _, reply = rcpt(srv, raw, "127.0.0.9")  # in wl.test: never greylisted
+    expect(reply, 250)

@@ -438,3 +438,17 @@ def test_swaks_delivery_to_local_user_succeeds(server):
     headers, _ = read_message(msg)
     assert " id %s" % m.group(1) in headers["received"]
     assert headers["x-mailer"].startswith("swaks")
+
+
+def test_backup_mx_relays_only_its_listed_users(make_server, raw):
+    """A backup MX (relay allow from any to DOMAIN) with relay-recipient lines: an outside
+    client's mail for a listed user is accepted, for anybody else refused at RCPT (no
+    backscatter later), with the rule on the log line."""
+    srv = make_server("relay allow from any to backup.example id backup-mx\n"
+                      "relay-recipient ann@backup.example\n")
+    c = session(raw, srv.port, state="mail", mail_from="someone@sender.example")
+    expect(c.cmd("RCPT TO:<Ann@backup.example>"), 250, "2.1.5")
+    expect(c.cmd("RCPT TO:<zed@backup.example>"), 550, "5.1.1")
+    expect(c.cmd("QUIT"), 221, "2.0.0")
+    assert log_lines(srv, "rcpt accepted", "rule=backup-mx")
+    assert log_lines(srv, "rcpt rejected", "rule=unknown-relay-recipient")

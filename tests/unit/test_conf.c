@@ -490,6 +490,13 @@ static const struct {
     {"sender-grant alice @a@b.test\n", "t:1:20: invalid domain in sender-grant '@a@b.test'"},
     {"sender-grant alice x@[192.0.2.1]\n",
      "t:1:20: invalid domain in sender-grant 'x@[192.0.2.1]'"},
+    /* relay-recipient */
+    {"relay-recipient\n", "t:1:1: 'relay-recipient' expects ADDRESS..."},
+    {"relay-recipient ann@b.test @b.test\n",
+     "t:1:28: relay-recipient expects an address, not '@b.test'"},
+    {"relay-recipient ann\n", "t:1:17: relay-recipient expects an address, not 'ann'"},
+    {"relay-recipient a..b@b.test\n",
+     "t:1:17: invalid local part in relay-recipient 'a..b@b.test'"},
     {"sender-grant alice x@a.test y@-bad.test\n",
      "t:1:29: invalid domain in sender-grant 'y@-bad.test'"},
     {"sender-grant \"al ice\" x@a.test\n",

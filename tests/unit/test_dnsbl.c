@@ -148,7 +148,7 @@ static void test_score(void)
 	};
 	struct dnsbl_verdict v;
 	dnsbl_score(o, 3, 1, CONF_DNSBL_REJECT, "192.0.2.1", &v);
-	CHECK(v.acts && v.score == 3 && v.n_listed == 2, "score %d", v.score);
+	CHECK(v.acts && v.score == 3 && v.n_listed == 2 && !v.allow_listed, "score %d", v.score);
 	CHECK_STR(v.rule_id, "dnsbl:bl.test", "first positive list");
 	CHECK_STR(v.lists, "bl.test,w1.test", "lists");
 	CHECK_STR(v.reply,
@@ -161,7 +161,7 @@ static void test_score(void)
 	CHECK(!v.acts && v.reply[0] == '\0', "below the threshold");
 	o[2].answer = DNSBL_LISTED; /* the allow-list outweighs both */
 	dnsbl_score(o, 3, 1, CONF_DNSBL_REJECT, "192.0.2.1", &v);
-	CHECK(!v.acts && v.score == -2, "allow-list: %d", v.score);
+	CHECK(!v.acts && v.score == -2 && v.allow_listed, "allow-list: %d", v.score);
 	o[2].answer = DNSBL_NOT_LISTED;
 	o[0].suspended = 1; /* a suspended list's word is void */
 	dnsbl_score(o, 3, 2, CONF_DNSBL_REJECT, "192.0.2.1", &v);

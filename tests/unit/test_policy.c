@@ -19,7 +19,9 @@ static const char CONF_TEXT[] = "hostname mx.relay.test\n"
 				"relay deny from 192.0.2.0/24 id blocked-net\n"
 				"relay allow from trusted id local-host\n"
 				"relay allow from authenticated id auth-users\n"
-				"relay allow from 198.51.100.0/24 to partner.example id partner\n";
+				"relay allow from 198.51.100.0/24 to partner.example id partner\n"
+				"relay allow from trusted to listed.example id listed\n"
+				"relay-recipient ann@listed.example Bob@Listed.Example\n";
 
 enum want { W_SYNTAX, W_REJECT, W_LOCAL, W_RELAY };
 enum who { OUTSIDE, TRUSTED, AUTHED, BLOCKED, PARTNER };
@@ -91,6 +93,13 @@ static const struct row rows[] = {
     {"deny before allow", BLOCKED, "<friend@external.example>", W_REJECT, "blocked-net"},
     {"blocked still gets local mail", BLOCKED, "<alice@relay.test>", W_LOCAL, "local-mailbox"},
     {"partner to its domain", PARTNER, "<x@partner.example>", W_RELAY, "partner"},
+    /* relay-recipient: a relay domain with a user list relays to those users only */
+    {"relay-recipient listed", TRUSTED, "<ann@listed.example>", W_RELAY, "local-host"},
+    {"relay-recipient, other case", TRUSTED, "<BOB@listed.example>", W_RELAY, "local-host"},
+    {"relay-recipient not listed", TRUSTED, "<zed@listed.example>", W_REJECT,
+     "unknown-relay-recipient"},
+    {"relay-recipient, outside client", OUTSIDE, "<ann@listed.example>", W_REJECT,
+     "implicit-reject"},
     {"partner elsewhere", PARTNER, "<x@external.example>", W_REJECT, "implicit-reject"},
 };
 
