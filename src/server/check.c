@@ -111,7 +111,7 @@ static void print_matrix(const struct conf *c, struct check_out *o)
 		util_json_print(stdout, local);
 	else
 		printf("null");
-	printf(",\"foreign_recipient\":\"%s\",\"listeners\":[", AUDIT_MATRIX_FOREIGN);
+	printf(",\"foreign_recipient\":\"%s\",\n    \"listeners\":[", AUDIT_MATRIX_FOREIGN);
 	audit_matrix(c, print_row, o);
 	printf("%s\n  ]},\n", o->listen ? "\n      ]}" : "");
 }
