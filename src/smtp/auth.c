@@ -135,15 +135,25 @@ static void auth_resume(struct smtp_session *s)
 		smtp_session_resume(s);
 }
 
+/* The credentials were right; a login the circuit breaker tripped is still refused
+ * (smtp_ratelimit_auth answers later). */
 static void auth_success(struct smtp_session *s)
 {
-	util_strlcpy(s->login, auth_sasl_login(s->auth->x), sizeof(s->login));
+	char login[sizeof(s->login)];
+	util_strlcpy(login, auth_sasl_login(s->auth->x), sizeof(login));
+	auth_end(s);
+	if (smtp_ratelimit_auth(s, login) == 0)
+		smtp_auth_grant(s, login);
+}
+
+void smtp_auth_grant(struct smtp_session *s, const char *login)
+{
+	util_strlcpy(s->login, login, sizeof(s->login));
 	s->client.authenticated = 1;
 	s->ctx->metrics->auth_ok++;
 	if (!auth_exempt(s))
 		auth_guard_succeeded(&s->ctx->guard, s->client.addr, time(NULL));
 	auth_log(s, LOG_INFO, "smtp: auth ok");
-	auth_end(s);
 	smtp_reply(s, "235 2.7.0 Authentication successful");
 }
 
