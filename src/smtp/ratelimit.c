@@ -133,7 +133,7 @@ static void proceed(struct smtp_session *s, struct smtp_ratelimit *r)
 		smtp_rcpt_continue(s, &r->rcpt, r->to, &r->v, r->notify, r->orcpt);
 		break;
 	case RATELIMIT_AUTH:
-		smtp_auth_grant(s, r->login);
+		smtp_auth_finish(s, SMTP_AUTH_GRANT);
 		break;
 	}
 }
@@ -152,8 +152,7 @@ static void refuse(struct smtp_session *s, struct smtp_ratelimit *r, const char 
 		s->tx = NULL;
 	}
 	if (r->stage == RATELIMIT_AUTH)
-		smtp_reply(s, "535 5.7.8 Account locked after unusual sending; contact the "
-			      "postmaster");
+		smtp_auth_finish(s, SMTP_AUTH_LOCKED);
 	else if (!strncmp(reply, "421", 3))
 		smtp_close(s, "%s", reply);
 	else
@@ -182,7 +181,7 @@ static void on_store_error(struct smtp_session *s, struct smtp_ratelimit *r,
 	    "454 4.7.0 Temporary authentication failure, try again later",
 	};
 	if (r->stage == RATELIMIT_AUTH) {
-		smtp_reply(s, "%s", replies[r->stage]);
+		smtp_auth_finish(s, SMTP_AUTH_TEMPFAIL);
 		return;
 	}
 	refuse(s, r, "ratelimit:store-error", replies[r->stage]);

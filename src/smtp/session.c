@@ -231,7 +231,9 @@ void smtp_session_free(struct smtp_session *s)
 
 void smtp_session_drain(struct smtp_session *s)
 {
-	int idle = s->state == SMTP_STATE_GREETING || (s->state == SMTP_STATE_COMMAND && !s->tx);
+	int idle =
+	    s->state == SMTP_STATE_GREETING ||
+	    ((s->state == SMTP_STATE_COMMAND || s->state == SMTP_STATE_LIMIT_WAIT) && !s->tx);
 	if (!idle)
 		return; /* in DATA, waiting for the spool, or with MAIL given: let it finish */
 	if (s->greet) {

@@ -167,8 +167,11 @@ int smtp_ratelimit_auth(struct smtp_session *s, const char *login);
 void smtp_ratelimit_detach(struct smtp_session *s);
 /* session.c: the banner (or the greeting-delay timer), after the connect checks */
 void smtp_session_greet(struct smtp_session *s);
-/* auth.c: AUTH succeeded and the login is not tripped: 235, s->login set */
-void smtp_auth_grant(struct smtp_session *s, const char *login);
+/* auth.c: the end of an AUTH whose credentials were right, after the circuit breaker's check:
+ * 235 and s->login set, 535 5.7.8 (the login is tripped), or 454 4.7.0 (the store failed and
+ * ratelimit-on-store-error is tempfail). */
+enum smtp_auth_outcome { SMTP_AUTH_GRANT, SMTP_AUTH_LOCKED, SMTP_AUTH_TEMPFAIL };
+void smtp_auth_finish(struct smtp_session *s, enum smtp_auth_outcome outcome);
 /* commands.c: after the RCPT's rate limits passed: greylisting, then the accept */
 void smtp_rcpt_continue(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
 			const struct policy_verdict *v, unsigned notify, const char *orcpt);

@@ -211,12 +211,11 @@ def test_metrics(make_server, tmp_path):
 
 def test_redis_two_servers_share_counts(make_server, tmp_path, redis):
     proc, port = redis
-    conf = redis_store(port) + "\nclock-offset 0\nratelimit ip-messages 2/1h\n" \
-        "ratelimit-on-store-error tempfail\n"
+    conf = redis_store(port) + "\nclock-offset 0\nratelimit ip-messages 2/1h\n"
     b_dir = tmp_path / "b"
     b_dir.mkdir(mode=0o711)
-    a = make_server(conf)
-    b = Server(b_dir, conf)
+    a = make_server(conf + "ratelimit-on-store-error tempfail\n")
+    b = Server(b_dir, conf)  # the default: accept
     b.start()
     try:
         wait_log(a, "abuse: redis connected")
@@ -232,5 +231,8 @@ def test_redis_two_servers_share_counts(make_server, tmp_path, redis):
         code, msg = send(a, sender="other@sender.example")
         assert code == 451 and "Rate limit check failed" in msg, msg
         wait_log(a, "ratelimit: store error, refusing")
+        code, _ = send(b, sender="other@sender.example")
+        assert code == 250
+        wait_log(b, "ratelimit: store error, accepting")
     finally:
         assert b.stop() == 0, b.logtext()[-3000:]
