@@ -170,6 +170,24 @@ struct conf_dnsbl {
 enum conf_dnsbl_action { CONF_DNSBL_REJECT, CONF_DNSBL_DEFER, CONF_DNSBL_TAG };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
+/* ratelimit NAME COUNT/WINDOW|off: at most count events per fixed window of window seconds;
+ * count 0 = off. */
+struct conf_rate {
+	unsigned count, window;
+};
+/* The ratelimit table (docs/config.md "Rate limits"); every row off by default except
+ * ip-sessions 50. */
+struct conf_ratelimit {
+	struct conf_rate ip_connections;     /* per client IP: connections (421 4.7.0 at connect) */
+	unsigned ip_sessions;		     /* per client IP: concurrent sessions, 0 = off */
+	struct conf_rate ip_messages;	     /* per client IP: MAIL commands (450 4.7.1) */
+	struct conf_rate ip_recipients;	     /* per client IP: RCPT commands (450 4.7.1) */
+	struct conf_rate user_messages[2];   /* per login: relayed messages, [0] hour [1] day */
+	struct conf_rate user_recipients[2]; /* per login: distinct relayed recipients */
+	struct conf_rate circuit_breaker;    /* per login: distinct relayed recipients that trip */
+	int tempfail_on_store_error; /* ratelimit-on-store-error tempfail (default accept) */
+};
+
 struct conf {
 	/* References (conf_ref/conf_unref): the server holds one on its current config, every SMTP
 	 * session and every delivery one on the config it started with, so a reload never pulls a
@@ -238,6 +256,7 @@ struct conf {
 	/* clock-offset DURATION: TEST ONLY. Added to the clock of the abuse logic (greylist times,
 	 * store expiry), so tests move time with a reload instead of sleeping. Default 0. */
 	unsigned clock_offset;
+	struct conf_ratelimit ratelimit; /* ratelimit NAME VALUE, ratelimit-on-store-error */
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;

@@ -26,6 +26,8 @@ enum smtp_state {
 	SMTP_STATE_AUTH,       /* a 334 challenge is out: the next line is the client's response */
 	SMTP_STATE_AUTH_WAIT,  /* an AUTH step on the worker, or a failure delay: input not read */
 	SMTP_STATE_RCPT_WAIT,  /* a RCPT's greylist check at the abuse store: input not read */
+	SMTP_STATE_LIMIT_WAIT, /* a rate-limit check at the abuse store (connect, MAIL, RCPT,
+				  AUTH): input not read */
 	SMTP_STATE_DNSBL_WAIT, /* a RCPT waits for the DNS list lookups: input not read, the RCPT
 				  line stays in the input and is handled again after them */
 };
@@ -43,9 +45,10 @@ struct smtp_tx {
 	struct spool_stage *stage;
 	struct smtp_data data;
 	char first_rcpt[ADDR_PATH_MAX * 4];
-	int utf8_addr;	     /* some address needed SMTPUTF8 */
-	unsigned rcpt_tries; /* RCPT commands seen, accepted or not */
-	int stage_failed;    /* writing the body to the stage failed (disk full?) */
+	int utf8_addr;	      /* some address needed SMTPUTF8 */
+	unsigned rcpt_tries;  /* RCPT commands seen, accepted or not */
+	int user_msg_counted; /* a relayed RCPT passed: the message counts for user-messages-* */
+	int stage_failed;     /* writing the body to the stage failed (disk full?) */
 	char dnsbl_tag[DNSBL_REPLY_MAX + 32]; /* dnsbl-action tag: the X-relayguard-DNSBL value */
 };
 
@@ -76,9 +79,10 @@ struct smtp_session {
 	/* Set when a DNS allow-list (DNSWL: a dnsbl with a negative weight) lists the client
 	 * (rcpt_dnsbl, at each RCPT): greylisting never applies to it. */
 	int dnswl_listed;
-	struct smtp_greylist *greylist; /* the RCPT's greylist check under way, or NULL */
-	struct dnsbl_check *dnsbl;	/* the DNS list lookups of the client, or NULL */
-	struct dnsbl_verdict dnsbl_v;	/* the last verdict (its strings back a RCPT reply) */
+	struct smtp_greylist *greylist;	  /* the RCPT's greylist check under way, or NULL */
+	struct smtp_ratelimit *ratelimit; /* the rate-limit check under way, or NULL */
+	struct dnsbl_check *dnsbl;	  /* the DNS list lookups of the client, or NULL */
+	struct dnsbl_verdict dnsbl_v;	  /* the last verdict (its strings back a RCPT reply) */
 };
 
 /* session.c */
@@ -156,6 +160,29 @@ int smtp_greylist_start(struct smtp_session *s, const struct addr_path *rcpt, co
 			const struct policy_verdict *v, unsigned notify, const char *orcpt);
 /* The session is being freed: a check under way finishes on its own. */
 void smtp_greylist_detach(struct smtp_session *s);
+
+/* ratelimit.c: rate limits and the circuit breaker (docs/operations.md "Rate limits") */
+/* Each returns 1 when a check at the abuse store started (the session waits in
+ * SMTP_STATE_LIMIT_WAIT and the answer comes later: the greeting, "250 2.1.0 Ok", the RCPT's
+ * greylisting or accept, the AUTH's 235), 0 when nothing is to check (the caller goes on), and
+ * smtp_ratelimit_connect -1 when it refused the session (closing). */
+int smtp_ratelimit_connect(struct smtp_session *s);
+int smtp_ratelimit_mail(struct smtp_session *s);
+int smtp_ratelimit_rcpt(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
+int smtp_ratelimit_auth(struct smtp_session *s, const char *login);
+/* The session is being freed: a check under way finishes on its own. */
+void smtp_ratelimit_detach(struct smtp_session *s);
+/* session.c: the banner (or the greeting-delay timer), after the connect checks */
+void smtp_session_greet(struct smtp_session *s);
+/* auth.c: the end of an AUTH whose credentials were right, after the circuit breaker's check:
+ * 235 and s->login set, 535 5.7.8 (the login is tripped), or 454 4.7.0 (the store failed and
+ * ratelimit-on-store-error is tempfail). */
+enum smtp_auth_outcome { SMTP_AUTH_GRANT, SMTP_AUTH_LOCKED, SMTP_AUTH_TEMPFAIL };
+void smtp_auth_finish(struct smtp_session *s, enum smtp_auth_outcome outcome);
+/* commands.c: after the RCPT's rate limits passed: greylisting, then the accept */
+void smtp_rcpt_continue(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
 
 /* data.c (session side) */
 void smtp_data_begin(struct smtp_session *s);

@@ -25,6 +25,23 @@ enum metrics_refusal {
 	METRICS_REFUSALS,
 };
 
+/* Rate-limit rules (label rule="ratelimit:..."): a verdict that refused, per rule. */
+enum metrics_ratelimit {
+	METRICS_RL_IP_CONNECTIONS,  /* ratelimit:ip-connections */
+	METRICS_RL_IP_SESSIONS,	    /* ratelimit:ip-sessions */
+	METRICS_RL_IP_MESSAGES,	    /* ratelimit:ip-messages */
+	METRICS_RL_IP_RECIPIENTS,   /* ratelimit:ip-recipients */
+	METRICS_RL_USER_MSGS_HOUR,  /* ratelimit:user-messages-hour */
+	METRICS_RL_USER_MSGS_DAY,   /* ratelimit:user-messages-day */
+	METRICS_RL_USER_RCPTS_HOUR, /* ratelimit:user-recipients-hour */
+	METRICS_RL_USER_RCPTS_DAY,  /* ratelimit:user-recipients-day */
+	METRICS_RL_CIRCUIT_BREAKER, /* ratelimit:circuit-breaker (the trip itself) */
+	METRICS_RL_ACCOUNT_TRIPPED, /* ratelimit:account-tripped (MAIL/RCPT/AUTH of a tripped login)
+				     */
+	METRICS_RL_RULES,
+};
+/* "ratelimit:ip-connections", ... (the rule IDs in logs and metrics). */
+extern const char *const metrics_ratelimit_rules[METRICS_RL_RULES];
 /* Per DNS list (src/dnsbl), by zone: at most METRICS_DNSBL_MAX zones (later ones uncounted). */
 #define METRICS_DNSBL_MAX 64
 struct metrics_dnsbl {
@@ -85,6 +102,10 @@ struct metrics {
 	uint64_t greylist_passed;      /* accepted: the triplet passed now or before */
 	uint64_t greylist_whitelisted; /* accepted: the client network is auto-whitelisted */
 	uint64_t abuse_store_errors;   /* store requests that failed (greylisting failed open) */
+	/* rate limits and the circuit breaker (src/smtp/ratelimit.c) */
+	uint64_t ratelimit_rejected[METRICS_RL_RULES]; /* refusals, per rule */
+	uint64_t ratelimit_store_errors;	       /* checks the store could not answer */
+	uint64_t circuit_breaker_trips;		       /* logins tripped by this server */
 	/* DNS lists by zone (src/dnsbl) */
 	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
 	size_t n_dnsbl;
