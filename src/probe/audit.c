@@ -481,7 +481,8 @@ size_t audit_config(const struct conf *conf, void (*fn)(void *arg, const struct 
 	return k.n;
 }
 
-/* May this client send to a foreign domain? */
+/* May this client send to a foreign domain? (The check of submission listeners; the matrix
+ * below judges whole sessions.) */
 static void matrix_cell(const struct conf *c, struct policy_client *cl, int auth, int *relay,
 			const char **rule)
 {
@@ -495,35 +496,136 @@ static void matrix_cell(const struct conf *c, struct policy_client *cl, int auth
 	*rule = v.rule_id;
 }
 
-static void matrix_row(const struct conf *c, const char *label, const uint8_t addr[16],
-		       void (*fn)(void *arg, const struct audit_row *r), void *arg)
+/* ---- the "who may relay" matrix, per listener ---- */
+
+static struct audit_cell cell_of(enum audit_outcome o, const char *stage,
+				 const struct policy_verdict *v)
 {
-	struct audit_row row;
-	struct policy_client cl = {0};
-	memcpy(cl.addr, addr, 16);
-	snprintf(row.client, sizeof(row.client), "%s", label);
-	matrix_cell(c, &cl, 0, &row.relay_unauth, &row.rule_unauth);
-	matrix_cell(c, &cl, 1, &row.relay_auth, &row.rule_auth);
-	fn(arg, &row);
+	struct audit_cell cell = {o, stage, v->rule_id, v->reply};
+	return cell;
 }
 
-void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
-		  void *arg)
+/* One client, one recipient, on listener l, as the session would run it: the submission
+ * role's 530, then MAIL FROM the foreign sender, then RCPT. */
+static struct audit_cell matrix_judge(const struct conf *c, const struct conf_listen *l,
+				      const struct policy_client *cl, const char *rcpt)
+{
+	static const struct policy_verdict auth_required = {
+	    POLICY_REJECT, "auth-required", "530 5.7.0 Authentication required", NULL};
+	static const struct policy_verdict syntax = {POLICY_REJECT, "syntax",
+						     "501 5.1.3 Bad address syntax", NULL};
+	struct addr_path from, to;
+	size_t used;
+	if (!cl->authenticated && l->role == CONF_ROLE_SUBMISSION)
+		return cell_of(AUDIT_AUTH_REQUIRED, "MAIL", &auth_required);
+	if (addr_parse_path(AUDIT_MATRIX_SENDER, strlen(AUDIT_MATRIX_SENDER), 0, &from, &used) !=
+	    ADDR_OK)
+		return cell_of(AUDIT_REFUSE, "MAIL", &syntax);
+	struct policy_verdict v =
+	    policy_check_sender(c, cl, cl->authenticated ? AUDIT_MATRIX_LOGIN : NULL, &from);
+	if (v.result == POLICY_REJECT)
+		return cell_of(AUDIT_REFUSE, "MAIL", &v);
+	if (addr_parse_path(rcpt, strlen(rcpt), 1, &to, &used) != ADDR_OK)
+		return cell_of(AUDIT_REFUSE, "RCPT", &syntax);
+	v = policy_check_rcpt(c, cl, &from, &to);
+	return cell_of(v.result == POLICY_REJECT ? AUDIT_REFUSE : AUDIT_ACCEPT,
+		       v.result == POLICY_REJECT ? "RCPT" : "", &v);
+}
+
+void audit_matrix_local_rcpt(const struct conf *c, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (size_t i = 0; c->n_local_domains && i < c->n_mailboxes; i++) {
+		const struct conf_mailbox *mb = &c->mailboxes[i];
+		if (!mb->domain || !strcmp(mb->domain, c->local_domains[0])) {
+			snprintf(out, len, "<%s@%s>", mb->local, c->local_domains[0]);
+			return;
+		}
+	}
+}
+
+struct matrix_walk {
+	struct audit_row row;
+	char local_rcpt[ADDR_PATH_MAX * 2];
+	void (*fn)(void *arg, const struct audit_row *r);
+	void *arg;
+};
+
+static void matrix_row(const struct conf *c, struct matrix_walk *w, const char *label,
+		       const uint8_t addr[16])
+{
+	static const struct audit_cell no_auth = {AUDIT_NA, "", "", "no AUTH here"};
+	static const struct audit_cell no_mailbox = {AUDIT_NA, "", "", "no local mailbox"};
+	struct audit_row *row = &w->row;
+	struct policy_client cl = {0};
+	char lit[64];
+	listener_side(row->listen, cl.local_addr, lit, sizeof(lit));
+	memcpy(cl.addr, addr, 16);
+	snprintf(row->client, sizeof(row->client), "%s", label);
+	for (int auth = 0; auth <= 1; auth++) {
+		cl.authenticated = auth;
+		struct audit_cell *cell = row->cell[auth];
+		int na = auth && !row->auth_offered;
+		if (na || !w->local_rcpt[0])
+			cell[AUDIT_RCPT_LOCAL] = na ? no_auth : no_mailbox;
+		else
+			cell[AUDIT_RCPT_LOCAL] = matrix_judge(c, row->listen, &cl, w->local_rcpt);
+		cell[AUDIT_RCPT_FOREIGN] =
+		    na ? no_auth : matrix_judge(c, row->listen, &cl, AUDIT_MATRIX_FOREIGN);
+	}
+	w->fn(w->arg, row);
+}
+
+/* Every client class on one listener. */
+static void matrix_listener(const struct conf *c, struct matrix_walk *w)
 {
 	struct cidr lo;
 	uint8_t out[16];
 	char label[96], net[64];
 	cidr_parse("127.0.0.1", &lo);
-	matrix_row(conf, "localhost 127.0.0.1", lo.addr, fn, arg);
-	for (size_t i = 0; i < conf->n_trusted; i++) {
-		cidr_format(&conf->trusted[i], net, sizeof(net));
+	matrix_row(c, w, "localhost 127.0.0.1", lo.addr);
+	for (size_t i = 0; i < c->n_trusted; i++) {
+		cidr_format(&c->trusted[i], net, sizeof(net));
 		snprintf(label, sizeof(label), "trusted %s", net);
-		matrix_row(conf, label, conf->trusted[i].addr, fn, arg);
+		matrix_row(c, w, label, c->trusted[i].addr);
 	}
-	const char *ip = outside_client(conf, 0, out);
+	const char *ip = outside_client(c, 0, out);
 	snprintf(label, sizeof(label), "any other IPv4 (%s)", ip);
-	matrix_row(conf, label, out, fn, arg);
-	ip = outside_client(conf, 1, out);
+	matrix_row(c, w, label, out);
+	ip = outside_client(c, 1, out);
 	snprintf(label, sizeof(label), "any other IPv6 (%s)", ip);
-	matrix_row(conf, label, out, fn, arg);
+	matrix_row(c, w, label, out);
+}
+
+void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
+		  void *arg)
+{
+	struct matrix_walk w = {.fn = fn, .arg = arg};
+	audit_matrix_local_rcpt(conf, w.local_rcpt, sizeof(w.local_rcpt));
+	for (size_t i = 0; i < conf->n_listens; i++) {
+		memset(&w.row, 0, sizeof(w.row));
+		w.row.listen = &conf->listens[i];
+		w.row.listen_index = i;
+		w.row.auth_offered = w.row.listen->auth && conf->tls_cert_file;
+		matrix_listener(conf, &w);
+	}
+}
+
+void audit_cell_describe(const struct audit_cell *cell, char *out, size_t len)
+{
+	switch (cell->outcome) {
+	case AUDIT_ACCEPT:
+		snprintf(out, len, "accept [%s]", cell->rule);
+		return;
+	case AUDIT_REFUSE:
+		snprintf(out, len, "refuse %.3s [%s]", cell->reply, cell->rule);
+		return;
+	case AUDIT_AUTH_REQUIRED:
+		snprintf(out, len, "530 auth required");
+		return;
+	case AUDIT_NA:
+		snprintf(out, len, "n/a (%s)", cell->reply);
+		return;
+	}
+	snprintf(out, len, "?");
 }

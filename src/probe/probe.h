@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../addr/addr.h"
 #include "../conf/conf.h"
 #include "../deliver/deliver.h"
 
@@ -75,16 +76,52 @@ struct audit_battery_result {
 void audit_battery(const struct conf *conf,
 		   void (*fn)(void *arg, const struct audit_battery_result *r), void *arg);
 
-/* The "who may relay" matrix: for each client class (localhost, each trusted network, any
- * other IPv4, any other IPv6) whether an unauthenticated and an authenticated client may
- * send to a foreign domain, and the deciding rule. Calls fn once per row. Pure. */
-struct audit_row {
-	char client[96];
-	int relay_unauth, relay_auth;
-	const char *rule_unauth, *rule_auth;
+/* The "who may relay" matrix, per listener: for each client class (localhost, each trusted
+ * network, any other IPv4, any other IPv6), unauthenticated and authenticated, the verdict for
+ * a local recipient (a real mailbox of the first local domain) and for a foreign one, as the
+ * server would give it on that listener, whose own address is the server address: the
+ * submission role's 530 at MAIL first (src/smtp/commands.c), then MAIL FROM a foreign sender
+ * through policy_check_sender (the authenticated client logged in as that address), then RCPT
+ * through policy_check_rcpt. */
+#define AUDIT_MATRIX_SENDER "<sender@sender.example>"
+#define AUDIT_MATRIX_LOGIN "sender@sender.example"
+#define AUDIT_MATRIX_FOREIGN "<recipient@relay-test.example>"
+
+enum audit_outcome {
+	AUDIT_ACCEPT,	     /* RCPT accepted: rule */
+	AUDIT_REFUSE,	     /* refused by the policy at stage, with rule and reply */
+	AUDIT_AUTH_REQUIRED, /* 530 5.7.0 at MAIL: submission listener, not logged in */
+	AUDIT_NA,	     /* cannot happen here; reply says why ("no AUTH here") */
 };
+
+struct audit_cell {
+	enum audit_outcome outcome;
+	const char *stage; /* "MAIL" or "RCPT" when refused, else "" */
+	const char *rule;  /* the deciding rule ID; "auth-required" for 530; "" for n/a */
+	const char *reply; /* the SMTP reply, or (n/a) why: static storage or conf */
+};
+
+enum { AUDIT_RCPT_LOCAL, AUDIT_RCPT_FOREIGN };
+
+struct audit_row {
+	const struct conf_listen *listen; /* points into conf */
+	size_t listen_index;
+	int auth_offered; /* auth yes (the submission default) and a tls-certificate */
+	char client[96];  /* "localhost 127.0.0.1", "trusted 10.0.0.0/8", "any other IPv4 (…)" */
+	struct audit_cell cell[2][2]; /* [authenticated][AUDIT_RCPT_LOCAL/FOREIGN] */
+};
+
+/* Calls fn once per listener and client class, listener by listener. Pure. */
 void audit_matrix(const struct conf *conf, void (*fn)(void *arg, const struct audit_row *r),
 		  void *arg);
+
+/* The matrix's local recipient: "<LOCAL@DOMAIN>" for the first mailbox that exists in the
+ * first local domain, or "" when there is none (its cells are then n/a). Pure. */
+void audit_matrix_local_rcpt(const struct conf *conf, char *out, size_t len);
+
+/* One cell in words: "accept [RULE]", "refuse 554 [RULE]", "530 auth required",
+ * "n/a (no AUTH here)". Pure. */
+void audit_cell_describe(const struct audit_cell *cell, char *out, size_t len);
 
 /* ---- the live probe (`relayguard probe`) ---- */
 

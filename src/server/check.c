@@ -15,7 +15,8 @@
 
 struct check_out {
 	int json;
-	size_t n; /* items printed in the current JSON array */
+	size_t n;			  /* items printed in the current JSON array */
+	const struct conf_listen *listen; /* the matrix's current listener, NULL before */
 };
 
 static void json_sep(struct check_out *o)
@@ -23,24 +24,96 @@ static void json_sep(struct check_out *o)
 	printf("%s\n    ", o->n++ ? "," : "");
 }
 
+static const char *role_name(enum conf_role role)
+{
+	return role == CONF_ROLE_SUBMISSION ? "submission" : "smtp";
+}
+
+/* A new listener's block: its heading (text) or the object's opening (JSON). */
+static void print_listener_open(struct check_out *o, const struct audit_row *r)
+{
+	if (!o->json) {
+		printf("listen %s (role %s, %s):\n  %-34s %-6s %-30s %s\n", r->listen->text,
+		       role_name(r->listen->role),
+		       r->auth_offered ? "AUTH offered" : "no AUTH here", "client", "login",
+		       "local recipient", "foreign recipient");
+		return;
+	}
+	printf("%s\n      {\"listen\":", o->listen ? "\n      ]}," : "");
+	util_json_print(stdout, r->listen->text);
+	printf(",\"role\":\"%s\",\"auth_offered\":%s,\"clients\":[", role_name(r->listen->role),
+	       r->auth_offered ? "true" : "false");
+	o->n = 0;
+}
+
+static void print_cell_json(const struct audit_cell *cell)
+{
+	static const char *const names[] = {"accept", "refuse", "auth-required", "n/a"};
+	printf("{\"verdict\":\"%s\",\"stage\":", names[cell->outcome]);
+	util_json_print(stdout, cell->stage);
+	printf(",\"rule\":");
+	util_json_print(stdout, cell->rule);
+	printf(",\"reply\":");
+	util_json_print(stdout, cell->reply);
+	printf("}");
+}
+
 static void print_row(void *arg, const struct audit_row *r)
 {
 	struct check_out *o = arg;
+	if (o->listen != r->listen) {
+		print_listener_open(o, r);
+		o->listen = r->listen;
+	}
 	if (!o->json) {
-		printf("  %-44s %-3s %-24s %-3s %s\n", r->client, r->relay_unauth ? "yes" : "no",
-		       r->rule_unauth, r->relay_auth ? "yes" : "no", r->rule_auth);
+		char local[512], foreign[512];
+		for (int auth = 0; auth <= 1; auth++) {
+			audit_cell_describe(&r->cell[auth][AUDIT_RCPT_LOCAL], local, sizeof(local));
+			audit_cell_describe(&r->cell[auth][AUDIT_RCPT_FOREIGN], foreign,
+					    sizeof(foreign));
+			/* a 530 or an n/a holds for any recipient: said once */
+			int once = r->cell[auth][AUDIT_RCPT_LOCAL].outcome >= AUDIT_AUTH_REQUIRED &&
+				   !strcmp(local, foreign);
+			printf("  %-34s %-6s %-*s%s\n", auth ? "" : r->client, auth ? "yes" : "no",
+			       once ? 0 : 31, local, once ? "" : foreign);
+		}
 		return;
 	}
-	json_sep(o);
-	printf("{\"client\":");
+	printf("%s\n        {\"client\":", o->n++ ? "," : "");
 	util_json_print(stdout, r->client);
-	printf(",\"relay_unauthenticated\":%s,\"rule_unauthenticated\":",
-	       r->relay_unauth ? "true" : "false");
-	util_json_print(stdout, r->rule_unauth);
-	printf(",\"relay_authenticated\":%s,\"rule_authenticated\":",
-	       r->relay_auth ? "true" : "false");
-	util_json_print(stdout, r->rule_auth);
+	for (int auth = 0; auth <= 1; auth++) {
+		printf(",\"%s\":{\"local\":", auth ? "authenticated" : "unauthenticated");
+		print_cell_json(&r->cell[auth][AUDIT_RCPT_LOCAL]);
+		printf(",\"foreign\":");
+		print_cell_json(&r->cell[auth][AUDIT_RCPT_FOREIGN]);
+		printf("}");
+	}
 	printf("}");
+}
+
+/* The matrix: one block per listener (text), or "matrix":{addresses, "listeners":[…]}. */
+static void print_matrix(const struct conf *c, struct check_out *o)
+{
+	char local[ADDR_PATH_MAX * 2];
+	audit_matrix_local_rcpt(c, local, sizeof(local));
+	o->listen = NULL;
+	if (!o->json) {
+		printf("who may relay, per listener (MAIL FROM:%s, then RCPT TO local %s, "
+		       "foreign %s):\n",
+		       AUDIT_MATRIX_SENDER, local[0] ? local : "(no local mailbox)",
+		       AUDIT_MATRIX_FOREIGN);
+		audit_matrix(c, print_row, o);
+		return;
+	}
+	printf("  \"matrix\":{\"sender\":\"%s\",\"login\":\"%s\",\"local_recipient\":",
+	       AUDIT_MATRIX_SENDER, AUDIT_MATRIX_LOGIN);
+	if (local[0])
+		util_json_print(stdout, local);
+	else
+		printf("null");
+	printf(",\"foreign_recipient\":\"%s\",\n    \"listeners\":[", AUDIT_MATRIX_FOREIGN);
+	audit_matrix(c, print_row, o);
+	printf("%s\n  ]},\n", o->listen ? "\n      ]}" : "");
 }
 
 static void print_finding(void *arg, const struct audit_finding *f)
@@ -184,10 +257,8 @@ static void print_policy_json(const struct conf *c)
 static size_t check_audit(const struct conf *c, struct check_out *o)
 {
 	if (o->json) {
-		printf("  \"matrix\":[");
-		o->n = 0;
-		audit_matrix(c, print_row, o);
-		printf("\n  ],\n  \"battery\":{\"tests\":%zu,\"outside_clients\":2,"
+		print_matrix(c, o);
+		printf("  \"battery\":{\"tests\":%zu,\"outside_clients\":2,"
 		       "\"listeners\":%zu},\n  \"findings\":[",
 		       probe_battery_len, c->n_listens);
 		o->n = 0;
@@ -195,9 +266,7 @@ static size_t check_audit(const struct conf *c, struct check_out *o)
 		printf("%s],\n", n ? "\n  " : "");
 		return n;
 	}
-	printf("who may relay to a foreign domain:\n  %-44s %-28s %s\n", "client",
-	       "unauthenticated", "authenticated");
-	audit_matrix(c, print_row, o);
+	print_matrix(c, o);
 	print_sender_rules(c);
 	printf("audit (relay battery: %zu tests x 2 outside clients x %zu listener%s):\n",
 	       probe_battery_len, c->n_listens, c->n_listens == 1 ? "" : "s");
@@ -242,7 +311,7 @@ static int check_failed(const char *path, const char *err, int json)
 int server_check(const char *conf_path, int json, int record)
 {
 	struct conf *c;
-	struct check_out o = {json, 0};
+	struct check_out o = {json, 0, NULL};
 	char err[1024], verdict[256];
 	unsigned long id = 0;
 	SSL_CTX *tls = NULL;

@@ -307,8 +307,8 @@ static int keep_bind_cap(char *err, size_t errlen)
 /* Trust, but verify: every id is the user's, root cannot be had back, one capability left. */
 static int verify_drop(const struct privsep *ps, char *err, size_t errlen)
 {
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
+	uid_t ru = (uid_t)-1, eu = (uid_t)-1, su = (uid_t)-1;
+	gid_t rg = (gid_t)-1, eg = (gid_t)-1, sg = (gid_t)-1;
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != ps->uid ||
 	    eu != ps->uid || su != ps->uid || rg != ps->gid || eg != ps->gid || sg != ps->gid) {
 		snprintf(err, errlen, "dropping root failed: uids %ld/%ld/%ld gids %ld/%ld/%ld",

@@ -162,8 +162,9 @@ def test_check_json_matches_text(tmp_path):
     assert doc["verdict"] == "%d findings" % len(got)
     assert "verdict: %s" % doc["verdict"] in text.stdout
     assert [r["id"] for r in doc["rules"]] == ["lan", "partner", "never", "implicit-reject"]
-    assert any(r["client"].startswith("any other IPv4") and not r["relay_unauthenticated"]
-               for r in doc["matrix"])
+    assert any(r["client"].startswith("any other IPv4")
+               and r["unauthenticated"]["foreign"]["verdict"] == "refuse"
+               for l in doc["matrix"]["listeners"] for r in l["clients"])
     assert doc["battery"]["tests"] >= 24 and doc["recorded"] is None
 
 

@@ -1,6 +1,7 @@
 """Configuration errors stop the server before it starts, and say where: FILE:LINE:COLUMN and
 the problem (docs/config.md, "Errors"). `relayguard check` reports the same without starting
 anything; the shipped etc/relayguard.conf passes it."""
+import json
 import pathlib
 import re
 import subprocess
@@ -8,6 +9,7 @@ import time
 
 import pytest
 from conftest import BIN, free_port
+from tls_helpers import make_cert
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -209,5 +211,77 @@ def test_check_audits_and_exits_by_verdict(tmp_path):
     assert "warning %s:3: trusted-network 10.0.0.0/8 is wider than one site" % conf in out.stdout
     assert "ERROR   everyone: 'relay allow from any' makes an open relay" in out.stdout
     assert "ERROR   everyone: relay test external-to-external" in out.stdout
-    matrix = out.stdout.split("who may relay to a foreign domain:")[1]
-    assert re.search(r"any other IPv4 \(\S+\)\s+yes everyone", matrix), matrix
+    matrix = out.stdout.split("who may relay, per listener")[1].split("sender rules")[0]
+    assert re.search(r"any other IPv4 \(\S+\)\s+no\s+n/a \(no local mailbox\)\s+"
+                     r"accept \[everyone\]\n", matrix), matrix
+
+
+def matrix_block(stdout, listen):
+    """The text matrix of one listener: {(client, login): (local, foreign)}."""
+    text = stdout.split("who may relay, per listener")[1].split("sender rules")[0]
+    block = text.split("listen %s (" % listen)[1].split("\nlisten ")[0]
+    rows, client = {}, None
+    for line in block.splitlines()[2:]:
+        if not line.startswith("  " + " " * 35):
+            client = line[2:37].strip()
+        cells = re.split(r"\s{2,}", line[44:].strip())
+        rows[(client, line[37:44].strip())] = (cells[0], cells[-1])
+    return rows
+
+
+def test_check_matrix_per_listener(tmp_path):
+    """Issue 7: per listener, each client class x login or not x local/foreign recipient. Port 25
+    offers no AUTH; the submission listener (STARTTLS, AUTH) says 530 to anyone not logged in.
+    The text and --json say the same."""
+    crt, key = make_cert(tmp_path / "tls")
+    conf = tmp_path / "m.conf"
+    conf.write_text("listen 127.0.0.1:2525\nlisten 127.0.0.1:2587 role submission\n"
+                    "tls-certificate %s\ntls-key %s\nlocal-domain example.test\n"
+                    "mailbox alice\ntrusted-network 127.0.0.1\nrelay allow from trusted id lan\n"
+                    "relay allow from authenticated id sub\n" % (crt, key))
+    out, _ = run("check", "-c", str(conf))
+    assert out.returncode == 0, out.stdout
+    assert ("who may relay, per listener (MAIL FROM:<sender@sender.example>, then RCPT TO local "
+            "<alice@example.test>, foreign <recipient@relay-test.example>):") in out.stdout
+    assert "listen 127.0.0.1:2525 (role smtp, no AUTH here):" in out.stdout
+    assert "listen 127.0.0.1:2587 (role submission, AUTH offered):" in out.stdout
+    mx, sub = matrix_block(out.stdout, "127.0.0.1:2525"), matrix_block(out.stdout, "127.0.0.1:2587")
+    v4 = "any other IPv4 (203.0.113.77)"
+    na = ("n/a (no AUTH here)",) * 2
+    assert mx == {
+        ("localhost 127.0.0.1", "no"): ("accept [local-mailbox]", "accept [lan]"),
+        ("localhost 127.0.0.1", "yes"): na,
+        ("trusted 127.0.0.1/32", "no"): ("accept [local-mailbox]", "accept [lan]"),
+        ("trusted 127.0.0.1/32", "yes"): na,
+        (v4, "no"): ("accept [local-mailbox]", "refuse 554 [implicit-reject]"),
+        (v4, "yes"): na,
+        ("any other IPv6 (2001:db8:77::77)", "no"): ("accept [local-mailbox]",
+                                                     "refuse 554 [implicit-reject]"),
+        ("any other IPv6 (2001:db8:77::77)", "yes"): na,
+    }, mx
+    assert sub[(v4, "no")] == ("530 auth required",) * 2, sub
+    assert sub[(v4, "yes")] == ("accept [local-mailbox]", "accept [sub]"), sub
+    assert sub[("localhost 127.0.0.1", "yes")] == ("accept [local-mailbox]", "accept [lan]"), sub
+
+    js, _ = run("check", "-c", str(conf), "--json")
+    m = json.loads(js.stdout)["matrix"]
+    assert m["local_recipient"] == "<alice@example.test>"
+    assert m["foreign_recipient"] == "<recipient@relay-test.example>"
+    assert [(l["listen"], l["role"], l["auth_offered"]) for l in m["listeners"]] == [
+        ("127.0.0.1:2525", "smtp", False), ("127.0.0.1:2587", "submission", True)]
+    names = {"accept": "accept [%s]", "refuse": "refuse %.3s [%s]", "n/a": "n/a (%s)",
+             "auth-required": "530 auth required"}
+    for listener, text in ((m["listeners"][0], mx), (m["listeners"][1], sub)):
+        assert len(listener["clients"]) == 4
+        for row in listener["clients"]:
+            for login, key in (("no", "unauthenticated"), ("yes", "authenticated")):
+                got = []
+                for dest in ("local", "foreign"):
+                    c = row[key][dest]
+                    args = {"accept": (c["rule"],), "refuse": (c["reply"], c["rule"]),
+                            "n/a": (c["reply"],), "auth-required": ()}[c["verdict"]]
+                    got.append(names[c["verdict"]] % args)
+                assert tuple(got) == text[(row["client"], login)], (row, text)
+    cell = m["listeners"][1]["clients"][0]["unauthenticated"]["foreign"]
+    assert cell == {"verdict": "auth-required", "stage": "MAIL", "rule": "auth-required",
+                    "reply": "530 5.7.0 Authentication required"}

@@ -234,30 +234,139 @@ static void test_corpus(void)
 	}
 }
 
-struct rows {
-	size_t n, relay_unauth;
+/* The "who may relay" matrix, collected: every cell of every row, described. */
+#define MATRIX_ROWS 16
+struct matrix_seen {
+	size_t n;
+	struct {
+		char listen[64], client[96];
+		int auth_offered;
+		char cell[2][2][160]; /* [authenticated][local/foreign], audit_cell_describe */
+		const char *stage[2][2];
+	} row[MATRIX_ROWS];
 };
 
-static void count_row(void *arg, const struct audit_row *r)
+static void collect_row(void *arg, const struct audit_row *r)
 {
-	struct rows *rs = arg;
-	rs->n++;
-	rs->relay_unauth += r->relay_unauth;
+	struct matrix_seen *m = arg;
+	if (m->n == MATRIX_ROWS)
+		return;
+	snprintf(m->row[m->n].listen, sizeof(m->row[m->n].listen), "%s", r->listen->text);
+	snprintf(m->row[m->n].client, sizeof(m->row[m->n].client), "%s", r->client);
+	m->row[m->n].auth_offered = r->auth_offered;
+	for (int a = 0; a < 2; a++)
+		for (int d = 0; d < 2; d++) {
+			audit_cell_describe(&r->cell[a][d], m->row[m->n].cell[a][d],
+					    sizeof(m->row[m->n].cell[a][d]));
+			m->row[m->n].stage[a][d] = r->cell[a][d].stage;
+		}
+	m->n++;
 }
 
+/* One expected row: listener, client class, then unauthenticated local/foreign and
+ * authenticated local/foreign. */
+struct matrix_want {
+	const char *listen, *client, *cells[4];
+};
+
+static void check_matrix(const char *name, const char *text, size_t len,
+			 const struct matrix_want *want, size_t n_want)
+{
+	struct conf *c;
+	char err[256];
+	struct matrix_seen m = {0};
+	CHECK(conf_parse(text, len, name, &c, err, sizeof(err)) == 0, "%s: %s", name, err);
+	if (!c)
+		return;
+	audit_matrix(c, collect_row, &m);
+	CHECK(m.n == n_want, "%s: %zu rows, want %zu", name, m.n, n_want);
+	for (size_t i = 0; i < n_want && i < m.n; i++) {
+		CHECK_STR(m.row[i].listen, want[i].listen, "%s row %zu", name, i);
+		CHECK(strncmp(m.row[i].client, want[i].client, strlen(want[i].client)) == 0,
+		      "%s row %zu: client %s, want %s", name, i, m.row[i].client, want[i].client);
+		for (int k = 0; k < 4; k++)
+			CHECK_STR(m.row[i].cell[k / 2][k % 2], want[i].cells[k],
+				  "%s row %zu (%s) %s %s", name, i, m.row[i].client,
+				  k / 2 ? "authenticated" : "unauthenticated",
+				  k % 2 ? "foreign" : "local");
+	}
+	conf_free(c);
+}
+
+#define NA_AUTH "n/a (no AUTH here)"
+#define AUTH530 "530 auth required"
+#define LOCAL_OK "accept [local-mailbox]"
+#define DENIED "refuse 554 [implicit-reject]"
+
+/* Issue 7: a port-25 listener (no AUTH) and a submission listener with TLS, side by side. */
 static void test_matrix(void)
 {
 	static const char text[] =
-	    BASE "trusted-network 127.0.0.1 198.51.100.0/24\n"
-		 "relay allow from trusted\nrelay allow from authenticated\n";
-	struct conf *c;
-	char err[256];
-	struct rows rs = {0};
-	CHECK(conf_parse(text, sizeof(text) - 1, "m.conf", &c, err, sizeof(err)) == 0, "%s", err);
-	audit_matrix(c, count_row, &rs);
-	CHECK(rs.n == 5, "localhost, 2 trusted, other v4, other v6: %zu rows", rs.n);
-	CHECK(rs.relay_unauth == 3, "localhost and the trusted may relay: %zu", rs.relay_unauth);
-	conf_free(c);
+	    "listen 192.0.2.25:25\nlisten 192.0.2.25:587 role submission\n" CERT BASE_NL
+	    "trusted-network 127.0.0.1 198.51.100.0/24\n"
+	    "relay allow from trusted id lan\nrelay allow from authenticated id sub\n";
+	static const struct matrix_want want[] = {
+	    {"192.0.2.25:25", "localhost 127.0.0.1", {LOCAL_OK, "accept [lan]", NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25", "trusted 127.0.0.1/32", {LOCAL_OK, "accept [lan]", NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25",
+	     "trusted 198.51.100.0/24",
+	     {LOCAL_OK, "accept [lan]", NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25", "any other IPv4 (", {LOCAL_OK, DENIED, NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25", "any other IPv6 (", {LOCAL_OK, DENIED, NA_AUTH, NA_AUTH}},
+	    /* RFC 6409: the submission listener wants a login before MAIL, whoever connects */
+	    {"192.0.2.25:587", "localhost 127.0.0.1", {AUTH530, AUTH530, LOCAL_OK, "accept [lan]"}},
+	    {"192.0.2.25:587",
+	     "trusted 127.0.0.1/32",
+	     {AUTH530, AUTH530, LOCAL_OK, "accept [lan]"}},
+	    {"192.0.2.25:587",
+	     "trusted 198.51.100.0/24",
+	     {AUTH530, AUTH530, LOCAL_OK, "accept [lan]"}},
+	    {"192.0.2.25:587", "any other IPv4 (", {AUTH530, AUTH530, LOCAL_OK, "accept [sub]"}},
+	    {"192.0.2.25:587", "any other IPv6 (", {AUTH530, AUTH530, LOCAL_OK, "accept [sub]"}},
+	};
+	check_matrix("m.conf", text, sizeof(text) - 1, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* Without a certificate AUTH is never offered (only under TLS), so the submission listener
+ * takes mail from nobody; without a mailbox the local column is n/a; a deny rule decides for
+ * its network, authenticated or not. */
+static void test_matrix_edges(void)
+{
+	static const char text[] =
+	    "listen 192.0.2.25:25 auth yes\nlisten [2001:db8::25]:587 role submission\n"
+	    "local-domain example.org\nrelay deny from 198.51.100.0/24 id bad\n"
+	    "relay allow from authenticated id sub\n";
+	static const char *const no_mb = "n/a (no local mailbox)";
+	static const struct matrix_want want[] = {
+	    {"192.0.2.25:25", "localhost 127.0.0.1", {no_mb, DENIED, NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25", "any other IPv4 (", {no_mb, DENIED, NA_AUTH, NA_AUTH}},
+	    {"192.0.2.25:25", "any other IPv6 (", {no_mb, DENIED, NA_AUTH, NA_AUTH}},
+	    {"[2001:db8::25]:587", "localhost 127.0.0.1", {no_mb, AUTH530, NA_AUTH, NA_AUTH}},
+	    {"[2001:db8::25]:587", "any other IPv4 (", {no_mb, AUTH530, NA_AUTH, NA_AUTH}},
+	    {"[2001:db8::25]:587", "any other IPv6 (", {no_mb, AUTH530, NA_AUTH, NA_AUTH}},
+	};
+	check_matrix("e.conf", text, sizeof(text) - 1, want, sizeof(want) / sizeof(want[0]));
+
+	/* With the certificate, port 25's auth yes counts; the deny rule comes first for its
+	 * network, before the login is asked about. */
+	static const char text2[] =
+	    "listen 192.0.2.25:25 auth yes\n" CERT BASE_NL "trusted-network 198.51.100.0/24\n"
+	    "relay deny from 198.51.100.0/24 id bad\nrelay allow from authenticated id sub\n";
+	static const struct matrix_want want2[] = {
+	    {"192.0.2.25:25", "localhost 127.0.0.1", {LOCAL_OK, DENIED, LOCAL_OK, "accept [sub]"}},
+	    {"192.0.2.25:25",
+	     "trusted 198.51.100.0/24",
+	     {LOCAL_OK, "refuse 554 [bad]", LOCAL_OK, "refuse 554 [bad]"}},
+	    {"192.0.2.25:25", "any other IPv4 (", {LOCAL_OK, DENIED, LOCAL_OK, "accept [sub]"}},
+	    {"192.0.2.25:25", "any other IPv6 (", {LOCAL_OK, DENIED, LOCAL_OK, "accept [sub]"}},
+	};
+	check_matrix("a.conf", text2, sizeof(text2) - 1, want2, sizeof(want2) / sizeof(want2[0]));
+
+	struct audit_cell refused = {AUDIT_REFUSE, "MAIL", "sender-login-mismatch",
+				     "553 5.7.1 Sender address not owned by user"};
+	char out[128];
+	audit_cell_describe(&refused, out, sizeof(out));
+	CHECK_STR(out, "refuse 553 [sender-login-mismatch]", "a MAIL refusal in words");
 }
 
 /* SMTP replies from untrusted servers. */
@@ -462,6 +571,7 @@ int main(void)
 	test_battery_shape();
 	test_corpus();
 	test_matrix();
+	test_matrix_edges();
 	test_catch_session();
 	test_tokens();
 	test_catch_domain_expansion();
