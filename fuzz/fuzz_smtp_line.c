@@ -99,8 +99,9 @@ static void check_command(const char *line, size_t len)
 		REQUIRE(c.verb == SMTP_VERB_MAIL || c.verb == SMTP_VERB_RCPT);
 	if (st == SMTP_CMD_OK && c.arg_len)
 		REQUIRE(c.arg[0] != ' ' && c.arg[c.arg_len - 1] != ' ');
+	size_t verb_len = c.verb == SMTP_VERB_STARTTLS ? 8 : 4; /* every other verb has 4 */
 	if (st != SMTP_CMD_UNKNOWN)
-		REQUIRE(len >= 4 && (len == 4 || l[4] == ' '));
+		REQUIRE(len >= verb_len && (len == verb_len || l[verb_len] == ' '));
 	(void)smtp_verb_arg_rule(c.verb);
 
 	REQUIRE(smtp_command_parse(u, len, &cu) == st && cu.verb == c.verb);

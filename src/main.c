@@ -43,7 +43,7 @@ static void usage(FILE *f)
 		"                                           SMTP AUTH users (SCRAM keys, never "
 		"passwords)\n"
 		"       relayguard changelog [-c FILE] [--json] [-n N] [--diff ID] [--verify]\n"
-		"       relayguard abuse list|show IP|unban IP [-c FILE] [--json]\n"
+		"       relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] [--json]\n"
 		"                                           the recorded history of the "
 		"configuration\n"
 		"       relayguard list add|del|show|export ... [-c FILE]\n"
@@ -75,6 +75,20 @@ static const char *link_conf(void)
 {
 	const char *env = getenv("RELAYGUARD_CONF");
 	return env && *env ? env : SYSTEM_CONF;
+}
+
+/* `user unlock LOGIN` also lifts the circuit breaker (the abuse store's trip and counters). */
+static int user_cli(int argc, char **argv)
+{
+	int rc = auth_user_cli(argc, argv, DEFAULT_CONF);
+	if (argc < 2 || strcmp(argv[0], "unlock") != 0 || rc == 2)
+		return rc;
+	const char *conf_path = DEFAULT_CONF;
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "-c"))
+			conf_path = argv[i + 1];
+	int trip = abuse_user_unlock(argv[1], conf_path);
+	return rc ? rc : trip;
 }
 
 int main(int argc, char **argv)
@@ -118,7 +132,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "mailq"))
 		return server_mailq_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "user"))
-		return auth_user_cli(argc - 2, argv + 2, DEFAULT_CONF);
+		return user_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "sendmail"))
 		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);

@@ -18,6 +18,7 @@
 
 #include "../addr/addr.h"
 #include "../conf/conf.h"
+#include "../util/metrics.h"
 
 struct event_base;
 
@@ -196,7 +197,83 @@ typedef void (*greylist_cb)(void *arg, const struct greylist_outcome *o);
 int greylist_check(struct abuse_store *st, const struct greylist_settings *gs, const char *net,
 		   const char *sender, const char *rcpt, int64_t now, greylist_cb cb, void *arg);
 
-/* `relayguard abuse list|show IP|unban IP [-c FILE] [--json]` (cli.c). */
+/* ---- rate limits and the circuit breaker: the pure part (ratelimit.c) ----
+ *
+ * Fixed windows: a counter's key names its window ("...|WINDOW|START", START = now rounded down
+ * to a multiple of WINDOW) and expires when the window ends, so every server sharing the store
+ * counts into the same key and nothing needs cleaning. Keys:
+ *   rl:ip:IP|conn|W|START          connections of a client IP
+ *   rl:ip:IP|msg|W|START           MAIL commands          rl:ip:IP|rcpt|W|START   RCPT commands
+ *   rl:u:LOGIN|msg|W|START         relayed messages of a login
+ *   rl:u:LOGIN|rcpt|W|START        distinct relayed recipients (…|START|RCPT: one marker each)
+ *   rl:u:LOGIN|cb|W|START          the circuit breaker's distinct relayed recipients (+ markers)
+ *   rl:u:LOGIN|tripped             the login is tripped: "SINCE COUNT" (until user unlock) */
+enum ratelimit_stage { RATELIMIT_CONNECT, RATELIMIT_MAIL, RATELIMIT_RCPT, RATELIMIT_AUTH };
+enum ratelimit_kind {
+	RATELIMIT_COUNT,    /* INCR key; over limit when the count passes it */
+	RATELIMIT_DISTINCT, /* a new marker (PUT if absent), then INCR key; a known marker passes */
+	RATELIMIT_TRIP_FLAG, /* GET key: present = the login is tripped */
+};
+struct ratelimit_subject {
+	const char *ip;	   /* the client IP as text */
+	const char *login; /* the AUTH identity, "" when not authenticated */
+	int exempt;	   /* trusted network or auth-allowlist: no per-IP limit applies */
+	int null_sender;   /* MAIL FROM:<> (a bounce): not counted as a message */
+	int relayed;	   /* RCPT: relayed (not to a local mailbox) */
+	int first_relayed; /* RCPT: the transaction's first relayed recipient */
+	const char *rcpt;  /* RCPT: the recipient, lower-case */
+};
+struct ratelimit_check {
+	enum ratelimit_kind kind;
+	enum metrics_ratelimit rule;
+	char key[ABUSE_KEY_MAX];
+	char mark[ABUSE_KEY_MAX]; /* DISTINCT: the recipient's marker */
+	unsigned limit;
+	unsigned window;
+	unsigned ttl; /* seconds until the window ends (at least 1) */
+	int trip;     /* over the limit trips the circuit breaker */
+};
+#define RATELIMIT_CHECKS_MAX 8
+#define RATELIMIT_TRIP_TTL (400u * 86400u) /* a trip lasts until user unlock (or this) */
+
+/* The start of now's window and the seconds left in it (>= 1). */
+int64_t ratelimit_window_start(int64_t now, unsigned window);
+unsigned ratelimit_window_ttl(int64_t now, unsigned window);
+/* "rl:u:LOGIN|tripped"; "rl:u:LOGIN|" and "rl:ip:IP|" (the prefixes of show/unban). */
+void ratelimit_key_trip(const char *login, char *out, size_t outlen);
+void ratelimit_prefix_user(const char *login, char *out, size_t outlen);
+void ratelimit_prefix_ip(const char *ip, char *out, size_t outlen);
+/* The checks that apply to sub at stage, in the order they run (the circuit breaker first,
+ * so it counts recipients the other limits refuse). Returns how many (<= RATELIMIT_CHECKS_MAX);
+ * a check whose key would not fit is left out. */
+size_t ratelimit_plan(const struct conf_ratelimit *rl, enum ratelimit_stage stage,
+		      const struct ratelimit_subject *sub, int64_t now,
+		      struct ratelimit_check out[RATELIMIT_CHECKS_MAX]);
+
+/* ---- rate limits: the checks against the store (ratelimit_check.c) ---- */
+enum ratelimit_verdict {
+	RATELIMIT_PASS,
+	RATELIMIT_LIMITED, /* checks[index] is over its limit */
+	RATELIMIT_TRIPPED, /* the login was tripped before (checks[index] is the TRIPPED one) */
+	RATELIMIT_TRIP,	   /* checks[index] tripped the circuit breaker now (trip key written) */
+	RATELIMIT_STORE_ERROR, /* the store failed (error says why) */
+};
+struct ratelimit_outcome {
+	enum ratelimit_verdict verdict;
+	size_t index;
+	int64_t count; /* LIMITED, TRIP: the count that passed the limit */
+	char error[256];
+};
+typedef void (*ratelimit_cb)(void *arg, const struct ratelimit_outcome *o);
+/* Run the checks in order, stopping at the first that refuses; cb runs once, later, in the loop.
+ * A refused DISTINCT recipient is taken back out of the count (so a retry is judged again).
+ * Returns 0, or -1 out of memory (cb will not run). */
+int ratelimit_run(struct abuse_store *st, const struct ratelimit_check *checks, size_t n,
+		  int64_t now, ratelimit_cb cb, void *arg);
+
+/* `relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] [--json]` (cli.c). */
 int abuse_cli(int argc, char **argv, const char *default_conf);
+/* `relayguard user unlock LOGIN`: remove the login's trip and rate counters. 0 or 1. */
+int abuse_user_unlock(const char *login, const char *conf_path);
 
 #endif

@@ -103,6 +103,10 @@ static void print_entry_text(const struct abuse_entry *e)
 	} else if (!strcmp(kind, "whitelisted")) {
 		printf("whitelisted net=%s", net);
 		print_time("since", strtoll(e->value, NULL, 10));
+	} else if (!strncmp(e->key, "rl:", 3) && strstr(e->key, "|tripped")) {
+		printf("tripped key=%s since/count=%s", e->key, e->value);
+	} else if (!strncmp(e->key, "rl:", 3)) {
+		printf("rate key=%s count=%s", e->key, e->value);
 	} else if (!strcmp(kind, "passes")) {
 		printf("passes net=%s count=%s", net, e->value);
 	} else {
@@ -118,6 +122,8 @@ static void print_entry_json(const struct abuse_entry *e, int first)
 	const char *net, *sender, *rcpt;
 	util_strlcpy(copy, e->key, sizeof(copy));
 	const char *kind = entry_split(copy, &net, &sender, &rcpt);
+	if (!strncmp(e->key, "rl:", 3))
+		kind = strstr(e->key, "|tripped") ? "tripped" : "rate";
 	printf("%s\n  {\"kind\": \"%s\", \"key\": ", first ? "" : ",", kind);
 	util_json_print(stdout, e->key);
 	printf(", \"net\": ");
@@ -141,36 +147,74 @@ static void print_entries(const struct cli_wait *w, int json)
 		printf("%s]\n", w->r.n_entries ? "\n" : "");
 }
 
-/* The "gl:NET|" prefix of an IP written by the admin. -1 when it is not an address. */
-static int ip_prefix(const struct conf *c, const char *ip, char *out, size_t outlen)
+/* The prefixes of what show/unban ARG name: an IP's greylist network "gl:NET|" and its rate
+ * counters "rl:ip:IP|" (the address as the server writes it), or a login's "rl:u:LOGIN|".
+ * Returns how many (1 or 2). */
+static int arg_prefixes(const struct conf *c, const char *arg, char out[2][ABUSE_KEY_MAX])
 {
 	uint8_t a[16] = {0};
-	char net[GREYLIST_NET_MAX];
-	if (inet_pton(AF_INET, ip, a + 12) == 1)
+	char net[GREYLIST_NET_MAX], text[INET6_ADDRSTRLEN];
+	int v4 = inet_pton(AF_INET, arg, a + 12) == 1;
+	if (v4)
 		a[10] = a[11] = 0xff;
-	else if (inet_pton(AF_INET6, ip, a) != 1)
-		return -1;
+	else if (inet_pton(AF_INET6, arg, a) != 1) {
+		ratelimit_prefix_user(arg, out[0], ABUSE_KEY_MAX);
+		return 1;
+	}
 	greylist_net(a, c->greylist.netmask4, c->greylist.netmask6, net, sizeof(net));
-	greylist_key_net(net, 0, out, outlen);
-	return 0;
+	greylist_key_net(net, 0, out[0], ABUSE_KEY_MAX);
+	if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? (void *)(a + 12) : (void *)a, text,
+		       sizeof(text)))
+		util_strlcpy(text, arg, sizeof(text));
+	ratelimit_prefix_ip(text, out[1], ABUSE_KEY_MAX);
+	return 2;
 }
 
 static int cli_usage(void)
 {
-	fprintf(stderr, "usage: relayguard abuse list|show IP|unban IP [-c FILE] [--json]\n");
+	fprintf(stderr, "usage: relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] "
+			"[--json]\n");
 	return 2;
 }
 
+/* Every entry under any of the prefixes, into one list (w->entries, caller frees). */
+static int cli_collect(struct abuse_store *st, char prefixes[][ABUSE_KEY_MAX], int n, int64_t now,
+		       const char *cmd, struct cli_wait *all)
+{
+	memset(all, 0, sizeof(*all));
+	for (int k = 0; k < n; k++) {
+		struct cli_wait w;
+		cli_run(st, 1, prefixes[k], now, &w);
+		if (w.r.status == ABUSE_ERROR) {
+			fprintf(stderr, "relayguard: abuse %s: %s\n", cmd, w.r.error);
+			free(all->entries);
+			return -1;
+		}
+		size_t total = all->r.n_entries + w.r.n_entries;
+		struct abuse_entry *e =
+		    total ? realloc(all->entries, total * sizeof(*e)) : all->entries;
+		if (total && !e) {
+			free(w.entries);
+			free(all->entries);
+			fprintf(stderr, "relayguard: abuse %s: out of memory\n", cmd);
+			return -1;
+		}
+		if (w.r.n_entries)
+			memcpy(e + all->r.n_entries, w.entries, w.r.n_entries * sizeof(*e));
+		all->entries = e;
+		all->r.n_entries = total;
+		free(w.entries);
+	}
+	return 0;
+}
+
 static int cli_act(struct abuse_store *st, const struct conf *c, const char *cmd,
-		   const char *prefix, int json)
+		   char prefixes[][ABUSE_KEY_MAX], int n, const char *what, int json)
 {
 	struct cli_wait w;
 	int64_t now = abuse_now(c);
-	cli_run(st, 1, prefix, now, &w);
-	if (w.r.status == ABUSE_ERROR) {
-		fprintf(stderr, "relayguard: abuse %s: %s\n", cmd, w.r.error);
+	if (cli_collect(st, prefixes, n, now, cmd, &w) < 0)
 		return 1;
-	}
 	if (strcmp(cmd, "unban") != 0) {
 		print_entries(&w, json);
 		free(w.entries);
@@ -187,8 +231,30 @@ static int cli_act(struct abuse_store *st, const struct conf *c, const char *cmd
 		}
 		removed += d.r.status == ABUSE_OK;
 	}
-	printf("removed %zu entries under %.*s\n", removed, (int)strlen(prefix) - 1, prefix);
+	printf("removed %zu entries for %s\n", removed, what);
 	free(w.entries);
+	return rc;
+}
+
+/* Open the store the config names and run cmd over the prefixes. */
+static int cli_with_store(const struct conf *c, const char *cmd, char prefixes[][ABUSE_KEY_MAX],
+			  int n, const char *what, int json)
+{
+	char err[1024];
+	struct event_base *base = event_base_new();
+	struct abuse_store *st = base ? abuse_store_open(c, 0, base, err, sizeof(err)) : NULL;
+	int rc = 1;
+	if (st)
+		rc = cli_act(st, c, cmd, prefixes, n, what, json);
+	else if (base && c->abuse_store.backend == CONF_ABUSE_SQLITE &&
+		 access(c->abuse_store.path, F_OK) < 0 && errno == ENOENT)
+		rc = strcmp(cmd, "unban") ? (print_entries(&(struct cli_wait){0}, json), 0)
+					  : (printf("removed 0 entries for %s\n", what), 0);
+	else
+		fprintf(stderr, "relayguard: %s\n", base ? err : "cannot create an event loop");
+	abuse_store_free(st);
+	if (base)
+		event_base_free(base);
 	return rc;
 }
 
@@ -211,31 +277,28 @@ int abuse_cli(int argc, char **argv, const char *default_conf)
 	int wants_ip = cmd && (!strcmp(cmd, "show") || !strcmp(cmd, "unban"));
 	if (!cmd || (strcmp(cmd, "list") != 0 && !wants_ip) || (wants_ip != (ip != NULL)))
 		return cli_usage();
-	char err[1024], prefix[ABUSE_KEY_MAX] = "gl:";
+	char err[1024], prefixes[2][ABUSE_KEY_MAX] = {"gl:", "rl:"};
 	struct conf *c = NULL;
 	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "relayguard: %s\n", err);
 		return 1;
 	}
-	if (ip && ip_prefix(c, ip, prefix, sizeof(prefix)) < 0) {
-		fprintf(stderr, "relayguard: abuse %s: '%s' is not an IP address\n", cmd, ip);
-		conf_free(c);
-		return 2;
+	int n = ip ? arg_prefixes(c, ip, prefixes) : 2;
+	int rc = cli_with_store(c, cmd, prefixes, n, ip ? ip : "everything", json);
+	conf_free(c);
+	return rc;
+}
+
+int abuse_user_unlock(const char *login, const char *conf_path)
+{
+	char err[1024], prefixes[1][ABUSE_KEY_MAX];
+	struct conf *c = NULL;
+	if (conf_load(conf_path, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		return 1;
 	}
-	struct event_base *base = event_base_new();
-	struct abuse_store *st = base ? abuse_store_open(c, 0, base, err, sizeof(err)) : NULL;
-	int rc = 1;
-	if (st)
-		rc = cli_act(st, c, cmd, prefix, json);
-	else if (base && c->abuse_store.backend == CONF_ABUSE_SQLITE &&
-		 access(c->abuse_store.path, F_OK) < 0 && errno == ENOENT)
-		rc = strcmp(cmd, "unban") ? (print_entries(&(struct cli_wait){0}, json), 0)
-					  : (printf("removed 0 entries\n"), 0);
-	else
-		fprintf(stderr, "relayguard: %s\n", base ? err : "cannot create an event loop");
-	abuse_store_free(st);
-	if (base)
-		event_base_free(base);
+	ratelimit_prefix_user(login, prefixes[0], ABUSE_KEY_MAX);
+	int rc = cli_with_store(c, "unban", prefixes, 1, login, 0);
 	conf_free(c);
 	return rc;
 }

@@ -78,6 +78,8 @@ static int do_greylist(struct parser *p, const struct stmt *s);
 static int do_greylist_value(struct parser *p, const struct stmt *s);
 static int do_greylist_netmask(struct parser *p, const struct stmt *s);
 static int do_clock_offset(struct parser *p, const struct stmt *s);
+static int do_ratelimit(struct parser *p, const struct stmt *s);
+static int do_ratelimit_store_error(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static int do_blocklist_database(struct parser *p, const struct stmt *s);
@@ -129,6 +131,8 @@ static const struct directive directives[] = {
     {"greylist-auto-whitelist", "N", 1, 1, ONCE, do_greylist_value},
     {"greylist-netmask", "V4-BITS V6-BITS", 2, 2, ONCE, do_greylist_netmask},
     {"clock-offset", "DURATION", 1, 1, ONCE, do_clock_offset},
+    {"ratelimit", "NAME COUNT/WINDOW|off", 2, 2, MANY, do_ratelimit},
+    {"ratelimit-on-store-error", "accept|tempfail", 1, 1, ONCE, do_ratelimit_store_error},
     {"blocklist-database", "PATH", 1, 1, ONCE, do_blocklist_database},
     {"dnsbl-zone", "NAME", 1, 1, ONCE, do_dnsbl_zone},
     {"dnsbl-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_listen},
@@ -1499,6 +1503,71 @@ static int do_clock_offset(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+/* ---- rate limits (src/abuse/ratelimit.c) ---- */
+
+#define RATE_FIELD(f) offsetof(struct conf_ratelimit, f)
+static const struct rate_def {
+	const char *name;
+	size_t off;
+	unsigned def_window; /* the window a bare COUNT gets; 0 = a plain number (ip-sessions) */
+} rate_defs[] = {
+    {"ip-connections", RATE_FIELD(ip_connections), 60},
+    {"ip-sessions", RATE_FIELD(ip_sessions), 0},
+    {"ip-messages", RATE_FIELD(ip_messages), 3600},
+    {"ip-recipients", RATE_FIELD(ip_recipients), 3600},
+    {"user-messages-hour", RATE_FIELD(user_messages[0]), 3600},
+    {"user-messages-day", RATE_FIELD(user_messages[1]), 86400},
+    {"user-recipients-hour", RATE_FIELD(user_recipients[0]), 3600},
+    {"user-recipients-day", RATE_FIELD(user_recipients[1]), 86400},
+    {"circuit-breaker", RATE_FIELD(circuit_breaker), 3600},
+};
+
+/* ratelimit NAME COUNT/WINDOW|COUNT|off (ip-sessions: N|off). */
+static int do_ratelimit(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec count = {NUM_COUNT, 1, 100000000, "1..100000000"};
+	static const struct num_spec window = {NUM_DURATION, 1, 30 * 86400, "1s..30d"};
+	const struct rate_def *d = NULL;
+	for (size_t i = 0; i < sizeof(rate_defs) / sizeof(rate_defs[0]); i++)
+		if (!strcmp(rate_defs[i].name, s->arg[0].text))
+			d = &rate_defs[i];
+	if (!d)
+		return error_tok(p, &s->arg[0], "unknown ratelimit '%s'", show(s->arg[0].text).s);
+	char *field = (char *)&p->c->ratelimit + d->off;
+	struct lex_token t = s->arg[1];
+	char text[64];
+	uint64_t n = 0, w = d->def_window;
+	if (strcmp(t.text, "off") != 0) {
+		const char *slash = strchr(t.text, '/');
+		if (strlen(t.text) >= sizeof(text) || (slash && d->def_window == 0))
+			return usage(p, s, &s->arg[1]);
+		size_t cut = slash ? (size_t)(slash - t.text) : strlen(t.text);
+		util_strlcpy(text, t.text, sizeof(text));
+		text[cut] = '\0';
+		t.text = text;
+		if (parse_value(p, &t, &count, d->name, &n) < 0)
+			return -1;
+		t.text = text + cut + 1;
+		if (slash && parse_value(p, &t, &window, d->name, &w) < 0)
+			return -1;
+	}
+	if (d->def_window == 0) {
+		*(unsigned *)field = (unsigned)n;
+		return 0;
+	}
+	*(struct conf_rate *)field = (struct conf_rate){(unsigned)n, (unsigned)w};
+	return 0;
+}
+
+static int do_ratelimit_store_error(struct parser *p, const struct stmt *s)
+{
+	const char *v = s->arg[0].text;
+	if (strcmp(v, "accept") != 0 && strcmp(v, "tempfail") != 0)
+		return usage(p, s, &s->arg[0]);
+	p->c->ratelimit.tempfail_on_store_error = !strcmp(v, "tempfail");
+	return 0;
+}
+
 static int set_defaults(struct parser *p)
 {
 	struct conf *c = p->c;
@@ -1535,6 +1604,7 @@ static struct conf *conf_new(const char *name)
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
 	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
 	c->greylist = (struct conf_greylist){0, 300, 2 * 86400, 36 * 86400, 5, 24, 64};
+	c->ratelimit.ip_sessions = 50;
 	return c;
 }
 

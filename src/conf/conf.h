@@ -155,6 +155,24 @@ struct conf_greylist {
 };
 enum conf_local_method { CONF_LOCAL_MAILDIR, CONF_LOCAL_LMTP };
 
+/* ratelimit NAME COUNT/WINDOW|off: at most count events per fixed window of window seconds;
+ * count 0 = off. */
+struct conf_rate {
+	unsigned count, window;
+};
+/* The ratelimit table (docs/config.md "Rate limits"); every row off by default except
+ * ip-sessions 50. */
+struct conf_ratelimit {
+	struct conf_rate ip_connections;     /* per client IP: connections (421 4.7.0 at connect) */
+	unsigned ip_sessions;		     /* per client IP: concurrent sessions, 0 = off */
+	struct conf_rate ip_messages;	     /* per client IP: MAIL commands (450 4.7.1) */
+	struct conf_rate ip_recipients;	     /* per client IP: RCPT commands (450 4.7.1) */
+	struct conf_rate user_messages[2];   /* per login: relayed messages, [0] hour [1] day */
+	struct conf_rate user_recipients[2]; /* per login: distinct relayed recipients */
+	struct conf_rate circuit_breaker;    /* per login: distinct relayed recipients that trip */
+	int tempfail_on_store_error; /* ratelimit-on-store-error tempfail (default accept) */
+};
+
 struct conf {
 	/* References (conf_ref/conf_unref): the server holds one on its current config, every SMTP
 	 * session and every delivery one on the config it started with, so a reload never pulls a
@@ -223,6 +241,7 @@ struct conf {
 	/* clock-offset DURATION: TEST ONLY. Added to the clock of the abuse logic (greylist times,
 	 * store expiry), so tests move time with a reload instead of sleeping. Default 0. */
 	unsigned clock_offset;
+	struct conf_ratelimit ratelimit; /* ratelimit NAME VALUE, ratelimit-on-store-error */
 	/* the blocklist store and the DNSBL server (src/blocklist); defaults applied by users */
 	char *blocklist_database; /* blocklist-database PATH, NULL = CONF_DEFAULT_BLOCKLIST_DB */
 	char *dnsbl_zone;	  /* dnsbl-zone NAME (normalised), NULL = none */

@@ -133,6 +133,7 @@ void spool_env_clear(struct spool_env *e)
 		rcpt_free(&e->rcpts[i]);
 	free(e->rcpts);
 	free(e->envid);
+	free(e->auth);
 	free(e->from);
 	free(e->helo);
 	free(e->client);
@@ -154,6 +155,8 @@ int spool_env_format(const struct spool_env *e, char **out, size_t *outlen)
 		fprintf(f, "ret %s\n", e->ret == SPOOL_RET_HDRS ? "HDRS" : "FULL");
 	if (e->envid)
 		fprintf(f, "envid %s\n", e->envid);
+	if (e->auth)
+		fprintf(f, "auth %s\n", e->auth);
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		const struct spool_rcpt *r = &e->rcpts[i];
 		char notify[SPOOL_NOTIFY_TEXT_MAX];
@@ -208,6 +211,8 @@ static int env_line_dsn(struct spool_env *e, struct spool_rcpt *last, const char
 	}
 	if (!strcmp(key, "envid"))
 		return !e->envid && *v ? set_str(&e->envid, v) : -EINVAL;
+	if (!strcmp(key, "auth"))
+		return !e->auth && *v ? set_str(&e->auth, v) : -EINVAL;
 	if (!strcmp(key, "notify"))
 		return last && !last->notify ? spool_notify_parse(v, &last->notify) : -EINVAL;
 	if (!strcmp(key, "orcpt"))

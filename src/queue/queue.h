@@ -38,6 +38,8 @@ struct spool_env {
 	int eight_bit, smtputf8;
 	int ret;     /* RFC 3461 RET: 0 not given, SPOOL_RET_FULL, SPOOL_RET_HDRS */
 	char *envid; /* RFC 3461 ENVID (xtext as received), or NULL */
+	char
+	    *auth; /* the SMTP AUTH login that submitted it (the circuit breaker's hold), or NULL */
 	struct spool_rcpt *rcpts;
 	size_t n_rcpts;
 };

@@ -91,6 +91,26 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* A message became durable (or was found at start): count what was received, deliver. */
+/* The circuit breaker tripped login: every queued message it submitted goes on hold (durably,
+ * like queue hold), so nothing more of it leaves until an admin looks (queue release). */
+static void on_trip(void *arg, const char *login)
+{
+	struct server *srv = arg;
+	unsigned held = 0, failed = 0;
+	for (struct spool_msg *m = spool_first(srv->spool); m; m = m->next) {
+		if (m->held || !m->env.auth || strcmp(m->env.auth, login) != 0)
+			continue;
+		if (sched_hold(srv, m, 1) < 0) {
+			failed++;
+			continue;
+		}
+		held++;
+		log_msg(LOG_INFO, "queue: held", "qid=%s rule=ratelimit:circuit-breaker", m->qid);
+	}
+	log_msg(failed ? LOG_ERR : LOG_WARN, "ratelimit: circuit breaker: queued mail held",
+		"rule=ratelimit:circuit-breaker held=%u failed=%u", held, failed);
+}
+
 static void on_queued(void *arg, struct spool_msg *msg)
 {
 	struct server *srv = arg;
@@ -286,6 +306,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	 * drop; a Redis store that is down now is retried, not a start error */
 	if (!(srv->smtp.abuse = abuse_store_open(c, 1, srv->base, err, errlen)))
 		return -1;
+	srv->smtp.on_trip = on_trip;
+	srv->smtp.trip_arg = srv;
 	long pending = spool_recover(srv->spool, err, errlen);
 	if (pending < 0)
 		return -1;

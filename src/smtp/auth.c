@@ -135,8 +135,36 @@ static void auth_resume(struct smtp_session *s)
 		smtp_session_resume(s);
 }
 
+/* The credentials were right; a login the circuit breaker tripped is still refused
+ * (smtp_ratelimit_auth answers later, through smtp_auth_finish). */
+static void auth_temp_error(struct smtp_session *s, const char *why);
+
 static void auth_success(struct smtp_session *s)
 {
+	char login[sizeof(s->login)];
+	util_strlcpy(login, auth_sasl_login(s->auth->x), sizeof(login));
+	if (smtp_ratelimit_auth(s, login) == 0)
+		smtp_auth_finish(s, SMTP_AUTH_GRANT);
+}
+
+void smtp_auth_finish(struct smtp_session *s, enum smtp_auth_outcome outcome)
+{
+	if (!s->auth || !s->auth->x) { /* cannot happen: the exchange waits for this */
+		auth_end(s);
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+		return;
+	}
+	if (outcome == SMTP_AUTH_LOCKED) {
+		auth_log(s, LOG_WARN, "smtp: auth refused, account locked by the circuit breaker");
+		auth_end(s);
+		smtp_reply(s, "535 5.7.8 Account locked after unusual sending; contact the "
+			      "postmaster");
+		return;
+	}
+	if (outcome == SMTP_AUTH_TEMPFAIL) {
+		auth_temp_error(s, "ratelimit-store");
+		return;
+	}
 	util_strlcpy(s->login, auth_sasl_login(s->auth->x), sizeof(s->login));
 	s->client.authenticated = 1;
 	s->ctx->metrics->auth_ok++;

@@ -196,7 +196,8 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		tx_reset(s);
 		return;
 	}
-	smtp_reply(s, "250 2.1.0 Ok");
+	if (smtp_ratelimit_mail(s) == 0)
+		smtp_reply(s, "250 2.1.0 Ok"); /* else: once the store answered */
 }
 
 static void log_rcpt(struct smtp_session *s, const char *to, const struct policy_verdict *v)
@@ -244,10 +245,16 @@ static void cmd_rcpt(struct smtp_session *s, enum smtp_verb verb, const char *ar
 	}
 	if (params.orcpt)
 		snprintf(orcpt, sizeof(orcpt), "%.*s", (int)params.orcpt_len, params.orcpt);
-	if (smtp_greylist_applies(s) &&
-	    smtp_greylist_start(s, &rcpt, to, &v, params.notify, orcpt) == 0)
+	if (smtp_ratelimit_rcpt(s, &rcpt, to, &v, params.notify, orcpt) == 0)
+		smtp_rcpt_continue(s, &rcpt, to, &v, params.notify, orcpt);
+}
+
+void smtp_rcpt_continue(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt)
+{
+	if (smtp_greylist_applies(s) && smtp_greylist_start(s, rcpt, to, v, notify, orcpt) == 0)
 		return; /* answered when the store has */
-	smtp_rcpt_accept(s, to, &v, params.notify, orcpt, rcpt.utf8);
+	smtp_rcpt_accept(s, to, v, notify, orcpt, rcpt->utf8);
 }
 
 void smtp_rcpt_verdict(struct smtp_session *s, const char *to, const struct policy_verdict *v)

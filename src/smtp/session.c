@@ -176,6 +176,15 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
 		return;
 	}
+	if (smtp_ratelimit_connect(s) != 0)
+		return; /* refused, or the greeting comes once the store answered */
+	smtp_session_greet(s);
+}
+
+void smtp_session_greet(struct smtp_session *s)
+{
+	struct smtp_ctx *ctx = s->ctx;
+	const struct conf *c = s->conf;
 	if (c->limits.greeting_delay == 0) {
 		s->state = SMTP_STATE_COMMAND;
 		smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
@@ -197,6 +206,7 @@ void smtp_session_free(struct smtp_session *s)
 		spool_commit_detach(s->commit); /* the message is still queued; nobody to tell */
 	smtp_auth_detach(s);
 	smtp_greylist_detach(s);
+	smtp_ratelimit_detach(s);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);
@@ -221,7 +231,9 @@ void smtp_session_free(struct smtp_session *s)
 
 void smtp_session_drain(struct smtp_session *s)
 {
-	int idle = s->state == SMTP_STATE_GREETING || (s->state == SMTP_STATE_COMMAND && !s->tx);
+	int idle =
+	    s->state == SMTP_STATE_GREETING ||
+	    ((s->state == SMTP_STATE_COMMAND || s->state == SMTP_STATE_LIMIT_WAIT) && !s->tx);
 	if (!idle)
 		return; /* in DATA, waiting for the spool, or with MAIL given: let it finish */
 	if (s->greet) {
@@ -377,7 +389,7 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	if (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_AUTH_WAIT &&
-	    s->state != SMTP_STATE_RCPT_WAIT) {
+	    s->state != SMTP_STATE_RCPT_WAIT && s->state != SMTP_STATE_LIMIT_WAIT) {
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
@@ -397,7 +409,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (smtp_tls_event(s, what))
 		return; /* the TLS handshake finished, or failed and the session is gone */
 	int waiting = s->state == SMTP_STATE_COMMIT || s->state == SMTP_STATE_AUTH_WAIT ||
-		      s->state == SMTP_STATE_RCPT_WAIT;
+		      s->state == SMTP_STATE_RCPT_WAIT || s->state == SMTP_STATE_LIMIT_WAIT;
 	if (what & BEV_EVENT_TIMEOUT && s->state != SMTP_STATE_CLOSING && !waiting) {
 		log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d",
 			(unsigned long long)s->id, s->ip, (int)s->state);

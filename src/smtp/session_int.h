@@ -20,12 +20,14 @@ enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
 	SMTP_STATE_COMMAND,
 	SMTP_STATE_DATA,
-	SMTP_STATE_COMMIT,    /* waiting for the spool; input is not read */
-	SMTP_STATE_CLOSING,   /* final reply queued; freed once it is written */
-	SMTP_STATE_STARTTLS,  /* "220 Ready to start TLS" queued; TLS starts once it is written */
-	SMTP_STATE_AUTH,      /* a 334 challenge is out: the next line is the client's response */
-	SMTP_STATE_AUTH_WAIT, /* an AUTH step on the worker, or a failure delay: input not read */
-	SMTP_STATE_RCPT_WAIT, /* a RCPT's greylist check at the abuse store: input not read */
+	SMTP_STATE_COMMIT,     /* waiting for the spool; input is not read */
+	SMTP_STATE_CLOSING,    /* final reply queued; freed once it is written */
+	SMTP_STATE_STARTTLS,   /* "220 Ready to start TLS" queued; TLS starts once it is written */
+	SMTP_STATE_AUTH,       /* a 334 challenge is out: the next line is the client's response */
+	SMTP_STATE_AUTH_WAIT,  /* an AUTH step on the worker, or a failure delay: input not read */
+	SMTP_STATE_RCPT_WAIT,  /* a RCPT's greylist check at the abuse store: input not read */
+	SMTP_STATE_LIMIT_WAIT, /* a rate-limit check at the abuse store (connect, MAIL, RCPT,
+				  AUTH): input not read */
 };
 
 /* Client lines up to this many octets are read (RFC 4954 4: AUTH lines of 12288 octets, the
@@ -41,9 +43,10 @@ struct smtp_tx {
 	struct spool_stage *stage;
 	struct smtp_data data;
 	char first_rcpt[ADDR_PATH_MAX * 4];
-	int utf8_addr;	     /* some address needed SMTPUTF8 */
-	unsigned rcpt_tries; /* RCPT commands seen, accepted or not */
-	int stage_failed;    /* writing the body to the stage failed (disk full?) */
+	int utf8_addr;	      /* some address needed SMTPUTF8 */
+	unsigned rcpt_tries;  /* RCPT commands seen, accepted or not */
+	int user_msg_counted; /* a relayed RCPT passed: the message counts for user-messages-* */
+	int stage_failed;     /* writing the body to the stage failed (disk full?) */
 };
 
 struct smtp_session {
@@ -73,7 +76,8 @@ struct smtp_session {
 	/* Set when a DNS allow-list (DNSWL) lists the client: greylisting never applies to it.
 	 * The hook for the DNSBL/DNSWL client (src/dnsbl, issue 6); nothing sets it yet. */
 	int dnswl_listed;
-	struct smtp_greylist *greylist; /* the RCPT's greylist check under way, or NULL */
+	struct smtp_greylist *greylist;	  /* the RCPT's greylist check under way, or NULL */
+	struct smtp_ratelimit *ratelimit; /* the rate-limit check under way, or NULL */
 };
 
 /* session.c */
@@ -148,6 +152,29 @@ int smtp_greylist_start(struct smtp_session *s, const struct addr_path *rcpt, co
 			const struct policy_verdict *v, unsigned notify, const char *orcpt);
 /* The session is being freed: a check under way finishes on its own. */
 void smtp_greylist_detach(struct smtp_session *s);
+
+/* ratelimit.c: rate limits and the circuit breaker (docs/operations.md "Rate limits") */
+/* Each returns 1 when a check at the abuse store started (the session waits in
+ * SMTP_STATE_LIMIT_WAIT and the answer comes later: the greeting, "250 2.1.0 Ok", the RCPT's
+ * greylisting or accept, the AUTH's 235), 0 when nothing is to check (the caller goes on), and
+ * smtp_ratelimit_connect -1 when it refused the session (closing). */
+int smtp_ratelimit_connect(struct smtp_session *s);
+int smtp_ratelimit_mail(struct smtp_session *s);
+int smtp_ratelimit_rcpt(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
+int smtp_ratelimit_auth(struct smtp_session *s, const char *login);
+/* The session is being freed: a check under way finishes on its own. */
+void smtp_ratelimit_detach(struct smtp_session *s);
+/* session.c: the banner (or the greeting-delay timer), after the connect checks */
+void smtp_session_greet(struct smtp_session *s);
+/* auth.c: the end of an AUTH whose credentials were right, after the circuit breaker's check:
+ * 235 and s->login set, 535 5.7.8 (the login is tripped), or 454 4.7.0 (the store failed and
+ * ratelimit-on-store-error is tempfail). */
+enum smtp_auth_outcome { SMTP_AUTH_GRANT, SMTP_AUTH_LOCKED, SMTP_AUTH_TEMPFAIL };
+void smtp_auth_finish(struct smtp_session *s, enum smtp_auth_outcome outcome);
+/* commands.c: after the RCPT's rate limits passed: greylisting, then the accept */
+void smtp_rcpt_continue(struct smtp_session *s, const struct addr_path *rcpt, const char *to,
+			const struct policy_verdict *v, unsigned notify, const char *orcpt);
 
 /* data.c (session side) */
 void smtp_data_begin(struct smtp_session *s);

@@ -44,6 +44,10 @@ struct smtp_ctx {
 	struct auth_guard guard;
 	/* the abuse-control state (src/abuse): greylisting; opened by serve, NULL = none */
 	struct abuse_store *abuse;
+	/* the circuit breaker tripped login (this server saw it cross the trip level): the server
+	 * puts the login's queued outbound mail on hold. NULL = nothing to do. */
+	void (*on_trip)(void *arg, const char *login);
+	void *trip_arg;
 };
 
 /* Start SMTP AUTH for ctx->conf (base, conf and metrics set): GNU SASL over the store at

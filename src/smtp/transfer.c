@@ -126,6 +126,12 @@ static void fill_envelope(struct smtp_session *s)
 	tx->env.from = strdup(from);
 	tx->env.helo = strdup(s->helo);
 	tx->env.client = strdup(s->ip);
+	if (s->login[0] && !tx->env.auth) {
+		tx->env.auth = strdup(s->login);
+		for (char *c = tx->env.auth; c && *c; c++)
+			if (*c == '\r' || *c == '\n')
+				*c = '?';
+	}
 	tx->env.eight_bit = tx->params.body_8bit || tx->data.eight_bit;
 	tx->env.smtputf8 = tx->params.smtputf8;
 }

@@ -206,6 +206,29 @@ static void format_abuse(struct out *o, const struct metrics *m)
 	       m->abuse_store_errors);
 }
 
+const char *const metrics_ratelimit_rules[METRICS_RL_RULES] = {
+    "ratelimit:ip-connections",	      "ratelimit:ip-sessions",
+    "ratelimit:ip-messages",	      "ratelimit:ip-recipients",
+    "ratelimit:user-messages-hour",   "ratelimit:user-messages-day",
+    "ratelimit:user-recipients-hour", "ratelimit:user-recipients-day",
+    "ratelimit:circuit-breaker",      "ratelimit:account-tripped",
+};
+
+static void format_ratelimit(struct out *o, const struct metrics *m)
+{
+	family(o, "ratelimit_rejected_total", "counter",
+	       "Sessions, messages, recipients and AUTH refused by a rate limit, by rule.");
+	for (int i = 0; i < METRICS_RL_RULES; i++)
+		out_printf(o, "relayguard_ratelimit_rejected_total{rule=\"%s\"} %" PRIu64 "\n",
+			   metrics_ratelimit_rules[i], m->ratelimit_rejected[i]);
+	single(o, "ratelimit_store_errors_total", "counter",
+	       "Rate-limit checks the abuse store could not answer (ratelimit-on-store-error).",
+	       m->ratelimit_store_errors);
+	single(o, "circuit_breaker_trips_total", "counter",
+	       "Authenticated users tripped by the circuit breaker (their outbound mail held).",
+	       m->circuit_breaker_trips);
+}
+
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0};
@@ -222,5 +245,6 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_queue(&o, q);
 	format_self_audit(&o, m);
 	format_abuse(&o, m);
+	format_ratelimit(&o, m);
 	return o.pos;
 }

@@ -25,6 +25,24 @@ enum metrics_refusal {
 	METRICS_REFUSALS,
 };
 
+/* Rate-limit rules (label rule="ratelimit:..."): a verdict that refused, per rule. */
+enum metrics_ratelimit {
+	METRICS_RL_IP_CONNECTIONS,  /* ratelimit:ip-connections */
+	METRICS_RL_IP_SESSIONS,	    /* ratelimit:ip-sessions */
+	METRICS_RL_IP_MESSAGES,	    /* ratelimit:ip-messages */
+	METRICS_RL_IP_RECIPIENTS,   /* ratelimit:ip-recipients */
+	METRICS_RL_USER_MSGS_HOUR,  /* ratelimit:user-messages-hour */
+	METRICS_RL_USER_MSGS_DAY,   /* ratelimit:user-messages-day */
+	METRICS_RL_USER_RCPTS_HOUR, /* ratelimit:user-recipients-hour */
+	METRICS_RL_USER_RCPTS_DAY,  /* ratelimit:user-recipients-day */
+	METRICS_RL_CIRCUIT_BREAKER, /* ratelimit:circuit-breaker (the trip itself) */
+	METRICS_RL_ACCOUNT_TRIPPED, /* ratelimit:account-tripped (MAIL/RCPT/AUTH of a tripped login)
+				     */
+	METRICS_RL_RULES,
+};
+/* "ratelimit:ip-connections", ... (the rule IDs in logs and metrics). */
+extern const char *const metrics_ratelimit_rules[METRICS_RL_RULES];
+
 struct metrics_rule {
 	char id[METRICS_RULE_ID_MAX];
 	uint64_t n[METRICS_VERDICTS];
@@ -74,6 +92,10 @@ struct metrics {
 	uint64_t greylist_passed;      /* accepted: the triplet passed now or before */
 	uint64_t greylist_whitelisted; /* accepted: the client network is auto-whitelisted */
 	uint64_t abuse_store_errors;   /* store requests that failed (greylisting failed open) */
+	/* rate limits and the circuit breaker (src/smtp/ratelimit.c) */
+	uint64_t ratelimit_rejected[METRICS_RL_RULES]; /* refusals, per rule */
+	uint64_t ratelimit_store_errors;	       /* checks the store could not answer */
+	uint64_t circuit_breaker_trips;		       /* logins tripped by this server */
 };
 
 /* The queue as seen at scrape time (computed by the caller). */

@@ -128,7 +128,8 @@ def test_abuse_list_without_store(make_server, tmp_path):
     srv = make_server(greylist_conf(tmp_path), start=False)
     out = srv.ctl("abuse", "list")
     assert out.returncode == 0 and out.stdout == "", out.stdout + out.stderr
-    assert srv.ctl("abuse", "show", "not-an-ip").returncode == 2
+    out = srv.ctl("abuse", "show", "not-an-ip")  # not an address: a login (rate limits)
+    assert out.returncode == 0 and out.stdout == "", out.stdout + out.stderr
 
 
 # ---- Redis ----

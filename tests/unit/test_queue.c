@@ -117,13 +117,16 @@ static void test_envelope_dsn(void)
 	      "NEVER is never combined");
 	CHECK(spool_env_set_rcpt_dsn(&e, SPOOL_NOTIFY_NEVER, "") == 0, "NEVER, empty ORCPT");
 	CHECK(spool_env_add_rcpt(&e, "w@y.example", NULL, "r1") == 0, "add, no DSN parameters");
+	e.auth = strdup("alice@y.example"); /* the AUTH login (the circuit breaker's hold) */
 	CHECK(spool_env_format(&e, &text, &len) == 0, "format");
-	CHECK(strstr(text, "\nret HDRS\nenvid QQ+2B1\nrcpt x@y.example\n") &&
+	CHECK(strstr(text, "\nauth alice@y.example\n") != NULL, "auth key: %s", text);
+	CHECK(strstr(text, "\nret HDRS\nenvid QQ+2B1\nauth alice@y.example\nrcpt x@y.example\n") &&
 		  strstr(text, "\nnotify SUCCESS,DELAY\norcpt rfc822;X+2By@y.example\n") &&
 		  strstr(text, "\nnotify NEVER\n") && !strstr(text, "orcpt \n"),
 	      "keys: %s", text);
 	CHECK(spool_env_parse(text, len, &back) == 0, "parse back");
 	CHECK(back.ret == SPOOL_RET_HDRS && back.envid && !strcmp(back.envid, "QQ+2B1"), "message");
+	CHECK_STR(back.auth, "alice@y.example", "auth parsed back");
 	CHECK(back.n_rcpts == 3 &&
 		  back.rcpts[0].notify == (SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_DELAY),
 	      "notify");
@@ -139,7 +142,7 @@ static void test_envelope_dsn(void)
 	const char *old = "qid 1\ntime 5\nfrom a\nhelo h\nclient c\nbody 7bit\nsmtputf8 0\n"
 			  "rcpt b\nrule r\n";
 	CHECK(spool_env_parse(old, strlen(old), &back) == 0 && back.ret == 0 && !back.envid &&
-		  back.rcpts[0].notify == 0 && !back.rcpts[0].orcpt,
+		  !back.auth && back.rcpts[0].notify == 0 && !back.rcpts[0].orcpt,
 	      "an envelope from before DSN parses");
 	spool_env_clear(&back);
 	static const char *const bad[] = {
@@ -147,6 +150,7 @@ static void test_envelope_dsn(void)
 	    "qid 1\nfrom a\nret FULL\nret HDRS\nrcpt b\n",	     /* twice */
 	    "qid 1\nfrom a\nenvid \nrcpt b\n",			     /* empty ENVID */
 	    "qid 1\nfrom a\nenvid x\nenvid y\nrcpt b\n",	     /* twice */
+	    "qid 1\nfrom a\nauth x\nauth y\nrcpt b\n",		     /* auth twice */
 	    "qid 1\nfrom a\nnotify NEVER\nrcpt b\n",		     /* before any rcpt */
 	    "qid 1\nfrom a\nrcpt b\nnotify NEVER,DELAY\n",	     /* NEVER combined */
 	    "qid 1\nfrom a\nrcpt b\nnotify DELAY,DELAY\n",	     /* twice in the list */
