@@ -1,6 +1,7 @@
 /* main.c — subcommand dispatch only. */
 #include "auth/auth.h"
 #include "abuse/abuse.h"
+#include "blocklist/blocklist.h"
 #include "changelog/changelog.h"
 #include "probe/probe.h"
 #include "server/control.h"
@@ -45,6 +46,10 @@ static void usage(FILE *f)
 		"       relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] [--json]\n"
 		"                                           the recorded history of the "
 		"configuration\n"
+		"       relayguard list add|del|show|export ... [-c FILE]\n"
+		"                                           the blocklist store (list help)\n"
+		"       relayguard dnsbl [-c FILE]          serve the blocklist as a DNSBL "
+		"zone\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -112,6 +117,10 @@ int main(int argc, char **argv)
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "abuse"))
 		return abuse_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "list"))
+		return blocklist_list_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "dnsbl"))
+		return blocklist_dnsbl_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
 	if (!strcmp(argv[1], "audit-now") && (path = conf_arg(argc, argv, 2)))

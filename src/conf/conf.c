@@ -87,6 +87,13 @@ static int do_dnsbl_health_interval(struct parser *p, const struct stmt *s);
 static int do_dnsbl_cache_size(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
+static int do_blocklist_database(struct parser *p, const struct stmt *s);
+static int do_dnsbl_zone(struct parser *p, const struct stmt *s);
+static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
+static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
+static int do_dnsbl_url(struct parser *p, const struct stmt *s);
+static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
+
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
     {"listen", "ADDR:PORT [role smtp|submission] [tls implicit] [auth yes|no]", 1, 7, MANY,
@@ -131,6 +138,12 @@ static const struct directive directives[] = {
     {"clock-offset", "DURATION", 1, 1, ONCE, do_clock_offset},
     {"ratelimit", "NAME COUNT/WINDOW|off", 2, 2, MANY, do_ratelimit},
     {"ratelimit-on-store-error", "accept|tempfail", 1, 1, ONCE, do_ratelimit_store_error},
+    {"blocklist-database", "PATH", 1, 1, ONCE, do_blocklist_database},
+    {"dnsbl-zone", "NAME", 1, 1, ONCE, do_dnsbl_zone},
+    {"dnsbl-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_listen},
+    {"dnsbl-ttl", "DURATION", 1, 1, ONCE, do_dnsbl_ttl},
+    {"dnsbl-url", "URL", 1, 1, ONCE, do_dnsbl_url},
+    {"dnsbl-nameserver", "NAME", 1, 1, ONCE, do_dnsbl_nameserver},
     {"dnsbl", "ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]", 1, 9, MANY,
      do_dnsbl},
     {"dnsbl-threshold", "N", 1, 1, ONCE, do_dnsbl_threshold},
@@ -1996,6 +2009,8 @@ void conf_free(struct conf *c)
 		free(c->relay_recipients[i]);
 	free(c->relay_recipients);
 	free(c->sender_grants);
+	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
+	free(c->dnsbl_url), free(c->dnsbl_nameserver);
 	free(c->abuse_store.path);
 	free(c->abuse_store.redis);
 	free(c->abuse_store.prefix);
@@ -2062,4 +2077,70 @@ void conf_rule_describe(const struct conf_relay_rule *r, char *buf, size_t len)
 		o += (size_t)snprintf(buf + o, len - o, " to %s", r->n_to ? "" : "any");
 	for (size_t i = 0; i < r->n_to && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", r->to_domains[i]);
+}
+
+/* ---- the blocklist store and the DNSBL server (src/blocklist) ---- */
+
+static int do_blocklist_database(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->blocklist_database);
+}
+
+static int set_domain(struct parser *p, const struct stmt *s, char **dst)
+{
+	char norm[256];
+	if (util_domain_normalise(s->arg[0].text, norm, sizeof(norm)) < 0 || !strchr(norm, '.'))
+		return error_tok(p, &s->arg[0], "invalid %s '%s' (expected a domain name)",
+				 s->d->name, show(s->arg[0].text).s);
+	return set_str(p, dst, norm);
+}
+
+static int do_dnsbl_zone(struct parser *p, const struct stmt *s)
+{
+	return set_domain(p, s, &p->c->dnsbl_zone);
+}
+
+static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s)
+{
+	return set_domain(p, s, &p->c->dnsbl_nameserver);
+}
+
+static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	struct conf_listen *m = calloc(1, sizeof(*m));
+	if (!m)
+		return oom(p);
+	if (parse_hostport(t->text, m) < 0) {
+		free(m);
+		return error_tok(p, t,
+				 "invalid dnsbl-listen address '%s' (expected IPV4:PORT or "
+				 "[IPV6]:PORT)",
+				 show(t->text).s);
+	}
+	p->c->dnsbl_listen = m;
+	return 0;
+}
+
+static int do_dnsbl_ttl(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_DURATION, 1, 86400, "1s..1d"};
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &spec, "dnsbl-ttl", &v) < 0)
+		return -1;
+	p->c->dnsbl_ttl = (unsigned)v;
+	return 0;
+}
+
+/* The TXT answer is "REASON; URL<ip>": the URL must be printable and short. */
+static int do_dnsbl_url(struct parser *p, const struct stmt *s)
+{
+	const char *u = s->arg[0].text;
+	size_t n = strlen(u);
+	int ok = n > 0 && n <= 128;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = u[i] > ' ' && u[i] < 0x7f && u[i] != '"';
+	if (!ok)
+		return error_tok(p, &s->arg[0], "invalid dnsbl-url (1..128 printable characters)");
+	return set_str(p, &p->c->dnsbl_url, u);
 }

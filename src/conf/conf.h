@@ -257,6 +257,14 @@ struct conf {
 	 * store expiry), so tests move time with a reload instead of sleeping. Default 0. */
 	unsigned clock_offset;
 	struct conf_ratelimit ratelimit; /* ratelimit NAME VALUE, ratelimit-on-store-error */
+	/* the blocklist store and the DNSBL server (src/blocklist); defaults applied by users */
+	char *blocklist_database; /* blocklist-database PATH, NULL = CONF_DEFAULT_BLOCKLIST_DB */
+	char *dnsbl_zone;	  /* dnsbl-zone NAME (normalised), NULL = none */
+	struct conf_listen
+	    *dnsbl_listen;	/* dnsbl-listen ADDR:PORT, NULL = CONF_DEFAULT_DNSBL_LISTEN */
+	unsigned dnsbl_ttl;	/* dnsbl-ttl DURATION, 0 = CONF_DEFAULT_DNSBL_TTL */
+	char *dnsbl_url;	/* dnsbl-url URL: TXT evidence link (the IP appended) */
+	char *dnsbl_nameserver; /* dnsbl-nameserver NAME: NS and SOA, NULL = hostname */
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;
@@ -265,6 +273,10 @@ struct conf {
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
 };
+
+#define CONF_DEFAULT_BLOCKLIST_DB "var/db/blocklist.db"
+#define CONF_DEFAULT_DNSBL_LISTEN "127.0.0.1:53"
+#define CONF_DEFAULT_DNSBL_TTL 300
 
 #define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
 

@@ -13,6 +13,7 @@ import tempfile
 import time
 
 import pytest
+from ports import free_port  # noqa: F401 (tests import it from here)
 
 BIN = os.environ.get("RELAYGUARD_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "build" / "relayguard"))
 
@@ -72,12 +73,6 @@ def _searchable_tmp_path(request):
     tmp = request.getfixturevalue("tmp_path")
     for d in (tmp.parent, tmp):
         os.chmod(d, os.stat(d).st_mode | 0o011)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

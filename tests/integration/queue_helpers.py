@@ -10,14 +10,14 @@ import socket
 import subprocess
 import time
 
+from ports import free_port
+
 SINK_HOST = "127.0.0.5"
 SINK_BIN = "/usr/sbin/smtp-sink"
 
 
 def free_port_on(host):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_port(host)
 
 
 def route_extra(port):

@@ -17,13 +17,9 @@ import subprocess
 import threading
 import time
 
+from ports import free_port  # noqa: F401
+
 SMTP_SINK = "/usr/sbin/smtp-sink"
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout, step=0.02):

@@ -1,0 +1,70 @@
+/* fuzz_blocklist_query.c — the DNSBL query handler, bytes in → bytes out, on hostile packets
+ * (truncated, compression loops, huge counts, any flags): it never crashes, never writes past
+ * its buffer, answers only queries (QR clear), echoes the ID, keeps UDP answers within the EDNS
+ * maximum; the same bytes as a reversed name must parse or fail cleanly. */
+#include "blocklist/blocklist.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENSURE(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static const struct blocklist_zone zone = {"bl.example.test",
+					   "ns.example.test",
+					   "hostmaster.bl.example.test",
+					   "https://x.test/?ip=",
+					   300,
+					   1};
+
+static struct blocklist_index *fuzz_index(void)
+{
+	static struct blocklist_index *x; /* built once per process: read-only afterwards */
+	static const char *nets[] = {"192.0.2.1", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8"};
+	if (x)
+		return x;
+	x = blocklist_index_new();
+	ENSURE(x != NULL);
+	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+		struct cidr c;
+		ENSURE(cidr_parse(nets[i], &c) == 0);
+		ENSURE(blocklist_index_add(x, &c, 2 + (unsigned)i, "fuzz entry") == 0);
+	}
+	blocklist_index_finish(x);
+	return x;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t out[BLOCKLIST_MSG_MAX];
+	const struct blocklist_index *x = fuzz_index();
+	for (int tcp = 0; tcp < 2; tcp++) {
+		size_t n = blocklist_query_answer(&zone, x, data, size, out, sizeof(out), tcp);
+		if (n == 0)
+			continue;
+		ENSURE(size >= 12 && !(data[2] & 0x80));
+		ENSURE(n >= 12 && n <= sizeof(out));
+		ENSURE(out[0] == data[0] && out[1] == data[1] && (out[2] & 0x80));
+		if (!tcp)
+			ENSURE(n <= BLOCKLIST_EDNS_MAX);
+	}
+	char name[300];
+	size_t len = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
+	memcpy(name, data, len);
+	name[len] = '\0';
+	uint8_t addr[16];
+	if (blocklist_name_parse(name, addr) == 0) {
+		char back[80];
+		uint8_t again[16];
+		blocklist_name_format(addr, back, sizeof(back));
+		ENSURE(blocklist_name_parse(back, again) == 0 && memcmp(addr, again, 16) == 0);
+	}
+	return 0;
+}

@@ -1,0 +1,280 @@
+/* dns_server.c — `relayguard dnsbl`: the blocklist served as an RFC 5782 zone over UDP and TCP
+ * on one libevent loop. Answers come from an in-memory index; a worker thread polls the store's
+ * PRAGMA data_version every DNSBL_REFRESH_MS and, when another connection committed, builds a
+ * new index that the loop swaps in, so no query ever waits on SQLite. */
+#include "blocklist.h"
+
+#include "../conf/conf.h"
+#include "../util/workq.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DNSBL_REFRESH_MS 250 /* how often the store is checked for changes */
+#define DNSBL_UDP_BURST 64   /* datagrams handled per readable event */
+#define DNSBL_TCP_MAX 256    /* concurrent TCP connections */
+#define DNSBL_TCP_IDLE_S 10  /* a TCP connection idle this long is closed */
+
+struct dnsbl_server {
+	struct event_base *base;
+	struct blocklist_zone zone;
+	char hostmaster[300];
+	struct blocklist_index *index; /* loop thread */
+	struct blocklist *db;	       /* worker thread only */
+	struct workq *q;
+	struct event *q_ev, *tick, *udp_ev, *sig_int, *sig_term;
+	struct evconnlistener *tcp;
+	int udp_fd;
+	unsigned n_tcp;
+	/* the refresh job */
+	int refreshing;
+	int64_t version;
+	struct blocklist_index *fresh;
+	char err[256];
+	uint8_t in[BLOCKLIST_MSG_MAX], out[BLOCKLIST_MSG_MAX];
+};
+
+/* ---- the index refresh ---- */
+static void refresh_work(void *arg)
+{
+	struct dnsbl_server *s = arg;
+	int64_t v = -1;
+	s->fresh = NULL;
+	s->err[0] = '\0';
+	if (blocklist_data_version(s->db, &v) < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot read data_version");
+		return;
+	}
+	if (v == s->version && s->index)
+		return;
+	s->fresh = blocklist_index_load(s->db, s->err, sizeof(s->err));
+	if (s->fresh)
+		s->version = v;
+}
+
+static void refresh_done(void *arg)
+{
+	struct dnsbl_server *s = arg;
+	s->refreshing = 0;
+	if (s->err[0])
+		log_msg(LOG_WARN, "dnsbl index refresh failed", "error=\"%s\"", s->err);
+	if (!s->fresh)
+		return;
+	blocklist_index_free(s->index);
+	s->index = s->fresh;
+	s->fresh = NULL;
+	s->zone.serial = (uint32_t)time(NULL);
+	log_msg(LOG_INFO, "dnsbl index loaded", "entries=%zu serial=%u",
+		blocklist_index_size(s->index), s->zone.serial);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct dnsbl_server *s = arg;
+	(void)fd, (void)what;
+	if (s->refreshing)
+		return;
+	s->refreshing = 1;
+	if (workq_submit(s->q, refresh_work, refresh_done, s) < 0)
+		s->refreshing = 0;
+}
+
+static void on_completions(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	workq_run_completions(((struct dnsbl_server *)arg)->q);
+}
+
+/* ---- UDP ---- */
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct dnsbl_server *s = arg;
+	(void)what;
+	for (int i = 0; i < DNSBL_UDP_BURST; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(fd, s->in, sizeof(s->in), 0, (struct sockaddr *)&peer, &plen);
+		if (n < 0)
+			return; /* EAGAIN, or an ICMP error reported on the socket */
+		size_t r = blocklist_query_answer(&s->zone, s->index, s->in, (size_t)n, s->out,
+						  sizeof(s->out), 0);
+		if (r > 0)
+			sendto(fd, s->out, r, 0, (struct sockaddr *)&peer, plen);
+	}
+}
+
+/* ---- TCP: two-byte length, message (RFC 1035 4.2.2), several per connection ---- */
+static void tcp_close(struct bufferevent *bev, void *arg)
+{
+	struct dnsbl_server *s = arg;
+	bufferevent_free(bev);
+	s->n_tcp--;
+}
+
+static void on_tcp_read(struct bufferevent *bev, void *arg)
+{
+	struct dnsbl_server *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[2];
+	while (evbuffer_copyout(in, hdr, 2) == 2) {
+		size_t len = (size_t)hdr[0] << 8 | hdr[1];
+		if (evbuffer_get_length(in) < len + 2)
+			return;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, s->in, len);
+		size_t r = blocklist_query_answer(&s->zone, s->index, s->in, len, s->out,
+						  sizeof(s->out), 1);
+		if (r == 0) {
+			tcp_close(bev, s);
+			return;
+		}
+		uint8_t rh[2] = {(uint8_t)(r >> 8), (uint8_t)r};
+		bufferevent_write(bev, rh, 2);
+		bufferevent_write(bev, s->out, r);
+	}
+}
+
+static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	tcp_close(bev, arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct dnsbl_server *s = arg;
+	(void)l, (void)sa, (void)salen;
+	if (s->n_tcp >= DNSBL_TCP_MAX) {
+		close(fd);
+		return;
+	}
+	struct bufferevent *bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		close(fd);
+		return;
+	}
+	s->n_tcp++;
+	struct timeval idle = {DNSBL_TCP_IDLE_S, 0};
+	bufferevent_set_timeouts(bev, &idle, &idle);
+	bufferevent_setcb(bev, on_tcp_read, NULL, on_tcp_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, BLOCKLIST_MSG_MAX + 2);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct dnsbl_server *s = arg;
+	(void)what;
+	log_msg(LOG_INFO, "dnsbl stopping", "signal=%d", (int)sig);
+	event_base_loopbreak(s->base);
+}
+
+/* ---- setup ---- */
+static int server_sockets(struct dnsbl_server *s, const struct conf_listen *l, char *err,
+			  size_t errlen)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
+	s->udp_fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->udp_fd < 0 || bind(s->udp_fd, sa, l->addrlen) < 0) {
+		snprintf(err, errlen, "dnsbl-listen %s (udp): %s", l->text, strerror(errno));
+		return -1;
+	}
+	s->tcp = evconnlistener_new_bind(s->base, on_accept, s,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					     LEV_OPT_CLOSE_ON_EXEC,
+					 64, sa, (int)l->addrlen);
+	if (!s->tcp) {
+		snprintf(err, errlen, "dnsbl-listen %s (tcp): %s", l->text, strerror(errno));
+		return -1;
+	}
+	s->udp_ev = event_new(s->base, s->udp_fd, EV_READ | EV_PERSIST, on_udp, s);
+	return s->udp_ev && event_add(s->udp_ev, NULL) == 0 ? 0 : -1;
+}
+
+static int server_events(struct dnsbl_server *s)
+{
+	struct timeval every = {0, DNSBL_REFRESH_MS * 1000};
+	s->q_ev =
+	    event_new(s->base, workq_notify_fd(s->q), EV_READ | EV_PERSIST, on_completions, s);
+	s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	if (!s->q_ev || !s->tick || !s->sig_int || !s->sig_term)
+		return -1;
+	return event_add(s->q_ev, NULL) || event_add(s->tick, &every) ||
+		       event_add(s->sig_int, NULL) || event_add(s->sig_term, NULL)
+		   ? -1
+		   : 0;
+}
+
+static void server_free(struct dnsbl_server *s)
+{
+	if (s->q)
+		workq_destroy(s->q);
+	if (s->tcp)
+		evconnlistener_free(s->tcp);
+	struct event *evs[] = {s->q_ev, s->tick, s->udp_ev, s->sig_int, s->sig_term};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (s->udp_fd >= 0)
+		close(s->udp_fd);
+	blocklist_index_free(s->index);
+	blocklist_index_free(s->fresh);
+	blocklist_close(s->db);
+	if (s->base)
+		event_base_free(s->base);
+	free(s);
+}
+
+int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct conf_listen *l,
+			char *err, size_t errlen)
+{
+	struct dnsbl_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->udp_fd = -1;
+	s->version = -1;
+	s->zone = (struct blocklist_zone){c->dnsbl_zone,
+					  c->dnsbl_nameserver ? c->dnsbl_nameserver : c->hostname,
+					  s->hostmaster,
+					  c->dnsbl_url,
+					  c->dnsbl_ttl ? c->dnsbl_ttl : CONF_DEFAULT_DNSBL_TTL,
+					  (uint32_t)time(NULL)};
+	snprintf(s->hostmaster, sizeof(s->hostmaster), "hostmaster.%s", c->dnsbl_zone);
+	int rc = -1;
+	signal(SIGPIPE, SIG_IGN);
+	if (blocklist_open(db_path, &s->db, err, errlen) < 0)
+		goto out;
+	if (!(s->index = blocklist_index_load(s->db, err, errlen)) ||
+	    blocklist_data_version(s->db, &s->version) < 0)
+		goto out;
+	if (!(s->base = event_base_new()) || !(s->q = workq_create(1)) || server_events(s) < 0) {
+		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
+		goto out;
+	}
+	if (server_sockets(s, l, err, errlen) < 0)
+		goto out;
+	log_msg(LOG_INFO, "dnsbl serving", "zone=%s listen=%s entries=%zu", s->zone.zone, l->text,
+		blocklist_index_size(s->index));
+	rc = event_base_dispatch(s->base) < 0 ? -1 : 0;
+	if (rc)
+		snprintf(err, errlen, "dnsbl: event loop failed");
+out:
+	server_free(s);
+	return rc;
+}
