@@ -1951,77 +1951,64 @@ void conf_unref(struct conf *c)
 		conf_free(c);
 }
 
-void conf_free(struct conf *c)
+/* Free an array of n strings and the array. */
+static void free_strings(char **a, size_t n)
 {
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->n_local_domains; i++)
-		free(c->local_domains[i]);
+	for (size_t i = 0; i < n; i++)
+		free(a[i]);
+	free(a);
+}
+
+static void free_lists(struct conf *c)
+{
+	free_strings(c->local_domains, c->n_local_domains);
 	for (size_t i = 0; i < c->n_mailboxes; i++) {
 		free(c->mailboxes[i].local);
 		free(c->mailboxes[i].domain);
 		free(c->mailboxes[i].user);
 	}
+	free(c->mailboxes);
 	for (size_t i = 0; i < c->n_rules; i++) {
-		struct conf_relay_rule *r = &c->rules[i];
-		for (size_t j = 0; j < r->n_to; j++)
-			free(r->to_domains[j]);
-		free(r->to_domains);
-		free(r->nets);
-		free(r->id);
+		free_strings(c->rules[i].to_domains, c->rules[i].n_to);
+		free(c->rules[i].nets);
+		free(c->rules[i].id);
 	}
 	free(c->rules);
-	free(c->trusted);
-	free(c->trusted_lines);
-	free(c->mailboxes);
-	free(c->local_domains);
-	free(c->listens);
-	free(c->mail_root);
-	free(c->spool_dir);
-	free(c->hostname);
-	free(c->open_relay_override);
 	for (size_t i = 0; i < c->n_routes; i++) {
 		free(c->routes[i].domain);
 		free(c->routes[i].host);
 	}
 	free(c->routes);
-	for (size_t i = 0; i < c->n_dns_servers; i++)
-		free(c->dns_servers[i]);
-	free(c->dns_servers);
-	free(c->lmtp_target);
-	free(c->control_socket);
-	free(c->auth_database);
-	free(c->metrics_listen);
-	free(c->self_audit_source4);
-	free(c->self_audit_source6);
-	free(c->auth_allowlist);
-	free(c->state_dir);
-	free(c->text);
-	free(c->tls_cert_file);
-	free(c->tls_key_file);
+	free_strings(c->dns_servers, c->n_dns_servers);
 	for (size_t i = 0; i < c->n_sender_grants; i++) {
-		for (size_t j = 0; j < c->sender_grants[i].n_senders; j++)
-			free(c->sender_grants[i].senders[j]);
-		free(c->sender_grants[i].senders);
+		free_strings(c->sender_grants[i].senders, c->sender_grants[i].n_senders);
 		free(c->sender_grants[i].login);
 	}
-	for (size_t i = 0; i < c->n_relay_recipients; i++)
-		free(c->relay_recipients[i]);
-	free(c->relay_recipients);
 	free(c->sender_grants);
-	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
-	free(c->dnsbl_url), free(c->dnsbl_nameserver);
-	free(c->abuse_store.path);
-	free(c->abuse_store.redis);
-	free(c->abuse_store.prefix);
-	free(c->abuse_store.text);
-	free(c->run_user);
+	free_strings(c->relay_recipients, c->n_relay_recipients);
 	for (size_t i = 0; i < c->n_dnsbls; i++) {
 		free(c->dnsbls[i].zone);
 		free(c->dnsbls[i].codes);
 	}
 	free(c->dnsbls);
-	free(c->path);
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	free_lists(c);
+	free(c->trusted), free(c->trusted_lines), free(c->auth_allowlist);
+	free(c->listens), free(c->metrics_listen);
+	free(c->mail_root), free(c->spool_dir), free(c->state_dir), free(c->control_socket);
+	free(c->hostname), free(c->open_relay_override), free(c->lmtp_target);
+	free(c->auth_database), free(c->tls_cert_file), free(c->tls_key_file);
+	free(c->self_audit_source4), free(c->self_audit_source6);
+	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
+	free(c->dnsbl_url), free(c->dnsbl_nameserver);
+	free(c->abuse_store.path), free(c->abuse_store.redis), free(c->abuse_store.prefix);
+	free(c->abuse_store.text);
+	free(c->run_user), free(c->text), free(c->path);
 	free(c);
 }
 
