@@ -26,9 +26,9 @@ hostname ns.bench.test
 listen 127.0.0.1:9
 spool $DIR/spool
 blocklist-database $DIR/blocklist.db
-dnsbl-zone $ZONE
-dnsbl-listen 127.0.0.1:$P1
-dnsbl-url https://bl.bench.test/lookup?ip=
+blocklist-zone $ZONE
+blocklist-listen 127.0.0.1:$P1
+blocklist-url https://bl.bench.test/lookup?ip=
 CONF
 "$BIN" list add 192.0.2.1 --reason "bench" -c "$DIR/rg.conf"
 # N listed /32s in 10.0.0.0/8 and up (every other address), straight into the store's schema

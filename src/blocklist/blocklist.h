@@ -145,7 +145,7 @@ void blocklist_txt_compose(const char *reason, const char *url, const char *ip, 
 /* ---- commands ---- */
 struct conf;
 struct conf_listen;
-/* Serve c's dnsbl-zone from the store at db_path on l until SIGINT/SIGTERM. 0 or -1 (err). */
+/* Serve c's blocklist-zone from the store at db_path on l until SIGINT/SIGTERM. 0 or -1 (err). */
 int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct conf_listen *l,
 			char *err, size_t errlen);
 int blocklist_list_cli(int argc, char **argv, const char *default_conf);

@@ -178,7 +178,7 @@ static int list_export(struct blocklist *b, const struct conf *c, const struct l
 	char hostmaster[300];
 	const char *zone = a->zone ? a->zone : c->dnsbl_zone;
 	if (!zone) {
-		snprintf(err, errlen, "list export bind: no zone (--zone NAME or dnsbl-zone)");
+		snprintf(err, errlen, "list export bind: no zone (--zone NAME or blocklist-zone)");
 		return 1;
 	}
 	snprintf(hostmaster, sizeof(hostmaster), "hostmaster.%s", zone);
@@ -280,7 +280,7 @@ int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf)
 	}
 	int rc = 1;
 	if (!c->dnsbl_zone)
-		fprintf(stderr, "dnsbl: %s: no dnsbl-zone\n", path);
+		fprintf(stderr, "dnsbl: %s: no blocklist-zone\n", path);
 	else if (!c->dnsbl_listen && default_listen(&l) < 0)
 		fprintf(stderr, "dnsbl: bad default address\n");
 	else if (blocklist_dnsbl_run(c, db_path(c), c->dnsbl_listen ? c->dnsbl_listen : &l, err,

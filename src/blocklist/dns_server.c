@@ -188,7 +188,7 @@ static int server_sockets(struct dnsbl_server *s, const struct conf_listen *l, c
 	const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
 	s->udp_fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->udp_fd < 0 || bind(s->udp_fd, sa, l->addrlen) < 0) {
-		snprintf(err, errlen, "dnsbl-listen %s (udp): %s", l->text, strerror(errno));
+		snprintf(err, errlen, "blocklist-listen %s (udp): %s", l->text, strerror(errno));
 		return -1;
 	}
 	s->tcp = evconnlistener_new_bind(s->base, on_accept, s,
@@ -196,7 +196,7 @@ static int server_sockets(struct dnsbl_server *s, const struct conf_listen *l, c
 					     LEV_OPT_CLOSE_ON_EXEC,
 					 64, sa, (int)l->addrlen);
 	if (!s->tcp) {
-		snprintf(err, errlen, "dnsbl-listen %s (tcp): %s", l->text, strerror(errno));
+		snprintf(err, errlen, "blocklist-listen %s (tcp): %s", l->text, strerror(errno));
 		return -1;
 	}
 	s->udp_ev = event_new(s->base, s->udp_fd, EV_READ | EV_PERSIST, on_udp, s);

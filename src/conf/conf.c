@@ -139,11 +139,11 @@ static const struct directive directives[] = {
     {"ratelimit", "NAME COUNT/WINDOW|off", 2, 2, MANY, do_ratelimit},
     {"ratelimit-on-store-error", "accept|tempfail", 1, 1, ONCE, do_ratelimit_store_error},
     {"blocklist-database", "PATH", 1, 1, ONCE, do_blocklist_database},
-    {"dnsbl-zone", "NAME", 1, 1, ONCE, do_dnsbl_zone},
-    {"dnsbl-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_listen},
-    {"dnsbl-ttl", "DURATION", 1, 1, ONCE, do_dnsbl_ttl},
-    {"dnsbl-url", "URL", 1, 1, ONCE, do_dnsbl_url},
-    {"dnsbl-nameserver", "NAME", 1, 1, ONCE, do_dnsbl_nameserver},
+    {"blocklist-zone", "NAME", 1, 1, ONCE, do_dnsbl_zone},
+    {"blocklist-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_listen},
+    {"blocklist-ttl", "DURATION", 1, 1, ONCE, do_dnsbl_ttl},
+    {"blocklist-url", "URL", 1, 1, ONCE, do_dnsbl_url},
+    {"blocklist-nameserver", "NAME", 1, 1, ONCE, do_dnsbl_nameserver},
     {"dnsbl", "ZONE [weight N] [codes A[-B],...] [timeout DURATION] [ipv6 yes|no]", 1, 9, MANY,
      do_dnsbl},
     {"dnsbl-threshold", "N", 1, 1, ONCE, do_dnsbl_threshold},
@@ -2101,7 +2101,7 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
 	if (parse_hostport(t->text, m) < 0) {
 		free(m);
 		return error_tok(p, t,
-				 "invalid dnsbl-listen address '%s' (expected IPV4:PORT or "
+				 "invalid blocklist-listen address '%s' (expected IPV4:PORT or "
 				 "[IPV6]:PORT)",
 				 show(t->text).s);
 	}
@@ -2113,7 +2113,7 @@ static int do_dnsbl_ttl(struct parser *p, const struct stmt *s)
 {
 	static const struct num_spec spec = {NUM_DURATION, 1, 86400, "1s..1d"};
 	uint64_t v;
-	if (parse_value(p, &s->arg[0], &spec, "dnsbl-ttl", &v) < 0)
+	if (parse_value(p, &s->arg[0], &spec, "blocklist-ttl", &v) < 0)
 		return -1;
 	p->c->dnsbl_ttl = (unsigned)v;
 	return 0;
@@ -2128,6 +2128,6 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 	for (size_t i = 0; ok && i < n; i++)
 		ok = u[i] > ' ' && u[i] < 0x7f && u[i] != '"';
 	if (!ok)
-		return error_tok(p, &s->arg[0], "invalid dnsbl-url (1..128 printable characters)");
+		return error_tok(p, &s->arg[0], "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
 }

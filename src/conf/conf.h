@@ -259,12 +259,12 @@ struct conf {
 	struct conf_ratelimit ratelimit; /* ratelimit NAME VALUE, ratelimit-on-store-error */
 	/* the blocklist store and the DNSBL server (src/blocklist); defaults applied by users */
 	char *blocklist_database; /* blocklist-database PATH, NULL = CONF_DEFAULT_BLOCKLIST_DB */
-	char *dnsbl_zone;	  /* dnsbl-zone NAME (normalised), NULL = none */
+	char *dnsbl_zone;	  /* blocklist-zone NAME (normalised), NULL = none */
 	struct conf_listen
-	    *dnsbl_listen;	/* dnsbl-listen ADDR:PORT, NULL = CONF_DEFAULT_DNSBL_LISTEN */
-	unsigned dnsbl_ttl;	/* dnsbl-ttl DURATION, 0 = CONF_DEFAULT_DNSBL_TTL */
-	char *dnsbl_url;	/* dnsbl-url URL: TXT evidence link (the IP appended) */
-	char *dnsbl_nameserver; /* dnsbl-nameserver NAME: NS and SOA, NULL = hostname */
+	    *dnsbl_listen;	/* blocklist-listen ADDR:PORT, NULL = CONF_DEFAULT_DNSBL_LISTEN */
+	unsigned dnsbl_ttl;	/* blocklist-ttl DURATION, 0 = CONF_DEFAULT_DNSBL_TTL */
+	char *dnsbl_url;	/* blocklist-url URL: TXT evidence link (the IP appended) */
+	char *dnsbl_nameserver; /* blocklist-nameserver NAME: NS and SOA, NULL = hostname */
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;

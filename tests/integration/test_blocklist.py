@@ -43,10 +43,10 @@ def write_conf(tmp_path, dns_port, extra=""):
         "listen 127.0.0.1:9\n"  # a listen is required by the config; dnsbl never opens it
         f"spool {tmp_path}/spool\n"
         f"blocklist-database {tmp_path}/db/blocklist.db\n"
-        f"dnsbl-zone {ZONE}\n"
-        f"dnsbl-listen 127.0.0.1:{dns_port}\n"
-        "dnsbl-ttl 60\n"
-        f"dnsbl-url {URL}\n" + extra)
+        f"blocklist-zone {ZONE}\n"
+        f"blocklist-listen 127.0.0.1:{dns_port}\n"
+        "blocklist-ttl 60\n"
+        f"blocklist-url {URL}\n" + extra)
     return conf
 
 
