@@ -10,6 +10,9 @@ STATE=${RELAYGUARD_BENCH_STATE:-/var/tmp/relayguard-bench}
 md=$BENCH_MAILDIR
 user=$(basename "$(dirname "$md")")
 root=$(dirname "$(dirname "$md")")
+# started as root, relayguard runs as its `user`: here the owner of the peers' Maildir (peers.sh
+# delivers every peer's mail as that user), so it can write there
+owner=$(stat -c %U "$md" 2>/dev/null || stat -c %U "$root")
 mkdir -p "$STATE"
 cat > "$STATE/relayguard.conf" <<CONF
 hostname bench-relayguard.localdomain
@@ -22,5 +25,6 @@ route $BENCH_RELAY_DOMAIN via $BENCH_SINK
 trusted-network 127.0.0.0/8
 relay allow from trusted id local-host
 limit max-sessions 1000
+user $owner
 CONF
 exec "$BIN" serve -c "$STATE/relayguard.conf" 2>"$STATE/server.log"
