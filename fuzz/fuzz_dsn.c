@@ -4,18 +4,13 @@
  * report keeps its structure: the boundary from the header delimits exactly the expected
  * parts, the output ends with the closing delimiter, every line outside the original ends in
  * CRLF, is printable ASCII and shorter than 998 bytes, and the original is carried verbatim. */
+#include "fuzz.h"
 #include "queue/dsn.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 #define NFIELDS 8
 

@@ -3,17 +3,12 @@
  * DELIVER_ENCODE_MAX, and the wire form is sound: only CR LF line ends, the only line that is
  * a lone "." is the last one, and undoing the stuffing gives the input with its line ends made
  * CR LF. Input: byte 0 picks the chunk size, the rest is the body. */
+#include "fuzz.h"
 #include "deliver/deliver.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static size_t encode_all(const char *in, size_t len, size_t step, char *out)
 {

@@ -2,17 +2,12 @@
  * into lines as catch.c cuts it (at LF, or a full PROBE_CATCH_LINE_MAX buffer); every reply is
  * one CRLF-terminated line with a 2xx..5xx code, tokens are only ever caught at a final dot,
  * and the token finder stays in bounds. */
+#include "fuzz.h"
 #include "probe/probe.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 #define RUNID "rgprobe-0123456789ab"
 

@@ -1,17 +1,12 @@
 /* fuzz_smtp_data.c — the DATA state machine, differentially: the same stream fed in chunks and
  * in one call must give the same bytes and flags, and only a real CR LF "." CR LF ends it.
  * Input: byte 0 picks the chunk size and limits, the rest is the DATA stream. */
+#include "fuzz.h"
 #include "smtp/parse.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 /* Bytes up to and including the first end of data, or 0 if there is none. */
 static size_t first_end(const char *in, size_t len)

@@ -2,18 +2,13 @@
  * (drop what was consumed; after TOO_LONG drop through the next LF), then parse each line as a
  * command and MAIL/RCPT parameters. Checks the split against the bytes and that parsing is
  * bounded by the line and case-insensitive. */
+#include "fuzz.h"
 #include "smtp/parse.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 #define LINE_MAX_BYTES 512 /* RFC 5321 4.5.3.1.4, CRLF included */
 

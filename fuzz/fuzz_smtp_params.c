@@ -2,6 +2,7 @@
  * ORCPT beside SIZE, BODY, SMTPUTF8) and the xtext codec, on the same input. Checks that
  * results point into the input, respect the RFC limits, survive being written out canonically
  * and parsed again, and that xtext decode/encode are inverse. */
+#include "fuzz.h"
 #include "queue/queue.h"
 #include "smtp/parse.h"
 #include "util/util.h"
@@ -10,12 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static int inside(const char *p, size_t n, const char *s, size_t len)
 {

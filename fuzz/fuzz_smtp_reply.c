@@ -2,18 +2,13 @@
  * read them: one reply after the other; each spans whole lines of one code, its text stays
  * bounded and printable, the enhanced code has the reply's class, EHLO parsing and the
  * probe's name parser stay in bounds. */
+#include "fuzz.h"
 #include "deliver/deliver.h"
 #include "probe/probe.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void check_reply(const char *p, size_t n, const struct deliver_reply *r)
 {

@@ -2128,6 +2128,7 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 	for (size_t i = 0; ok && i < n; i++)
 		ok = u[i] > ' ' && u[i] < 0x7f && u[i] != '"';
 	if (!ok)
-		return error_tok(p, &s->arg[0], "invalid blocklist-url (1..128 printable characters)");
+		return error_tok(p, &s->arg[0],
+				 "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
 }
