@@ -38,22 +38,24 @@ EXPECTED = {
 @pytest.fixture
 def matrix_server(make_server, tmp_path):
     sink = SmtpSink(tmp_path)
-    crt, key = make_cert(tmp_path / "tls")
-    sub = free_port()
-    srv = make_server(
-        "listen 127.0.0.1:%d role submission\n"
-        "tls-certificate %s\ntls-key %s\n"
-        "relay allow from authenticated id users\n"
-        "route relay-test.example via %s\n"
-        "auth-database %s/db/users.db\n"
-        "limit auth-failure-delay 0s\n" % (sub, crt, key, sink.target, tmp_path),
-        start=False)
-    out = subprocess.run([BIN, "user", "add", LOGIN, "--stdin", "-c", str(srv.conf)],
-                         input=PASSWORD + "\n", capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    srv.start()
-    yield srv, {"smtp": srv.port, "submission": sub}, sink
-    sink.stop()
+    try:  # the sink stops even when the server does not start
+        crt, key = make_cert(tmp_path / "tls")
+        sub = free_port()
+        srv = make_server(
+            "listen 127.0.0.1:%d role submission\n"
+            "tls-certificate %s\ntls-key %s\n"
+            "relay allow from authenticated id users\n"
+            "route relay-test.example via %s\n"
+            "auth-database %s/db/users.db\n"
+            "limit auth-failure-delay 0s\n" % (sub, crt, key, sink.target, tmp_path),
+            start=False)
+        out = subprocess.run([BIN, "user", "add", LOGIN, "--stdin", "-c", str(srv.conf)],
+                             input=PASSWORD + "\n", capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        srv.start()
+        yield srv, {"smtp": srv.port, "submission": sub}, sink
+    finally:
+        sink.stop()
 
 
 def attempt(port, client, rcpt, token):
