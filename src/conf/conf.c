@@ -191,6 +191,7 @@ static const struct limit_def limit_defs[] = {
      {NUM_DURATION, 1, 24 * 3600, "1s..1d"},
      15 * 60,
      LIMIT_FIELD(auth_block_time)},
+    {"auth-guard-size", {NUM_COUNT, 64, 65536, "64..65536"}, 8192, LIMIT_FIELD(auth_guard_size)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 

@@ -93,6 +93,8 @@ struct conf_limits {
 	unsigned auth_ip_failures;	/* limit auth-ip-failures, 10: failures from one IP within
 					   auth-block-time that block it */
 	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
+	unsigned auth_guard_size; /* limit auth-guard-size, 8192: client addresses (IPv6 /64s) the
+				   failed-AUTH guard remembers; restart to change */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */

@@ -20,7 +20,6 @@
 
 #define SMTP_AUTH_THREADS 2	  /* PBKDF2 is CPU: a couple of threads, apart from deliveries */
 #define SMTP_AUTH_DELAY_STEPS 10  /* the Nth failure waits N x auth-failure-delay, N up to 10 */
-#define SMTP_AUTH_GUARD_SIZE 8192 /* client addresses (or IPv6 /64s) the guard keeps */
 #define SMTP_AUTH_DATA_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 #define SMTP_AUTH_MECH_MAX 20 /* RFC 4422 3.1: a mechanism name is 1..20 characters */
 
@@ -408,7 +407,7 @@ int smtp_auth_init(struct smtp_ctx *ctx, char *err, size_t errlen)
 {
 	if (!(ctx->sasl = auth_sasl_new(ctx->conf->auth_database, err, errlen)))
 		return -1;
-	if (auth_guard_memory_new(&ctx->guard, SMTP_AUTH_GUARD_SIZE) < 0 ||
+	if (auth_guard_memory_new(&ctx->guard, ctx->conf->limits.auth_guard_size) < 0 ||
 	    !(ctx->auth_workq = workq_create(SMTP_AUTH_THREADS)) ||
 	    !(ctx->auth_ev = event_new(ctx->base, workq_notify_fd(ctx->auth_workq),
 				       EV_READ | EV_PERSIST, auth_ev_cb, ctx)) ||

@@ -72,9 +72,9 @@ def dig(port, name, rtype="A", *opts):
 
 
 @pytest.fixture
-def dnsbl(tmp_path):
+def dnsbl(tmp_path, request):
     port = free_udp_tcp_port()
-    conf = write_conf(tmp_path, port)
+    conf = write_conf(tmp_path, port, getattr(request, "param", ""))
     rg(conf, "list", "add", "192.0.2.1", "--reason", "open relay")
     rg(conf, "list", "add", "198.51.100.0/24", "--reason", "spam source", "--code", "3")
     rg(conf, "list", "add", V6_NET, "--reason", "v6 net", "--code", "4")
@@ -164,6 +164,13 @@ def test_dnsbl_answers(dnsbl):
     out = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "1.0.0.127." + ZONE],
                          capture_output=True, text=True, timeout=10).stdout
     assert "flags: qr aa" in out and "AUTHORITY: 1" in out  # negative answer with the SOA
+
+
+@pytest.mark.parametrize("dnsbl", ["blocklist-nameserver ns2.example.test\n"], indirect=True)
+def test_nameserver_directive_names_the_apex_ns_and_soa(dnsbl):
+    port = dnsbl[0]
+    assert dig(port, ZONE, "NS") == ("NOERROR", "ns2.example.test.")
+    assert dig(port, ZONE, "SOA")[1].startswith("ns2.example.test. ")
 
 
 def test_cli_change_served_without_reload(dnsbl):

@@ -2,10 +2,12 @@
 while a session already open keeps the config it started with; a broken config, an open relay
 or a listen address that cannot be bound changes nothing and says why; listeners are added and
 removed; settings that need a restart keep their old value and are named."""
+import contextlib
 import signal
 import smtplib
 import socket
 import threading
+import time
 
 from conftest import Server, free_port
 from smtp_helpers import expect, log_lines, session, wait_log
@@ -24,6 +26,28 @@ def reload_ok(srv):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("reloaded %s\n" % srv.conf), out.stdout
     return out.stdout
+
+
+@contextlib.contextmanager
+def reloading(srv, limit=500, seconds=60):
+    """`relayguard reload` in a loop on another thread while the body runs (bounded: at most
+    limit reloads and seconds of time)."""
+    stop = threading.Event()
+    deadline = time.time() + seconds
+
+    def reloader():
+        for _ in range(limit):
+            if stop.is_set() or time.time() > deadline:
+                return
+            srv.ctl("reload")
+
+    t = threading.Thread(target=reloader)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=30)
 
 
 def test_new_mailbox_applies_to_new_sessions_only(make_server, raw):
@@ -188,21 +212,10 @@ def test_reload_during_a_delivery_burst_loses_nothing(make_server):
     """Deliveries pin the config they started with: reloading while the workers write Maildirs
     (and the old config may be freed) neither loses nor duplicates a message."""
     srv = make_server()
-    stop = threading.Event()
-
-    def reloader():
-        while not stop.is_set():
-            srv.ctl("reload")
-
-    t = threading.Thread(target=reloader)
-    t.start()
-    try:
+    with reloading(srv):
         with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.2", 0)) as s:
             for i in range(40):
                 s.sendmail("x@outside.example", ["alice@example.test"], "Subject: %d\r\n\r\nx\r\n" % i)
-    finally:
-        stop.set()
-        t.join(timeout=30)
     assert len(srv.wait_messages("alice", 40)) == 40
     assert len(log_lines(srv, "server: reloaded")) >= 1
 
@@ -219,23 +232,12 @@ def test_reload_during_remote_delivery_loses_nothing(make_server, tmp_path):
     sink.start()
     try:
         srv = make_server("route remote.example via 127.0.0.1:%d\ndelivery-tls none" % sink.port)
-        stop = threading.Event()
-
-        def reloader():
-            while not stop.is_set():
-                srv.ctl("reload")
-
-        t = threading.Thread(target=reloader)
-        t.start()
-        try:
+        with reloading(srv):
             with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.1", 0)) as s:
                 for i in range(5):
                     s.sendmail("alice@example.test", ["friend@remote.example"],
                                "Subject: %d\r\n\r\nx\r\n" % i)
             assert len(sink.wait_messages("friend", 5)) == 5  # reloading all along
-        finally:
-            stop.set()
-            t.join(timeout=30)
         assert len(log_lines(srv, "server: reloaded")) >= 1
     finally:
         assert sink.stop() == 0

@@ -464,6 +464,8 @@ static const struct {
     {"limit line-length 5\n", "t:1:19: value 5 out of range 512..65536 for limit line-length"},
     {"limit header-size 2G\n", "t:1:19: value 2G out of range 1K..1G for limit header-size"},
     {"limit recipients 0\n", "t:1:18: value 0 out of range 1..100000 for limit recipients"},
+    {"limit auth-guard-size 63\n",
+     "t:1:23: value 63 out of range 64..65536 for limit auth-guard-size"},
     {"limit recipients 10K\n", "t:1:18: invalid number '10K' for limit recipients"},
     {"limit command-timeout 2h\n",
      "t:1:23: value 2h out of range 1s..1h for limit command-timeout"},

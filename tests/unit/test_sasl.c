@@ -254,7 +254,8 @@ static void test_conf(void)
 				   "limit auth-failure-delay 0s\n"
 				   "limit auth-session-failures 5\n"
 				   "limit auth-ip-failures 50\n"
-				   "limit auth-block-time 1h\n";
+				   "limit auth-block-time 1h\n"
+				   "limit auth-guard-size 100\n";
 	struct conf *c;
 	char err[256];
 	CHECK(conf_parse(text, sizeof(text) - 1, "t", &c, err, sizeof(err)) == 0, "%s", err);
@@ -262,12 +263,14 @@ static void test_conf(void)
 		return;
 	CHECK(c->n_auth_allowlist == 3, "allowlist %zu", c->n_auth_allowlist);
 	CHECK(c->limits.auth_failure_delay == 0 && c->limits.auth_session_failures == 5 &&
-		  c->limits.auth_ip_failures == 50 && c->limits.auth_block_time == 3600,
+		  c->limits.auth_ip_failures == 50 && c->limits.auth_block_time == 3600 &&
+		  c->limits.auth_guard_size == 100,
 	      "limits");
 	conf_free(c);
 	CHECK(conf_parse("", 0, "t", &c, err, sizeof(err)) == 0, "%s", err);
 	CHECK(c->limits.auth_failure_delay == 1 && c->limits.auth_session_failures == 3 &&
-		  c->limits.auth_ip_failures == 10 && c->limits.auth_block_time == 900,
+		  c->limits.auth_ip_failures == 10 && c->limits.auth_block_time == 900 &&
+		  c->limits.auth_guard_size == 8192,
 	      "defaults");
 	conf_free(c);
 	static const struct {
