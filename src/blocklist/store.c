@@ -167,64 +167,25 @@ static int history_add(struct blocklist *b, const char *net, enum blocklist_stat
 }
 
 /* ---- evidence as JSON ---- */
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void jb_put(struct jbuf *j, const char *s, size_t n)
-{
-	if (j->oom)
-		return;
-	if (j->len + n + 1 > j->cap) {
-		size_t cap = (j->len + n + 1) * 2;
-		char *p = realloc(j->p, cap);
-		if (!p) {
-			j->oom = 1;
-			return;
-		}
-		j->p = p, j->cap = cap;
-	}
-	memcpy(j->p + j->len, s, n);
-	j->len += n;
-	j->p[j->len] = '\0';
-}
-
-static void jb_str(struct jbuf *j, const char *s)
-{
-	char tmp[512];
-	size_t len = s ? strlen(s) : 0, used;
-	jb_put(j, "\"", 1);
-	while (len > 0 && !j->oom) {
-		size_t w = util_json_escape(s, len, tmp, sizeof(tmp), &used);
-		jb_put(j, tmp, w);
-		if (used == 0)
-			break;
-		s += used, len -= used;
-	}
-	jb_put(j, "\"", 1);
-}
-
 /* {"tests":[..],"depth":N,"transcript":"..","time":T,"scanner":".."}; malloc'd or NULL. */
 static char *evidence_json(const struct blocklist_evidence *ev)
 {
-	struct jbuf j = {0};
+	struct util_buf j = {0};
 	char num[64];
-	jb_put(&j, "{\"tests\":[", 10);
+	util_buf_add(&j, "{\"tests\":[", 10);
 	for (size_t i = 0; i < ev->n_tests; i++) {
 		if (i)
-			jb_put(&j, ",", 1);
-		jb_str(&j, ev->tests[i]);
+			util_buf_add(&j, ",", 1);
+		util_buf_json_string(&j, ev->tests[i], ev->tests[i] ? strlen(ev->tests[i]) : 0);
 	}
 	snprintf(num, sizeof(num), "],\"depth\":%u,\"transcript\":", ev->depth);
-	jb_put(&j, num, strlen(num));
-	jb_str(&j, ev->transcript);
+	util_buf_add(&j, num, strlen(num));
+	util_buf_json_string(&j, ev->transcript, ev->transcript ? strlen(ev->transcript) : 0);
 	snprintf(num, sizeof(num), ",\"time\":%lld,\"scanner\":", (long long)ev->time);
-	jb_put(&j, num, strlen(num));
-	jb_str(&j, ev->scanner);
-	jb_put(&j, "}", 1);
-	if (j.oom) {
+	util_buf_add(&j, num, strlen(num));
+	util_buf_json_string(&j, ev->scanner, ev->scanner ? strlen(ev->scanner) : 0);
+	util_buf_add(&j, "}", 1);
+	if (j.err) {
 		free(j.p);
 		return NULL;
 	}

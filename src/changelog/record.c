@@ -52,59 +52,6 @@ void changelog_verdict(size_t findings, size_t relays, const char *override, cha
 
 /* ---- writing ---- */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void out_add(struct out *o, const char *s, size_t n)
-{
-	if (o->failed)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 1024;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *p = realloc(o->p, cap);
-		if (!p) {
-			o->failed = 1;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		o->failed = 1;
-	else
-		out_add(o, buf, (size_t)n);
-}
-
-static void out_string(struct out *o, const char *s, size_t len)
-{
-	char piece[512];
-	out_add(o, "\"", 1);
-	while (len > 0 && !o->failed) {
-		size_t used, n = util_json_escape(s, len, piece, sizeof(piece), &used);
-		out_add(o, piece, n);
-		s += used;
-		len -= used;
-	}
-	out_add(o, "\"", 1);
-}
-
 static int is_hex64(const char *s)
 {
 	size_t i = 0;
@@ -120,34 +67,34 @@ static int event_known(const char *e)
 
 int changelog_format(struct changelog_record *r, char **line, size_t *len)
 {
-	struct out o = {0};
+	struct util_buf o = {0};
 	if (!event_known(r->event) || !is_hex64(r->sha256) || !is_hex64(r->prev))
 		return -1;
-	out_printf(&o, "{\"id\":%lu,\"time\":", r->id);
-	out_string(&o, r->time, strlen(r->time));
-	out_add(&o, ",\"event\":", 9);
-	out_string(&o, r->event, strlen(r->event));
-	out_add(&o, ",\"config\":", 10);
-	out_string(&o, r->config, strlen(r->config));
-	out_printf(&o, ",\"sha256\":\"%s\",\"uid\":%ld,\"user\":", r->sha256, r->who.uid);
-	out_string(&o, r->who.user, strlen(r->who.user));
-	out_add(&o, ",\"sudo_user\":", 13);
-	out_string(&o, r->who.sudo_user, strlen(r->who.sudo_user));
-	out_add(&o, ",\"verdict\":", 11);
-	out_string(&o, r->verdict, strlen(r->verdict));
-	out_printf(&o, ",\"unchanged\":%s,\"diff\":", r->unchanged ? "true" : "false");
+	util_buf_printf(&o, "{\"id\":%lu,\"time\":", r->id);
+	util_buf_json_string(&o, r->time, strlen(r->time));
+	util_buf_add(&o, ",\"event\":", 9);
+	util_buf_json_string(&o, r->event, strlen(r->event));
+	util_buf_add(&o, ",\"config\":", 10);
+	util_buf_json_string(&o, r->config, strlen(r->config));
+	util_buf_printf(&o, ",\"sha256\":\"%s\",\"uid\":%ld,\"user\":", r->sha256, r->who.uid);
+	util_buf_json_string(&o, r->who.user, strlen(r->who.user));
+	util_buf_add(&o, ",\"sudo_user\":", 13);
+	util_buf_json_string(&o, r->who.sudo_user, strlen(r->who.sudo_user));
+	util_buf_add(&o, ",\"verdict\":", 11);
+	util_buf_json_string(&o, r->verdict, strlen(r->verdict));
+	util_buf_printf(&o, ",\"unchanged\":%s,\"diff\":", r->unchanged ? "true" : "false");
 	if (r->diff)
-		out_string(&o, r->diff, r->diff_len);
+		util_buf_json_string(&o, r->diff, r->diff_len);
 	else
-		out_add(&o, "null", 4);
-	out_printf(&o, ",\"prev\":\"%s\"", r->prev);
-	if (o.failed) {
+		util_buf_add(&o, "null", 4);
+	util_buf_printf(&o, ",\"prev\":\"%s\"", r->prev);
+	if (o.err) {
 		free(o.p);
 		return -1;
 	}
 	changelog_sha256_hex(o.p, o.len, r->hash);
-	out_printf(&o, "%s%s\"}", hash_key, r->hash);
-	if (o.failed) {
+	util_buf_printf(&o, "%s%s\"}", hash_key, r->hash);
+	if (o.err) {
 		free(o.p);
 		return -1;
 	}

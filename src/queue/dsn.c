@@ -17,50 +17,6 @@
 #define DSN_HOST_MAX 255
 #define DSN_FOLD 78 /* fold lines at spaces beyond this column where possible */
 
-/* ---- a growable output buffer; the first failed allocation sticks ---- */
-struct dsn_buf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void buf_put(struct dsn_buf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_printf(struct dsn_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void buf_printf(struct dsn_buf *b, const char *fmt, ...)
-{
-	char small[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(small)) {
-		b->err = b->err ? b->err : -EINVAL; /* callers pass bounded values only */
-		return;
-	}
-	buf_put(b, small, (size_t)n);
-}
-
 /* ---- untrusted text ---- */
 
 /* One line of printable ASCII: CR, LF and TAB become spaces, runs of spaces one space, other
@@ -108,30 +64,30 @@ static int dsn_printable(const char *s)
 
 /* prefix, then the words of a cleaned value, breaking lines at spaces after DSN_FOLD columns;
  * a continuation line starts with cont (" " folds a header field). Ends with CRLF. */
-static void put_folded(struct dsn_buf *b, const char *prefix, const char *value, const char *cont)
+static void put_folded(struct util_buf *b, const char *prefix, const char *value, const char *cont)
 {
 	size_t col = strlen(prefix), first = 1;
-	buf_put(b, prefix, col);
+	util_buf_add(b, prefix, col);
 	while (*value) {
 		size_t w = strcspn(value, " ");
 		if (!first && col + 1 + w > DSN_FOLD) {
-			buf_printf(b, "\r\n%s", cont);
+			util_buf_printf(b, "\r\n%s", cont);
 			col = strlen(cont);
 		} else if (!first) {
-			buf_put(b, " ", 1);
+			util_buf_add(b, " ", 1);
 			col++;
 		}
-		buf_put(b, value, w);
+		util_buf_add(b, value, w);
 		col += w;
 		first = 0;
 		value += w + (value[w] == ' ');
 	}
-	buf_put(b, "\r\n", 2);
+	util_buf_add(b, "\r\n", 2);
 }
 
 /* A field of the delivery-status part from untrusted text: "Name: cleaned value", folded;
  * left out when nothing is left of the value. */
-static void put_field(struct dsn_buf *b, const char *name, const char *fmt_prefix,
+static void put_field(struct util_buf *b, const char *name, const char *fmt_prefix,
 		      const char *value)
 {
 	char clean[DSN_VALUE_MAX + 1], prefix[128];
@@ -183,7 +139,7 @@ static const char *utf8_addr_xtext(const char *s, char *out, size_t outlen)
 }
 
 /* "Name: rfc822; addr" for a printable ASCII address, else "Name: utf-8; utf-8-addr-xtext". */
-static void put_address(struct dsn_buf *b, const char *name, const char *addr)
+static void put_address(struct util_buf *b, const char *name, const char *addr)
 {
 	char enc[DSN_VALUE_MAX + 1];
 	if (dsn_printable(addr))
@@ -201,7 +157,7 @@ static const char *xtext_show(const char *x, char *out, size_t outlen)
 }
 
 /* ORCPT "addr-type;xtext" → "Original-Recipient: addr-type; decoded". */
-static void put_orcpt(struct dsn_buf *b, const char *orcpt)
+static void put_orcpt(struct util_buf *b, const char *orcpt)
 {
 	char type[64], dec[DSN_VALUE_MAX + 1], prefix[80];
 	const char *semi = strchr(orcpt, ';');
@@ -358,31 +314,31 @@ static const char *text_line(const struct dsn_rcpt *rc, char *out, size_t outlen
 	return dsn_clean(line, out, outlen);
 }
 
-static void put_text(struct dsn_buf *b, const struct dsn_report *r, enum dsn_kind k,
+static void put_text(struct util_buf *b, const struct dsn_report *r, enum dsn_kind k,
 		     const char *host, const char *qid)
 {
 	char line[DSN_VALUE_MAX + 1];
-	buf_printf(b, "This is the mail system at host %s.\r\n\r\n", host);
+	util_buf_printf(b, "This is the mail system at host %s.\r\n\r\n", host);
 	put_folded(b, "", intros[k], "");
 	if (r->original)
-		buf_printf(b, "\r\n%s\r\n",
-			   r->headers_only ? "The header of your message is attached below."
-					   : "Your message is attached below.");
-	buf_put(b, "\r\n", 2);
+		util_buf_printf(b, "\r\n%s\r\n",
+				r->headers_only ? "The header of your message is attached below."
+						: "Your message is attached below.");
+	util_buf_add(b, "\r\n", 2);
 	for (size_t i = 0; i < r->n_rcpts; i++)
 		put_folded(b, "", text_line(&r->rcpts[i], line, sizeof(line)), "    ");
-	buf_printf(b, "\r\nQueue ID of the message: %s\r\n", qid);
+	util_buf_printf(b, "\r\nQueue ID of the message: %s\r\n", qid);
 }
 
-static void put_rcpt_fields(struct dsn_buf *b, const struct dsn_rcpt *rc)
+static void put_rcpt_fields(struct util_buf *b, const struct dsn_rcpt *rc)
 {
 	char st[16], date[64];
 	if (rc->orcpt && *rc->orcpt)
 		put_orcpt(b, rc->orcpt);
 	put_address(b, "Final-Recipient", rc->addr);
-	buf_printf(b, "Action: %s\r\n", action_name(rc->action));
+	util_buf_printf(b, "Action: %s\r\n", action_name(rc->action));
 	rcpt_status(rc, st, sizeof(st));
-	buf_printf(b, "Status: %s\r\n", st);
+	util_buf_printf(b, "Status: %s\r\n", st);
 	if (rc->remote_mta)
 		put_field(b, "Remote-MTA", "dns; ", rc->remote_mta);
 	if (rc->diagnostic)
@@ -390,25 +346,26 @@ static void put_rcpt_fields(struct dsn_buf *b, const struct dsn_rcpt *rc)
 			  is_smtp_reply(rc->diagnostic) ? "smtp; " : "X-Relayguard; ",
 			  rc->diagnostic);
 	if (rc->last_attempt)
-		buf_printf(b, "Last-Attempt-Date: %s\r\n",
-			   dsn_date(rc->last_attempt, date, sizeof(date)));
+		util_buf_printf(b, "Last-Attempt-Date: %s\r\n",
+				dsn_date(rc->last_attempt, date, sizeof(date)));
 	if (rc->action == DSN_DELAYED && rc->retry_until)
-		buf_printf(b, "Will-Retry-Until: %s\r\n",
-			   dsn_date(rc->retry_until, date, sizeof(date)));
+		util_buf_printf(b, "Will-Retry-Until: %s\r\n",
+				dsn_date(rc->retry_until, date, sizeof(date)));
 }
 
 /* message/delivery-status: the per-message fields, then one block per recipient. */
-static void put_status(struct dsn_buf *b, const struct dsn_report *r, const char *qid)
+static void put_status(struct util_buf *b, const struct dsn_report *r, const char *qid)
 {
 	char x[DSN_VALUE_MAX + 1], date[64];
 	put_field(b, "Reporting-MTA", "dns; ", r->reporting_mta);
-	buf_printf(b, "X-Relayguard-Queue-ID: %s\r\n", qid);
+	util_buf_printf(b, "X-Relayguard-Queue-ID: %s\r\n", qid);
 	if (r->envid && *r->envid)
 		put_field(b, "Original-Envelope-Id", "", xtext_show(r->envid, x, sizeof(x)));
 	if (r->arrival)
-		buf_printf(b, "Arrival-Date: %s\r\n", dsn_date(r->arrival, date, sizeof(date)));
+		util_buf_printf(b, "Arrival-Date: %s\r\n",
+				dsn_date(r->arrival, date, sizeof(date)));
 	for (size_t i = 0; i < r->n_rcpts; i++) {
-		buf_put(b, "\r\n", 2);
+		util_buf_add(b, "\r\n", 2);
 		put_rcpt_fields(b, &r->rcpts[i]);
 	}
 }
@@ -443,40 +400,40 @@ static int choose_boundary(const char *qid, const char *const *part, const size_
 	return -EINVAL;
 }
 
-static void put_header(struct dsn_buf *b, const struct dsn_report *r, enum dsn_kind k,
+static void put_header(struct util_buf *b, const struct dsn_report *r, enum dsn_kind k,
 		       const char *host, const char *qid, const char *boundary, int eight)
 {
 	static const char *const tags[] = {"failed", "delayed", "delivered"};
 	char date[64], to[DSN_VALUE_MAX + 1];
-	buf_printf(b, "From: \"Mail Delivery System\" <MAILER-DAEMON@%s>\r\n", host);
+	util_buf_printf(b, "From: \"Mail Delivery System\" <MAILER-DAEMON@%s>\r\n", host);
 	if (dsn_printable(r->sender) && strlen(r->sender) < sizeof(to))
-		buf_printf(b, "To: <%s>\r\n", dsn_clean(r->sender, to, sizeof(to)));
+		util_buf_printf(b, "To: <%s>\r\n", dsn_clean(r->sender, to, sizeof(to)));
 	else /* a UTF-8 sender: the header stays 7-bit; the envelope carries the address */
-		buf_printf(b, "To: undisclosed-recipients:;\r\n");
-	buf_printf(b, "Subject: %s\r\n", subjects[k]);
-	buf_printf(b, "Date: %s\r\n", dsn_date(r->now, date, sizeof(date)));
-	buf_printf(b, "Message-ID: <%s.%" PRId64 ".%s@%s>\r\n", qid, r->now, tags[k], host);
-	buf_printf(b, "MIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\n");
-	buf_printf(b,
-		   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-		   "\tboundary=\"%s\"\r\n",
-		   boundary);
-	buf_printf(b, "Content-Transfer-Encoding: %s\r\n\r\n", eight ? "8bit" : "7bit");
-	buf_printf(b, "This is a MIME-encapsulated message.\r\n\r\n");
+		util_buf_printf(b, "To: undisclosed-recipients:;\r\n");
+	util_buf_printf(b, "Subject: %s\r\n", subjects[k]);
+	util_buf_printf(b, "Date: %s\r\n", dsn_date(r->now, date, sizeof(date)));
+	util_buf_printf(b, "Message-ID: <%s.%" PRId64 ".%s@%s>\r\n", qid, r->now, tags[k], host);
+	util_buf_printf(b, "MIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\n");
+	util_buf_printf(b,
+			"Content-Type: multipart/report; report-type=delivery-status;\r\n"
+			"\tboundary=\"%s\"\r\n",
+			boundary);
+	util_buf_printf(b, "Content-Transfer-Encoding: %s\r\n\r\n", eight ? "8bit" : "7bit");
+	util_buf_printf(b, "This is a MIME-encapsulated message.\r\n\r\n");
 }
 
-static void put_part(struct dsn_buf *b, const char *boundary, const char *desc, const char *type,
+static void put_part(struct util_buf *b, const char *boundary, const char *desc, const char *type,
 		     int eight, const char *body, size_t len)
 {
-	buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n", boundary, desc,
-		   type);
+	util_buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n", boundary,
+			desc, type);
 	if (eight)
-		buf_printf(b, "Content-Transfer-Encoding: 8bit\r\n");
-	buf_put(b, "\r\n", 2);
-	buf_put(b, body, len);
+		util_buf_printf(b, "Content-Transfer-Encoding: 8bit\r\n");
+	util_buf_add(b, "\r\n", 2);
+	util_buf_add(b, body, len);
 	if (len > 0 && body[len - 1] != '\n')
-		buf_put(b, "\r\n", 2);
-	buf_put(b, "\r\n", 2); /* this CRLF belongs to the next boundary line */
+		util_buf_add(b, "\r\n", 2);
+	util_buf_add(b, "\r\n", 2); /* this CRLF belongs to the next boundary line */
 }
 
 static int report_valid(const struct dsn_report *r)
@@ -514,7 +471,7 @@ int dsn_format(const struct dsn_report *r, char **out, size_t *outlen)
 	    [KIND_DELAYED] = {"Delayed Message", "Delayed Message Headers"},
 	    [KIND_SUCCESS] = {"Delivered Message", "Delivered Message Headers"},
 	};
-	struct dsn_buf text = {0}, ds = {0}, msg = {0};
+	struct util_buf text = {0}, ds = {0}, msg = {0};
 	char host[DSN_HOST_MAX + 1], qid[33], boundary[96];
 	if (!report_valid(r))
 		return -EINVAL;
@@ -545,7 +502,7 @@ int dsn_format(const struct dsn_report *r, char **out, size_t *outlen)
 			put_part(&msg, boundary, desc[k][r->headers_only ? 1 : 0],
 				 r->headers_only ? "text/rfc822-headers" : "message/rfc822", eight,
 				 r->original, olen);
-		buf_printf(&msg, "--%s--\r\n", boundary);
+		util_buf_printf(&msg, "--%s--\r\n", boundary);
 		rc = msg.err;
 	}
 	free(text.p);

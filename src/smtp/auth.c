@@ -18,8 +18,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define SMTP_AUTH_THREADS 2	  /* PBKDF2 is CPU: a couple of threads, apart from deliveries */
-#define SMTP_AUTH_DELAY_STEPS 10  /* the Nth failure waits N x auth-failure-delay, N up to 10 */
+#define SMTP_AUTH_THREADS 2	 /* PBKDF2 is CPU: a couple of threads, apart from deliveries */
+#define SMTP_AUTH_DELAY_STEPS 10 /* the Nth failure waits N x auth-failure-delay, N up to 10 */
 #define SMTP_AUTH_DATA_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 #define SMTP_AUTH_MECH_MAX 20 /* RFC 4422 3.1: a mechanism name is 1..20 characters */
 

@@ -58,6 +58,20 @@ int util_write_all(int fd, const void *buf, size_t len, long long off);
 /* mkdir -p dir: every missing directory above it is made 0755 (so that a service user may
  * search it), dir itself, if missing, with mode (e.g. 0700). 0, or -1 with errno. */
 int util_mkdirs(const char *dir, mode_t mode);
+/* A growable string, always NUL-terminated once something was added. The first failure
+ * (-ENOMEM, or -EINVAL for a bad format) sticks in err and later appends do nothing. */
+struct util_buf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+void util_buf_add(struct util_buf *b, const char *s, size_t n);
+void util_buf_printf(struct util_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* s (len bytes, may be NULL) as a quoted JSON string (util_json_escape). */
+void util_buf_json_string(struct util_buf *b, const char *s, size_t len);
+void util_buf_free(struct util_buf *b);
+
 /* util_mkdirs of the directory a file path is in (nothing for a file in the working directory
  * or in /). 0, or -1 with errno. */
 int util_mkdirs_for(const char *file, mode_t mode);
