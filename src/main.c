@@ -6,6 +6,7 @@
 #include "probe/probe.h"
 #include "server/control.h"
 #include "server/server.h"
+#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static void usage(FILE *f)
 		"                                           the blocklist store (list help)\n"
 		"       relayguard dnsbl [-c FILE]          serve the blocklist as a DNSBL "
 		"zone\n"
+		"       relayguard web [-c FILE]            the blocklist's web page and JSON API\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -135,6 +137,8 @@ int main(int argc, char **argv)
 		return user_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "sendmail"))
 		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "web"))
+		return web_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);
 	return 2;
 }

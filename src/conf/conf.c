@@ -93,6 +93,7 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
+static int do_web_listen(struct parser *p, const struct stmt *s);
 
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
@@ -150,6 +151,7 @@ static const struct directive directives[] = {
     {"dnsbl-action", "reject|defer|tag", 1, 1, ONCE, do_dnsbl_action},
     {"dnsbl-health-interval", "DURATION", 1, 1, ONCE, do_dnsbl_health_interval},
     {"dnsbl-cache-size", "N", 1, 1, ONCE, do_dnsbl_cache_size},
+    {"blocklist-web-listen", "ADDR:PORT", 1, 1, ONCE, do_web_listen},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -2007,6 +2009,7 @@ void conf_free(struct conf *c)
 	free(c->self_audit_source4), free(c->self_audit_source6);
 	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
 	free(c->dnsbl_url), free(c->dnsbl_nameserver);
+	free(c->web_listen);
 	free(c->abuse_store.path), free(c->abuse_store.redis), free(c->abuse_store.prefix);
 	free(c->abuse_store.text);
 	free(c->run_user), free(c->text), free(c->path);
@@ -2132,4 +2135,22 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 		return error_tok(p, &s->arg[0],
 				 "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
+}
+
+/* The blocklist's web page and JSON API (src/web, `relayguard web`). */
+static int do_web_listen(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	struct conf_listen *m = calloc(1, sizeof(*m));
+	if (!m)
+		return oom(p);
+	if (parse_hostport(t->text, m) < 0) {
+		free(m);
+		return error_tok(p, t,
+				 "invalid blocklist-web-listen address '%s' (expected IPV4:PORT or "
+				 "[IPV6]:PORT)",
+				 show(t->text).s);
+	}
+	p->c->web_listen = m;
+	return 0;
 }

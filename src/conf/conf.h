@@ -274,6 +274,8 @@ struct conf {
 	enum conf_dnsbl_action dnsbl_action; /* dnsbl-action reject|defer|tag, default reject */
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
+	/* the blocklist's web page (src/web): blocklist-web-listen ADDR:PORT, NULL = not set */
+	struct conf_listen *web_listen;
 };
 
 #define CONF_DEFAULT_BLOCKLIST_DB "var/db/blocklist.db"
