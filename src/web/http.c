@@ -24,7 +24,7 @@
 #define WEB_HTTP_BACKLOG 64
 #define WEB_HTTP_MAX_CONNECTIONS 64 /* threads at once; more wait in the listen queue */
 #define WEB_HTTP_PER_IP 8	    /* connections per client address */
-#define WEB_HTTP_TIMEOUT 30	    /* seconds a connection may stay idle */
+#define WEB_HTTP_TIMEOUT 120	    /* idle seconds; above the longest rescan a request waits for */
 #define WEB_HTTP_MEMORY (32 * 1024) /* per connection: request line and headers */
 #define WEB_BODY_MAX 4096	    /* a POST body (a form or a JSON object) */
 
