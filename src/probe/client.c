@@ -203,6 +203,8 @@ static void run_battery(struct run *r)
 				 "time limit of %us reached", r->o->max_time);
 		} else {
 			run_one(r, i);
+			if (i == 0 && r->o->stop_unreachable && !r->c.local[0] && !r->fatal)
+				r->fatal = r->res[0].note; /* "cannot open a session: …" */
 		}
 		/* between tests too, so a relay that delivers at once finds the catcher */
 		if (r->catcher)

@@ -166,6 +166,9 @@ struct probe_options {
 	/* called before every connection attempt (the scanner's global rate limit), or NULL */
 	void (*before_connect)(void *arg);
 	void *connect_arg;
+	/* give up on the rest of the battery when the first test could not open any session
+	 * (nothing listens, or filtered): the scanner's hosts without a server on that port */
+	int stop_unreachable;
 };
 
 /* ---- the catcher (`probe --catch`): a minimal SMTP server that takes any message and

@@ -80,7 +80,7 @@ static int scan_option(struct scan_args *a, int argc, char **argv, int *i)
 	else if (!strcmp(o, "--concurrency"))
 		return num_arg(v, 1024, &a->concurrency) < 0 || !a->concurrency ? -1 : 1;
 	else if (!strcmp(o, "--rate"))
-		return num_arg(v, 100000, &a->rate);
+		return num_arg(v, 100000, &a->rate) < 0 ? -1 : 1;
 	else if (!strcmp(o, "--timeout"))
 		return num_arg(v, 600, &a->timeout) < 0 || !a->timeout ? -1 : 1;
 	else if (!strcmp(o, "--max-hosts"))

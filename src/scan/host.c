@@ -72,6 +72,7 @@ int scan_host(const struct scan_settings *s, const uint8_t addr[16], struct scan
 		o.tls = p->port == 465 ? PROBE_TLS_IMPLICIT : PROBE_TLS_STARTTLS_AUTO;
 		o.before_connect = s->before_connect;
 		o.connect_arg = s->connect_arg;
+		o.stop_unreachable = 1;
 		probe_run_detailed(&o, &p->sum, p->d);
 	}
 	host_classify(r);

@@ -4,6 +4,7 @@ closed (twice), relayguard open (open-relay-override), Postfix configured open, 
 server that accepts RCPT but refuses DATA. The scanner connects from 127.0.0.2 (outside every
 trusted network); loopback is a reserved range, so the scans say --allow-reserved."""
 import json
+import os
 import socket
 import subprocess
 import time
@@ -71,6 +72,8 @@ def show(conf, ip):
 def relayguard_on(tmp, addr, port, extra=""):
     """A relayguard listening on addr:port too (the fixture's own port stays on 127.0.0.1)."""
     tmp.mkdir(parents=True, exist_ok=True)
+    for d in (tmp.parent.parent, tmp.parent, tmp):  # searchable by the server's user
+        os.chmod(d, os.stat(d).st_mode | 0o011)
     return Server(tmp, "listen %s:%d\n%s" % (addr, port, extra)).start()
 
 
@@ -110,7 +113,7 @@ def test_scan_lists_exactly_the_open_ones(hosts, tmp_path):
     assert rcpt_only["ports"][0]["relayed"] == []
     for ip in ("127.0.1.0", "127.0.1.6", "127.0.1.7"):  # nothing listens there
         assert res[ip]["result"] == "untestable" and not res[ip]["ports"][0]["reachable"]
-    assert summary[0]["open"] == len(want_open) and summary[0]["scanned"] == 8
+    assert summary[0]["open"] == len(want_open) and summary[0]["scanned"] == 8, p.stdout
     # the store: open ones listed with evidence, the others not
     e = show(conf, "127.0.1.3")
     assert e["listed"] and e["code"] == 2
