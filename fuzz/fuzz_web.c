@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct web_evidence ev;
 	if (web_evidence_parse(s, size, &ev) == 0) {
+		REQUIRE(web_json_is_object(s, size)); /* evidence is a stricter object */
 		REQUIRE(ev.n_tests <= WEB_EVIDENCE_TESTS_MAX && ev.n_tests <= ev.n_tests_total);
 		for (size_t i = 0; i < ev.n_tests; i++)
 			REQUIRE(ev.tests[i] != NULL);
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(text != NULL);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	struct web_delist_view v = {"192.0.2.1", "still_open", text, text};
+	struct web_delist_view v = {"192.0.2.1", "still-open", text, text, NULL};
 	web_page_delist(&b, &v);
 	REQUIRE(!b.err);
 	util_buf_free(&b);

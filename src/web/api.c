@@ -57,14 +57,13 @@ static void json_history(struct util_buf *b, const struct web_lookup *l)
 	util_buf_printf(b, "]");
 }
 
-void web_json_lookup(struct util_buf *b, const struct web_lookup *l)
+/* ,"listed":BOOL,"entry":{...}|null */
+static void json_entry(struct util_buf *b, const struct web_lookup *l)
 {
 	const struct blocklist_entry *e = &l->entry;
-	util_buf_printf(b, "{\"ip\":");
-	json_str(b, l->ip);
 	util_buf_printf(b, ",\"listed\":%s", l->listed ? "true" : "false");
 	if (!l->found) {
-		util_buf_printf(b, ",\"entry\":null}\n");
+		util_buf_printf(b, ",\"entry\":null");
 		return;
 	}
 	util_buf_printf(b, ",\"entry\":{\"net\":");
@@ -78,9 +77,19 @@ void web_json_lookup(struct util_buf *b, const struct web_lookup *l)
 			(long long)e->last_clean);
 	json_evidence(b, e->evidence);
 	json_history(b, l);
-	util_buf_printf(b, "}}\n");
+	util_buf_printf(b, "}");
 }
 
+void web_json_lookup(struct util_buf *b, const struct web_lookup *l)
+{
+	util_buf_printf(b, "{\"ip\":");
+	json_str(b, l->ip);
+	json_entry(b, l);
+	util_buf_printf(b, "}\n");
+}
+
+/* The scanner's result is its own JSON (written with util_buf_json_string), passed on once it
+ * is checked to be one object; the entry after the rescan comes from the store. */
 void web_json_delist(struct util_buf *b, const struct web_delist_view *v)
 {
 	util_buf_printf(b, "{\"ip\":");
@@ -89,7 +98,13 @@ void web_json_delist(struct util_buf *b, const struct web_delist_view *v)
 	json_str(b, v->status);
 	util_buf_printf(b, ",\"detail\":");
 	json_str(b, v->detail);
-	json_evidence(b, v->evidence);
+	util_buf_printf(b, ",\"scan\":");
+	if (v->scan && web_json_is_object(v->scan, strlen(v->scan)))
+		util_buf_add(b, v->scan, strlen(v->scan));
+	else
+		util_buf_printf(b, "null");
+	if (v->after)
+		json_entry(b, v->after);
 	util_buf_printf(b, "}\n");
 }
 

@@ -127,28 +127,37 @@ static enum MHD_Result bad_ip(struct web_server *s, struct MHD_Connection *conn,
 	return answer_error(s, conn, MHD_HTTP_BAD_REQUEST, json, "Bad address", text, NULL);
 }
 
+/* What the store says about ip (canonical text), on a connection of this request's own. */
+static int lookup_ip(struct web_server *s, const char *ip, struct web_lookup *l)
+{
+	uint8_t addr[16];
+	char canon[WEB_IP_MAX], err[512] = "cannot read it", q[600];
+	struct blocklist *db = NULL;
+	int rc = -1;
+	if (web_parse_ip(ip, addr, canon) == 0 &&
+	    blocklist_open(s->db_path, &db, err, sizeof(err)) == 0)
+		rc = web_lookup_load(db, addr, canon, l);
+	blocklist_close(db);
+	if (rc < 0)
+		log_msg(LOG_ERR, "web: cannot read the blocklist store", "error=%s",
+			log_quote(err, strlen(err), q, sizeof(q)));
+	return rc;
+}
+
 /* GET /lookup and /api/v1/lookup */
 static enum MHD_Result do_lookup(struct web_server *s, struct MHD_Connection *conn,
 				 struct web_req *r)
 {
 	const char *in = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ip");
 	uint8_t addr[16];
-	char ip[WEB_IP_MAX], err[512] = "", csrf[WEB_CSRF_TOKEN_MAX];
-	struct blocklist *db = NULL;
+	char ip[WEB_IP_MAX], csrf[WEB_CSRF_TOKEN_MAX];
 	struct web_lookup l;
 	int json = r->route->json;
 	if (web_parse_ip(in, addr, ip) < 0)
 		return bad_ip(s, conn, json, in);
-	if (blocklist_open(s->db_path, &db, err, sizeof(err)) < 0 ||
-	    web_lookup_load(db, addr, ip, &l) < 0) {
-		char q[600];
-		log_msg(LOG_ERR, "web: cannot read the blocklist store", "error=%s",
-			log_quote(err, strlen(err), q, sizeof(q)));
-		blocklist_close(db);
+	if (lookup_ip(s, ip, &l) < 0)
 		return answer_error(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, json,
 				    "Store unavailable", "The blocklist cannot be read now.", NULL);
-	}
-	blocklist_close(db);
 	struct util_buf b = {0};
 	if (json)
 		web_json_lookup(&b, &l);
@@ -186,13 +195,17 @@ static enum MHD_Result run_delist(struct web_server *s, struct MHD_Connection *c
 	}
 	log_msg(LOG_INFO, "web: delisting request", "ip=%s requester=%s status=%s", ip, requester,
 		o.status);
-	struct web_delist_view v = {ip, o.status, o.detail, o.evidence};
+	struct web_lookup after; /* the entry as the rescan left it (with the new evidence) */
+	int have_after = lookup_ip(s, ip, &after) == 0;
+	struct web_delist_view v = {ip, o.status, o.detail, o.scan, have_after ? &after : NULL};
 	struct util_buf b = {0};
 	if (json)
 		web_json_delist(&b, &v);
 	else
 		web_page_delist(&b, &v);
-	free(o.evidence);
+	free(o.scan);
+	if (have_after)
+		web_lookup_clear(&after);
 	return answer(s, conn, MHD_HTTP_OK, &b, json, NULL);
 }
 

@@ -353,6 +353,17 @@ void web_evidence_clear(struct web_evidence *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+static int skip_member(void *arg, const char *key, struct jr *r)
+{
+	(void)arg, (void)key;
+	return jr_value(r, 1);
+}
+
+int web_json_is_object(const char *json, size_t len)
+{
+	return jr_object(json, len, skip_member, NULL) == 0;
+}
+
 /* ---- one string member ---- */
 
 struct get_string {

@@ -184,9 +184,9 @@ static const char *delist_headline(const char *status)
 {
 	static const char *const rows[][2] = {
 	    {"delisted", "has been delisted"},
-	    {"still_open", "is still an open relay: it stays listed"},
-	    {"not_listed", "is not listed"},
-	    {"rate_limited", "was rescanned recently: try again later"},
+	    {"still-open", "is still an open relay: it stays listed"},
+	    {"not-listed", "is not listed"},
+	    {"rate-limited", "had a delisting request recently: try again later"},
 	    {"untested", "could not be tested: it stays as it was"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -199,16 +199,17 @@ void web_page_delist(struct util_buf *b, const struct web_delist_view *v)
 {
 	web_page_head(b, "Delisting request");
 	util_buf_printf(b, "<h1 id=\"status\" class=\"%s\">",
-			!strcmp(v->status, "still_open") ? "listed" : "clean");
+			!strcmp(v->status, "still-open") ? "listed" : "clean");
 	web_html_add(b, v->ip);
 	util_buf_printf(b, " %s</h1>\n<p id=\"detail\">", delist_headline(v->status));
 	web_html_add(b, v->detail);
 	util_buf_printf(b, "</p>\n");
-	if (v->evidence) {
-		struct web_evidence ev;
-		int ok = web_evidence_parse(v->evidence, strlen(v->evidence), &ev) == 0;
-		evidence_html(b, &ev, ok, v->evidence);
-		web_evidence_clear(&ev);
+	if (v->after && v->after->found) { /* with the new evidence when it stays listed */
+		util_buf_printf(b, "<h2>The entry now</h2>\n");
+		entry_html(b, v->after);
+		if (v->after->entry.evidence)
+			evidence_html(b, &v->after->ev, v->after->ev_ok, v->after->entry.evidence);
+		history_html(b, v->after);
 	}
 	util_buf_printf(b, "<p><a id=\"again\" href=\"/lookup?ip=");
 	web_html_add(b, v->ip); /* canonical IP text: no character needs URL encoding */

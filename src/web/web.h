@@ -62,6 +62,8 @@ void web_evidence_clear(struct web_evidence *ev);
 /* The string member key of the JSON object json[0..len): 1 found (decoded into out), 0 absent,
  * -1 not a JSON object, not a string, or longer than outlen-1. */
 int web_json_get_string(const char *json, size_t len, const char *key, char *out, size_t outlen);
+/* Is json[0..len) exactly one JSON object (nesting at most 32)? 1 or 0. */
+int web_json_is_object(const char *json, size_t len);
 
 /* ---- what a lookup found (filled from the store by web_lookup_load) ---- */
 struct web_lookup {
@@ -79,13 +81,14 @@ int web_lookup_load(struct blocklist *b, const uint8_t addr[16], const char *ip,
 		    struct web_lookup *l);
 void web_lookup_clear(struct web_lookup *l);
 
-/* The outcome of a delisting request, as shown (strings borrowed). */
+/* The outcome of a delisting request, as shown (all borrowed). */
 struct web_delist_view {
 	const char *ip;
-	const char *status;   /* "delisted", "still_open", "not_listed", "rate_limited",
-				 "untested" */
-	const char *detail;   /* one line from the rescan */
-	const char *evidence; /* the new scan's JSON, or NULL */
+	const char *status;		/* "delisted", "still-open", "not-listed", "rate-limited",
+					   "untested" (scan_delist_status_name) */
+	const char *detail;		/* one line from the rescan */
+	const char *scan;		/* the rescan's result (JSON from the scanner), or NULL */
+	const struct web_lookup *after; /* the entry as the rescan left it, or NULL */
 };
 
 /* ---- pages and JSON documents (pure; each appends a whole document to b) ---- */

@@ -14,8 +14,8 @@ void web_page_foot(struct util_buf *b);
 struct web_delist_outcome {
 	char status[16];
 	char detail[512];
-	char *evidence; /* the new scan's JSON (malloc'd, caller frees) or NULL */
-	char err[512];	/* when the request could not be run */
+	char *scan;    /* the rescan's result as JSON (malloc'd, caller frees) or NULL */
+	char err[512]; /* when the request could not be run */
 };
 /* Run a delisting request for ip (canonical text) by requester (the client's address): the
  * rescan (blocking, seconds). 0 with o filled, or -1 with o->err. */

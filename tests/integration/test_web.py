@@ -192,3 +192,59 @@ def test_config_errors(tmp_path):
     conf.write_text(f"listen 127.0.0.1:9\nblocklist-web-listen nowhere\n")
     p = subprocess.run([BIN, "web", "-c", str(conf)], capture_output=True, text=True, timeout=10)
     assert p.returncode == 1 and "invalid blocklist-web-listen address" in p.stderr
+
+
+def test_api_delist_without_rescan(web):
+    """Answers that need no rescan: not listed, listed only as part of a network, a reserved
+    address (no scan-allow-reserved), and a second request within scan-delist-interval."""
+    status, _, body = post_json(web.base + "/api/v1/delist", {"ip": "203.0.113.5"})
+    doc = json.loads(body)
+    assert status == 200 and doc["status"] == "not-listed" and doc["listed"] is False
+    assert doc["entry"] is None and doc["scan"] is None
+    doc = json.loads(post_json(web.base + "/api/v1/delist", {"ip": "2001:db8::9"})[2])
+    assert doc["status"] == "untested" and "listed as part of 2001:db8::/32" in doc["detail"]
+    doc = json.loads(post_json(web.base + "/api/v1/delist", {"ip": "192.0.2.1"})[2])
+    assert doc["status"] == "untested" and "cannot be rescanned" in doc["detail"]
+    assert doc["listed"] is True and doc["entry"]["state"] == "listed"  # it stays listed
+    doc = json.loads(post_json(web.base + "/api/v1/delist", {"ip": "192.0.2.1"})[2])
+    assert doc["status"] == "rate-limited" and "scan-delist-interval" in doc["detail"]
+    log = web.log_path.read_text()
+    assert "web: delisting request ip=192.0.2.1 requester=127.0.0.1 status=rate-limited" in log
+
+
+def test_form_delist_with_token(web):
+    _, _, page = get(web.base + "/lookup?ip=192.0.2.66")
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, _, body = post_form(web.base + "/delist", {"ip": "192.0.2.66", "csrf": token})
+    assert status == 200
+    assert '<h1 id="status" class="clean">192.0.2.66 could not be tested' in body
+    assert "cannot be rescanned" in body and "<script" not in body
+    assert "The entry now" in body and "&lt;script&gt;" in body  # the entry, still escaped
+
+
+def test_api_delist_still_open(tmp_path, make_server):
+    """A listed host that still relays (relayguard with `relay allow from any` on 127.0.1.6):
+    the rescan keeps it listed, and the answer carries the scan and the new evidence."""
+    host = "127.0.1.6"
+    smtp = make_server(extra="relay allow from any id wide-open\n"
+                             "open-relay-override \"web test: a relay to rescan\"\n", start=False)
+    smtp.conf.write_text(smtp.conf.read_text() + f"listen {host}:{smtp.port}\n")
+    smtp.start()
+    (tmp_path / "web").mkdir()
+    web = Web(tmp_path / "web", extra=f"scan-ports {smtp.port}\nscan-source 127.0.0.2\n"
+                                      "scan-allow-reserved yes\nscan-timeout 5s\n")
+    rg(web.conf, "list", "add", host, "--reason", "open relay, reported by a user")
+    web.start()
+    try:
+        status, _, body = post_json(web.base + "/api/v1/delist", {"ip": host})
+        doc = json.loads(body)
+        assert status == 200 and doc["status"] == "still-open", doc
+        assert doc["scan"]["result"] == "open" and doc["scan"]["scanner"] == "127.0.0.2"
+        assert doc["listed"] is True
+        ev = doc["entry"]["evidence"]
+        assert ev["tests"] and ev["scanner"] == "127.0.0.2" and "RCPT TO:" in ev["transcript"]
+        assert doc["entry"]["history"][-1]["who"] == "127.0.0.1"  # the requester
+        _, _, page = get(web.base + "/lookup?ip=" + host)
+        assert f"{host} is listed" in page and '<pre id="transcript">' in page
+    finally:
+        web.stop()

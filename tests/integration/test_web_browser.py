@@ -67,3 +67,33 @@ def test_lookup_in_browser(tmp_path, browser):
         assert "How to close an open relay" in browser.title
     finally:
         web.stop()
+
+
+def test_delisting_in_browser(tmp_path, browser, make_server):
+    """A host listed as an open relay that has been closed (relayguard with its default
+    relay rules on 127.0.1.5): the button rescans it from 127.0.0.2 (outside its trusted
+    networks), the page says delisted, and a new lookup says not listed."""
+    host = "127.0.1.5"
+    smtp = make_server(start=False)
+    smtp.conf.write_text(smtp.conf.read_text() + f"listen {host}:{smtp.port}\n")
+    smtp.start()
+    (tmp_path / "web").mkdir()
+    web = Web(tmp_path / "web", extra=f"scan-ports {smtp.port}\nscan-source 127.0.0.2\n"
+                                      "scan-allow-reserved yes\nscan-timeout 5s\n")
+    rg(web.conf, "list", "add", host, "--reason", "open relay, found by a scan")
+    web.start()
+    try:
+        assert lookup(browser, web.base, host) == f"{host} is listed"
+        browser.find_element(By.ID, "delist").click()
+        WebDriverWait(browser, 90).until(EC.presence_of_element_located((By.ID, "detail")))
+        assert browser.find_element(By.ID, "status").text == f"{host} has been delisted"
+        assert "tests refused" in browser.find_element(By.ID, "detail").text
+        assert browser.find_element(By.ID, "state").text == "delisted"
+        browser.find_element(By.ID, "again").click()
+        WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "history")))
+        assert browser.find_element(By.ID, "status").text == f"{host} is not listed"
+        assert "127.0.0.1" in browser.find_element(By.ID, "history").text  # the requester
+    finally:
+        web.stop()
+    assert f"web: delisting request ip={host} requester=127.0.0.1 status=delisted" in \
+        web.log_path.read_text()

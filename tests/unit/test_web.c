@@ -287,16 +287,26 @@ static void test_pages(void)
 	util_buf_free(&b);
 	web_evidence_clear(&l.ev);
 
-	struct web_delist_view v = {"192.0.2.1", "still_open", "relayed <again>", evidence};
+	hostile_lookup(&l, evidence);
+	const char *scan = "{\"ip\":\"192.0.2.1\",\"result\":\"open\",\"ports\":[]}";
+	struct web_delist_view v = {"192.0.2.1", "still-open", "relayed <again>", scan, &l};
 	web_page_delist(&b, &v);
 	CHECK(b.p && strstr(b.p, "still an open relay") && strstr(b.p, "relayed &lt;again&gt;") &&
+		  strstr(b.p, "<pre id=\"transcript\">220 &lt;script&gt;") &&
 		  !strstr(b.p, "<script"),
-	      "delist page");
+	      "delist page: the entry now, with its new evidence");
 	util_buf_free(&b);
 	web_json_delist(&b, &v);
-	CHECK(b.p && strstr(b.p, "\"status\":\"still_open\"") && strstr(b.p, "\"depth\":1"),
+	CHECK(b.p && strstr(b.p, "\"status\":\"still-open\"") &&
+		  strstr(b.p, "\"scan\":{\"ip\":\"192.0.2.1\",\"result\":\"open\"") &&
+		  strstr(b.p, "\"listed\":true,\"entry\":{") && strstr(b.p, "\"depth\":1"),
 	      "delist JSON: %s", b.p ? b.p : "");
 	util_buf_free(&b);
+	v.scan = "{\"ip\":\"x\"} trailing";
+	web_json_delist(&b, &v);
+	CHECK(b.p && strstr(b.p, "\"scan\":null"), "a scan result that is not one object: null");
+	util_buf_free(&b);
+	web_evidence_clear(&l.ev);
 	web_page_error(&b, "Bad <address>", "'<x>' is not");
 	CHECK(b.p && strstr(b.p, "Bad &lt;address&gt;") && !strstr(b.p, "<x>"), "error page");
 	util_buf_free(&b);
