@@ -3,6 +3,7 @@
 #include "abuse/abuse.h"
 #include "blocklist/blocklist.h"
 #include "changelog/changelog.h"
+#include "dnsbl/dnsbl.h"
 #include "probe/probe.h"
 #include "server/control.h"
 #include "server/server.h"
@@ -50,6 +51,9 @@ static void usage(FILE *f)
 		"                                           the blocklist store (list help)\n"
 		"       relayguard dnsbl [-c FILE]          serve the blocklist as a DNSBL "
 		"zone\n"
+		"       relayguard lookup IP|HOST [-c FILE] [--lists FILE] [--json] [--timeout S]\n"
+		"                                           is the address listed in DNS "
+		"blocklists?\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -135,6 +139,8 @@ int main(int argc, char **argv)
 		return user_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "sendmail"))
 		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "lookup"))
+		return dnsbl_lookup_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);
 	return 2;
 }

@@ -93,6 +93,9 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
+static int do_outbound_address(struct parser *p, const struct stmt *s);
+static int do_self_check_interval(struct parser *p, const struct stmt *s);
+static int do_self_check_lists(struct parser *p, const struct stmt *s);
 
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
@@ -150,6 +153,9 @@ static const struct directive directives[] = {
     {"dnsbl-action", "reject|defer|tag", 1, 1, ONCE, do_dnsbl_action},
     {"dnsbl-health-interval", "DURATION", 1, 1, ONCE, do_dnsbl_health_interval},
     {"dnsbl-cache-size", "N", 1, 1, ONCE, do_dnsbl_cache_size},
+    {"outbound-address", "ADDR...", 1, UNLIMITED, MANY, do_outbound_address},
+    {"self-check-interval", "DURATION|off", 1, 1, ONCE, do_self_check_interval},
+    {"self-check-lists", "FILE", 1, 1, ONCE, do_self_check_lists},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1783,6 +1789,7 @@ static struct conf *conf_new(const char *name)
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
 	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
+	c->self_check_interval = CONF_DEFAULT_SELF_CHECK;
 	c->greylist = (struct conf_greylist){0, 300, 2 * 86400, 36 * 86400, 5, 24, 64};
 	c->ratelimit.ip_sessions = 50;
 	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
@@ -2007,6 +2014,7 @@ void conf_free(struct conf *c)
 	free(c->self_audit_source4), free(c->self_audit_source6);
 	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
 	free(c->dnsbl_url), free(c->dnsbl_nameserver);
+	free_strings(c->outbound_addrs, c->n_outbound_addrs), free(c->self_check_lists);
 	free(c->abuse_store.path), free(c->abuse_store.redis), free(c->abuse_store.prefix);
 	free(c->abuse_store.text);
 	free(c->run_user), free(c->text), free(c->path);
@@ -2132,4 +2140,46 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 		return error_tok(p, &s->arg[0],
 				 "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
+}
+
+/* ---- the self-check (src/server/self_check.c) ---- */
+
+/* outbound-address ADDR...: IP addresses only (a loopback or private one too: the self-check
+ * checks what the admin names). */
+static int do_outbound_address(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		unsigned char buf[16];
+		const char *a = s->arg[i].text;
+		if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)
+			return error_tok(p, &s->arg[i],
+					 "invalid outbound-address '%s' (expected an IPv4 or IPv6 "
+					 "address)",
+					 show(a).s);
+		char **arr = append_slot(c->outbound_addrs, c->n_outbound_addrs, sizeof(*arr));
+		if (!arr)
+			return oom(p);
+		c->outbound_addrs = arr;
+		if (!(arr[c->n_outbound_addrs] = strdup(a)))
+			return oom(p);
+		c->n_outbound_addrs++;
+	}
+	return 0;
+}
+
+static int do_self_check_interval(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_DURATION, 60, 7 * DAY, "1m..7d"};
+	uint64_t v = 0;
+	if (strcmp(s->arg[0].text, "off") != 0 &&
+	    parse_value(p, &s->arg[0], &spec, s->d->name, &v) < 0)
+		return -1;
+	p->c->self_check_interval = (unsigned)v;
+	return 0;
+}
+
+static int do_self_check_lists(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->self_check_lists);
 }

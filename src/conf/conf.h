@@ -274,13 +274,21 @@ struct conf {
 	enum conf_dnsbl_action dnsbl_action; /* dnsbl-action reject|defer|tag, default reject */
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
+	/* the self-check (src/server/self_check.c): outbound-address ADDR...: the addresses the
+	 * server sends mail from (IP text as written, validated), looked up in the lists; none:
+	 * the listeners' public addresses */
+	char **outbound_addrs;
+	size_t n_outbound_addrs;
+	unsigned self_check_interval; /* self-check-interval DURATION|off: 6h; 0 = off */
+	char *self_check_lists;	      /* self-check-lists FILE: a lists file also used, or NULL */
 };
 
 #define CONF_DEFAULT_BLOCKLIST_DB "var/db/blocklist.db"
 #define CONF_DEFAULT_DNSBL_LISTEN "127.0.0.1:53"
 #define CONF_DEFAULT_DNSBL_TTL 300
 
-#define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
+#define CONF_DEFAULT_SELF_AUDIT 86400	   /* once a day */
+#define CONF_DEFAULT_SELF_CHECK (6 * 3600) /* self-check-interval */
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
  * IDs ("name:line"). On success returns 0 and *out (caller frees with conf_free). On error

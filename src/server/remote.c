@@ -259,6 +259,8 @@ static int job_rcpt_result(struct job *j, size_t i, int code, const char *enh, c
 	if (code / 100 == 5 || expired) {
 		int perm = code / 100 == 5;
 		perm ? srv->metrics.bounced++ : srv->metrics.expired++;
+		if (perm && !j->cc.lmtp)
+			self_check_note_bounce(srv, j->domain, n.remote, code, enh, text);
 		n.action = DSN_FAILED;
 		util_strlcpy(n.status, perm ? (enh[0] ? enh : "5.0.0") : "4.4.7", sizeof(n.status));
 		if (!perm) {
