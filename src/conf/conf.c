@@ -2168,6 +2168,16 @@ static int do_outbound_address(struct parser *p, const struct stmt *s)
 	return 0;
 }
 
+const char *conf_outbound_addr(const struct conf *c, int family)
+{
+	for (size_t i = 0; i < c->n_outbound_addrs; i++) {
+		int v6 = strchr(c->outbound_addrs[i], ':') != NULL;
+		if (v6 == (family == AF_INET6))
+			return c->outbound_addrs[i];
+	}
+	return NULL;
+}
+
 static int do_self_check_interval(struct parser *p, const struct stmt *s)
 {
 	static const struct num_spec spec = {NUM_DURATION, 60, 7 * DAY, "1m..7d"};

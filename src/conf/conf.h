@@ -328,6 +328,9 @@ int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *po
 /* The dnsbl line for zone (normalised), or NULL. */
 const struct conf_dnsbl *conf_find_dnsbl(const struct conf *c, const char *zone);
 
+/* The first outbound-address of family (AF_INET or AF_INET6), or NULL. */
+const char *conf_outbound_addr(const struct conf *c, int family);
+
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);
 

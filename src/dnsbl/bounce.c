@@ -23,14 +23,15 @@ static int is_word_char(char c)
 	return isalnum((unsigned char)c) != 0;
 }
 
-/* Is needle in hay (case-insensitive) at a word start (and end, when whole)? */
-static int find_word(const char *hay, const char *needle, int whole)
+/* Is needle in hay (case-insensitive) at a word start (and end, when whole)? For a zone
+ * (dotted) a preceding '.' or '-' is inside the name: "x.bl.test" is not "bl.test". */
+static int find_word(const char *hay, const char *needle, int whole, int dotted)
 {
 	size_t n = strlen(needle);
 	for (const char *p = hay; *p; p++) {
 		if (strncasecmp(p, needle, n) != 0)
 			continue;
-		if (p > hay && (is_word_char(p[-1]) || p[-1] == '.' || p[-1] == '-'))
+		if (p > hay && (is_word_char(p[-1]) || (dotted && (p[-1] == '.' || p[-1] == '-'))))
 			continue;
 		if (whole && is_word_char(p[n]))
 			continue;
@@ -49,12 +50,12 @@ int dnsbl_bounce_match(int code, const char *enh, const char *text, const struct
 	if (!text)
 		return 0;
 	for (size_t i = 0; zones && i < zones->n; i++) /* a zone is the most precise answer */
-		if (find_word(text, zones->z[i].zone, 1)) {
+		if (find_word(text, zones->z[i].zone, 1, 1)) {
 			util_strlcpy(what, zones->z[i].zone, whatlen);
 			return 1;
 		}
 	for (size_t i = 0; i < sizeof(bounce_words) / sizeof(bounce_words[0]); i++)
-		if (find_word(text, bounce_words[i].word, bounce_words[i].whole)) {
+		if (find_word(text, bounce_words[i].word, bounce_words[i].whole, 0)) {
 			util_strlcpy(what, bounce_words[i].word, whatlen);
 			return 1;
 		}

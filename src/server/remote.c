@@ -394,7 +394,9 @@ static void job_deliver(struct job *j)
 	    j->cc.lmtp,
 	    c->delivery.connect_timeout,
 	    c->delivery.command_timeout,
-	    c->delivery.data_timeout};
+	    c->delivery.data_timeout,
+	    j->cc.lmtp ? NULL : conf_outbound_addr(c, AF_INET),
+	    j->cc.lmtp ? NULL : conf_outbound_addr(c, AF_INET6)};
 	j->state = JOB_SENDING;
 	j->sess =
 	    deliver_smtp_start(j->srv->base, &j->cc, j->targets, j->n_targets, &j->dm, job_sent, j);

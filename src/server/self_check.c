@@ -330,7 +330,7 @@ void self_check_note_bounce(struct server *srv, const char *destination, const c
 	snprintf(reply, sizeof(reply), "%d%s%s %s", code, enh && enh[0] ? " " : "", enh ? enh : "",
 		 text);
 	log_msg(LOG_ERR, "self-check: ALERT remote server refused our mail naming a blocklist",
-		"rule=self-check:bounce destination=%s relay=%s list=%s reply=%s delist=%s",
+		"rule=self-check:bounce destination=%s relay=%s matched=%s reply=%s delist=%s",
 		destination, relay && relay[0] ? relay : "-", what,
 		log_quote(reply, strlen(reply), q, sizeof(q)), z && z->delist ? z->delist : "-");
 }
