@@ -5,6 +5,7 @@
 #include "changelog/changelog.h"
 #include "dnsbl/dnsbl.h"
 #include "probe/probe.h"
+#include "scan/scan.h"
 #include "server/control.h"
 #include "server/server.h"
 
@@ -52,6 +53,8 @@ static void usage(FILE *f)
 		"                                           the blocklist store (list help)\n"
 		"       relayguard dnsbl [-c FILE]          serve the blocklist as a DNSBL "
 		"zone\n"
+		"       relayguard scan TARGET... [OPTIONS] scan for open relays (scan --help)\n"
+		"       relayguard list request-delist IP [-c FILE] [--json]\n"
 		"       relayguard lookup IP|HOST [-c FILE] [--lists FILE] [--json] [--timeout S]\n"
 		"                                           is the address listed in DNS "
 		"blocklists?\n"
@@ -122,6 +125,8 @@ int main(int argc, char **argv)
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "abuse"))
 		return abuse_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if ((rc = scan_main(argc, argv, DEFAULT_CONF)) >= 0) /* scan, list request-delist, dnsbl */
+		return rc;
 	if (!strcmp(argv[1], "list"))
 		return blocklist_list_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "dnsbl"))
