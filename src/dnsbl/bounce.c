@@ -35,6 +35,8 @@ static int find_word(const char *hay, const char *needle, int whole, int dotted)
 			continue;
 		if (whole && is_word_char(p[n]))
 			continue;
+		if (!dotted && p - hay >= 4 && !strncasecmp(p - 4, "not ", 4))
+			continue; /* "not listed in the directory" */
 		return 1;
 	}
 	return 0;
@@ -46,6 +48,8 @@ int dnsbl_bounce_match(int code, const char *enh, const char *text, const struct
 	if (whatlen)
 		what[0] = '\0';
 	if (code / 100 != 5 && !(enh && !strcmp(enh, "5.7.1")))
+		return 0;
+	if (enh && !strncmp(enh, "5.1.", 4)) /* addressing: "5.1.1 not listed in directory" */
 		return 0;
 	if (!text)
 		return 0;

@@ -209,9 +209,10 @@ const struct dnsbl_zone *dnsbl_zones_find(const struct dnsbl_zones *z, const cha
 /* What code means in z, or NULL when the list documents nothing for it. */
 const char *dnsbl_zone_meaning(const struct dnsbl_zone *z, uint32_t code);
 
-/* Does a delivery reply name a blocklist? code 5xx (or enh 5.7.1) and text naming one (the
- * words blocklist, blacklist, listed, spamhaus, dnsbl, rbl, or a zone of zones, which may be
- * NULL). Pure. 1 and what (the word or zone found), or 0. */
+/* Does a delivery reply name a blocklist? code 5xx (or enh 5.7.1; never an enh 5.1.x
+ * addressing reply) and text naming one (the words blocklist, blacklist, listed but not "not
+ * listed", spamhaus, dnsbl, rbl, or a zone of zones, which may be NULL). Pure. 1 and what
+ * (the word or zone found), or 0. */
 int dnsbl_bounce_match(int code, const char *enh, const char *text, const struct dnsbl_zones *zones,
 		       char *what, size_t whatlen);
 

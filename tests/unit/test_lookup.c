@@ -145,6 +145,9 @@ static void test_bounce_match(void)
 	    {550, "5.7.1", "verbal abuse filter", NULL},
 	    {550, "5.7.1", "see nobl.test for details", NULL}, /* a zone inside another word */
 	    {550, "5.7.1", "Relay access denied", NULL},
+	    {550, "5.1.1", "recipient not listed in the public directory", NULL},
+	    {550, "", "sender not listed in our allow list", NULL},
+	    {554, "5.1.1", "blocked using zen.spamhaus.org", NULL}, /* an addressing code */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char what[64];
