@@ -81,7 +81,7 @@ def test_audit_now_with_the_timer_off(make_server):
 
 def test_wildcard_and_tls_listeners_and_a_configured_source(make_server, tmp_path):
     crt, key = make_cert(tmp_path / "tls")
-    wild, implicit = free_port(), free_port()
+    wild, implicit = free_port("0.0.0.0"), free_port()  # wild: free on every address
     srv, mport = audited(make_server, "tls-certificate %s\ntls-key %s\nlisten 0.0.0.0:%d\n"
                                       "listen 127.0.0.1:%d tls implicit\nself-audit 1s\n"
                                       "self-audit-source 127.0.0.9" % (crt, key, wild, implicit))
