@@ -112,21 +112,33 @@ int blocklist_name_parse(const char *rel, uint8_t addr[16]);
 /* The reversed name of addr (IPv4-mapped → 4 octets, else 32 nibbles) into out. */
 void blocklist_name_format(const uint8_t addr[16], char *out, size_t outlen);
 
+/* The zone's names in wire form, built once by blocklist_zone_prepare: the query path copies
+ * them (SOA MNAME+RNAME, NS) instead of converting text per answer. */
+struct blocklist_zone_wire {
+	uint8_t apex[255], ns[255], soa_names[510];
+	size_t apex_len, apex_labels, ns_len, soa_names_len;
+};
+
 struct blocklist_zone {
 	const char *zone;	/* "bl.example.org", lower case, no trailing dot */
 	const char *ns;		/* the name server of the apex NS and SOA MNAME */
 	const char *hostmaster; /* SOA RNAME, "hostmaster.bl.example.org" */
 	const char *url;	/* TXT evidence link prefix (the IP is appended), or NULL */
 	uint32_t ttl;		/* of answers, and the SOA minimum (negative answers) */
-	uint32_t serial;	/* SOA serial */
+	uint32_t serial;	/* SOA serial (may change between answers) */
+	struct blocklist_zone_wire wire; /* blocklist_zone_prepare */
 };
+/* Fill z->wire from zone, ns and hostmaster (call again if they change). 0, or -1 when a name
+ * is not a valid DNS name (the query handler then drops everything). */
+int blocklist_zone_prepare(struct blocklist_zone *z);
 #define BLOCKLIST_UDP_MAX 512	/* a UDP answer without EDNS */
 #define BLOCKLIST_EDNS_MAX 1232 /* the largest UDP answer we send with EDNS (DNS flag day) */
 #define BLOCKLIST_MSG_MAX 65535 /* a TCP message */
-/* Answer the DNS message in[0..len) into out (cap bytes, at least BLOCKLIST_MSG_MAX for tcp).
- * tcp: no size limit beyond 65535; else TC when the answer exceeds 512 (or the EDNS size, at
- * most BLOCKLIST_EDNS_MAX). Returns the answer's length, or 0 to drop (not a query, too short
- * to hold an ID). Pure apart from ldns allocation. */
+/* Answer the DNS message in[0..len) into out (cap bytes, at least BLOCKLIST_MSG_MAX for tcp)
+ * for the prepared zone z. tcp: no size limit beyond 65535; else TC when the answer exceeds
+ * 512 (or the EDNS size, at most BLOCKLIST_EDNS_MAX). Malformed queries get FORMERR (header
+ * only), other opcodes NOTIMPL. Returns the answer's length, or 0 to drop (shorter than a
+ * header, a response, z not prepared). Pure: no allocation, no I/O (src/blocklist/wire.c). */
 size_t blocklist_query_answer(const struct blocklist_zone *z, const struct blocklist_index *x,
 			      const uint8_t *in, size_t len, uint8_t *out, size_t cap, int tcp);
 

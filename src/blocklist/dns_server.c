@@ -256,6 +256,12 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 					  c->dnsbl_ttl ? c->dnsbl_ttl : CONF_DEFAULT_DNSBL_TTL,
 					  (uint32_t)time(NULL)};
 	snprintf(s->hostmaster, sizeof(s->hostmaster), "hostmaster.%s", c->dnsbl_zone);
+	if (blocklist_zone_prepare(&s->zone) < 0) {
+		snprintf(err, errlen,
+			 "dnsbl: blocklist-zone or its name server is no valid DNS name");
+		free(s);
+		return -1;
+	}
 	int rc = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if (blocklist_open(db_path, &s->db, err, errlen) < 0)

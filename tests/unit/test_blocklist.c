@@ -133,7 +133,9 @@ static ldns_pkt *ask_zone(const struct blocklist_zone *z, const struct blocklist
 		ldns_pkt_set_edns_udp_size(q, edns);
 	ldns_pkt2wire(&wire, q, &len);
 	ldns_pkt_free(q);
-	size_t n = blocklist_query_answer(z, x, wire, len, out, sizeof(out), tcp);
+	struct blocklist_zone pz = *z;
+	CHECK(blocklist_zone_prepare(&pz) == 0, "zone %s", z->zone);
+	size_t n = blocklist_query_answer(&pz, x, wire, len, out, sizeof(out), tcp);
 	free(wire);
 	ldns_pkt *r = NULL;
 	if (n == 0 || ldns_wire2pkt(&r, out, n) != LDNS_STATUS_OK)
@@ -264,10 +266,12 @@ static void test_malformed(void)
 	};
 	struct blocklist_index *x = blocklist_index_new();
 	blocklist_index_finish(x);
+	struct blocklist_zone pz = zone;
+	CHECK(blocklist_zone_prepare(&pz) == 0, "zone");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t out[BLOCKLIST_MSG_MAX];
 		size_t n =
-		    blocklist_query_answer(&zone, x, cases[i].p, cases[i].n, out, sizeof(out), 0);
+		    blocklist_query_answer(&pz, x, cases[i].p, cases[i].n, out, sizeof(out), 0);
 		if (cases[i].drop) {
 			CHECK(n == 0, "case %zu must be dropped", i);
 			continue;
