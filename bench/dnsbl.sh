@@ -2,6 +2,7 @@
 # bench/dnsbl.sh — `relayguard dnsbl` side by side with rbldnsd serving the same zone (the
 # store exported with `relayguard list export rbldnsd`), both asked by dnsperf on loopback.
 # Half of the queries are for listed addresses (A 127.0.0.x), half for unlisted ones (NXDOMAIN).
+# Response-rate limiting is off (dnsperf is one client: it would be limited to 100/s).
 # Usage: bench/dnsbl.sh [-n ENTRIES] [-l SECONDS] [-q QUERIES] [-P PERF_DATA]
 #   defaults: 1,000,000 listed /32s, 10 s per server, 200,000 distinct query names
 #   -P: record `perf record -g` of relayguard while it is asked (then `perf report -i FILE`)
@@ -30,6 +31,7 @@ blocklist-database $DIR/blocklist.db
 blocklist-zone $ZONE
 blocklist-listen 127.0.0.1:$P1
 blocklist-url https://bl.bench.test/lookup?ip=
+dnsbl-rate-limit off
 CONF
 "$BIN" list add 192.0.2.1 --reason "bench" -c "$DIR/rg.conf"
 # N listed /32s in 10.0.0.0/8 and up (every other address), straight into the store's schema

@@ -142,6 +142,36 @@ int blocklist_zone_prepare(struct blocklist_zone *z);
 size_t blocklist_query_answer(const struct blocklist_zone *z, const struct blocklist_index *x,
 			      const uint8_t *in, size_t len, uint8_t *out, size_t cap, int tcp);
 
+/* ---- response-rate limiting (rrl.c): per client network, pure (the caller passes the clock) ----
+ */
+#define BLOCKLIST_RRL_SLOTS 16384 /* networks tracked at once: a fixed table, never grows */
+#define BLOCKLIST_RRL_DEFAULT_RATE 100
+#define BLOCKLIST_RRL_DEFAULT_SLIP 2
+#define BLOCKLIST_RRL_DEFAULT_V4_PREFIX 24
+#define BLOCKLIST_RRL_DEFAULT_V6_PREFIX 56
+struct blocklist_rrl_conf {
+	unsigned rate;	    /* answers per second per network (one second of burst); 0 = off */
+	unsigned slip;	    /* every slip-th limited answer is sent truncated (TC); 0 = never */
+	unsigned v4_prefix; /* the client network: IPv4 /v4_prefix, */
+	unsigned v6_prefix; /* IPv6 /v6_prefix */
+};
+enum blocklist_rrl_verdict { BLOCKLIST_RRL_SEND, BLOCKLIST_RRL_DROP, BLOCKLIST_RRL_SLIP };
+struct blocklist_rrl_stats {
+	uint64_t sent, dropped, slipped;
+	uint64_t evicted; /* buckets replaced by another network (a full table: many sources) */
+};
+struct blocklist_rrl;
+/* seed keys the table's hash (random in the server). NULL when out of memory. */
+struct blocklist_rrl *blocklist_rrl_new(const struct blocklist_rrl_conf *c, uint64_t seed);
+/* May an answer go to addr (16 bytes, IPv4-mapped) at now_ms (a monotonic clock)? */
+enum blocklist_rrl_verdict blocklist_rrl_check(struct blocklist_rrl *r, const uint8_t addr[16],
+					       uint64_t now_ms);
+void blocklist_rrl_stats(const struct blocklist_rrl *r, struct blocklist_rrl_stats *out);
+void blocklist_rrl_free(struct blocklist_rrl *r);
+/* The truncated form (TC, no records) of the answer ans[0..len) in place: its new length, or 0
+ * when ans is no answer the handler wrote. */
+size_t blocklist_answer_truncate(uint8_t *ans, size_t len);
+
 /* ---- exports (written to PATH.tmp, fsync, rename) ---- */
 /* rbldnsd data: an ip4set file (path) and an ip6trie file (path6); the test entries included. */
 int blocklist_export_rbldnsd(struct blocklist *b, const char *path, const char *path6,

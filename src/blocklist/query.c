@@ -225,3 +225,20 @@ void blocklist_txt_compose(const char *reason, const char *url, const char *ip, 
 	else
 		snprintf(out, outlen, "%s", reason);
 }
+
+size_t blocklist_answer_truncate(uint8_t *ans, size_t len)
+{
+	if (len < WIRE_HEADER_LEN || !(ans[2] & 0x80))
+		return 0;
+	size_t end = WIRE_HEADER_LEN;
+	if (ans[4] == 0 && ans[5] == 1) { /* our answers carry the question as a plain name */
+		while (end < len && ans[end] != 0 && ans[end] < 64)
+			end += 1 + (size_t)ans[end];
+		end += 1 + 4;
+		if (end > len)
+			return 0;
+	}
+	ans[2] |= 0x02;
+	memset(ans + 6, 0, 6); /* no answer, authority or additional records */
+	return end;
+}

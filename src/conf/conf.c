@@ -93,6 +93,9 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
+static int do_dnsbl_rate_limit(struct parser *p, const struct stmt *s);
+static int do_dnsbl_rate_slip(struct parser *p, const struct stmt *s);
+static int do_dnsbl_rate_prefix(struct parser *p, const struct stmt *s);
 
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
@@ -150,6 +153,9 @@ static const struct directive directives[] = {
     {"dnsbl-action", "reject|defer|tag", 1, 1, ONCE, do_dnsbl_action},
     {"dnsbl-health-interval", "DURATION", 1, 1, ONCE, do_dnsbl_health_interval},
     {"dnsbl-cache-size", "N", 1, 1, ONCE, do_dnsbl_cache_size},
+    {"dnsbl-rate-limit", "N/s|off", 1, 1, ONCE, do_dnsbl_rate_limit},
+    {"dnsbl-rate-slip", "N", 1, 1, ONCE, do_dnsbl_rate_slip},
+    {"dnsbl-rate-prefix", "IPV4_PREFIX IPV6_PREFIX", 2, 2, ONCE, do_dnsbl_rate_prefix},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1789,6 +1795,9 @@ static struct conf *conf_new(const char *name)
 	c->dnsbl_action = CONF_DNSBL_REJECT;
 	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;
 	c->dnsbl_cache_size = DEFAULT_DNSBL_CACHE_SIZE;
+	c->dnsbl_rate =
+	    (struct conf_dnsbl_rate){CONF_DEFAULT_DNSBL_RATE, CONF_DEFAULT_DNSBL_SLIP,
+				     CONF_DEFAULT_DNSBL_RATE_V4, CONF_DEFAULT_DNSBL_RATE_V6};
 	return c;
 }
 
@@ -2132,4 +2141,51 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 		return error_tok(p, &s->arg[0],
 				 "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
+}
+
+/* dnsbl-rate-limit N/s|off: answers per second per client network of `relayguard dnsbl`. */
+static int do_dnsbl_rate_limit(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_COUNT, 1, 10000000, "1..10000000"};
+	struct lex_token t = s->arg[0];
+	char text[32];
+	size_t n = strlen(t.text);
+	if (!strcmp(t.text, "off")) {
+		p->c->dnsbl_rate.rate = 0;
+		return 0;
+	}
+	if (n < 3 || n >= sizeof(text) || strcmp(t.text + n - 2, "/s") != 0)
+		return usage(p, s, &s->arg[0]);
+	util_strlcpy(text, t.text, n - 1);
+	t.text = text;
+	uint64_t v;
+	if (parse_value(p, &t, &spec, "dnsbl-rate-limit", &v) < 0)
+		return -1;
+	p->c->dnsbl_rate.rate = (unsigned)v;
+	return 0;
+}
+
+/* dnsbl-rate-slip N: every Nth limited answer goes out truncated; 0 drops them all. */
+static int do_dnsbl_rate_slip(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_COUNT, 0, 10, "0..10"};
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &spec, "dnsbl-rate-slip", &v) < 0)
+		return -1;
+	p->c->dnsbl_rate.slip = (unsigned)v;
+	return 0;
+}
+
+/* dnsbl-rate-prefix V4 V6: the client network one bucket covers. */
+static int do_dnsbl_rate_prefix(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec v4 = {NUM_COUNT, 8, 32, "8..32"};
+	static const struct num_spec v6 = {NUM_COUNT, 16, 128, "16..128"};
+	uint64_t a, b;
+	if (parse_value(p, &s->arg[0], &v4, "dnsbl-rate-prefix", &a) < 0 ||
+	    parse_value(p, &s->arg[1], &v6, "dnsbl-rate-prefix", &b) < 0)
+		return -1;
+	p->c->dnsbl_rate.v4_prefix = (unsigned)a;
+	p->c->dnsbl_rate.v6_prefix = (unsigned)b;
+	return 0;
 }

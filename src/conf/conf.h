@@ -274,7 +274,18 @@ struct conf {
 	enum conf_dnsbl_action dnsbl_action; /* dnsbl-action reject|defer|tag, default reject */
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
+	/* response-rate limiting of `relayguard dnsbl` (src/blocklist/rrl.c) */
+	struct conf_dnsbl_rate {
+		unsigned rate;	    /* dnsbl-rate-limit N/s|off: answers/s per network, 0 = off */
+		unsigned slip;	    /* dnsbl-rate-slip N: every Nth limited answer TC, 0 = none */
+		unsigned v4_prefix; /* dnsbl-rate-prefix V4 V6: the client network */
+		unsigned v6_prefix;
+	} dnsbl_rate;
 };
+#define CONF_DEFAULT_DNSBL_RATE 100
+#define CONF_DEFAULT_DNSBL_SLIP 2
+#define CONF_DEFAULT_DNSBL_RATE_V4 24
+#define CONF_DEFAULT_DNSBL_RATE_V6 56
 
 #define CONF_DEFAULT_BLOCKLIST_DB "var/db/blocklist.db"
 #define CONF_DEFAULT_DNSBL_LISTEN "127.0.0.1:53"
