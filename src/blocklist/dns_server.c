@@ -191,9 +191,9 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		for (int sent = 0; sent < m;) {
 			int k =
 			    sendmmsg(fd, u->out_msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
-			if (k <= 0)
-				break; /* a full send buffer: UDP answers may be lost */
-			sent += k;
+			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;	       /* a full send buffer: UDP answers may be lost */
+			sent += k > 0 ? k : 1; /* one bad destination does not lose the rest */
 		}
 		if (n < DNSBL_UDP_BATCH)
 			return;

@@ -177,6 +177,8 @@ static size_t answer_question(struct answer *a, const struct blocklist_index *x,
 	wire_put16(&a->w, q->qtype);
 	wire_put16(&a->w, q->qclass);
 	size_t question_end = a->w.len;
+	if (a->w.full)
+		return 0; /* cap cannot even hold the question */
 	a->apex_off = (uint16_t)(WIRE_HEADER_LEN + (q->name_len - a->z->wire.apex_len));
 	if (!in_zone)
 		a->rcode = WIRE_RCODE_REFUSED;
@@ -194,7 +196,7 @@ static size_t answer_question(struct answer *a, const struct blocklist_index *x,
 	if (q->edns)
 		wire_put_opt(&a->w, BLOCKLIST_EDNS_MAX);
 	if (a->w.full)
-		return 0; /* cap cannot even hold the question */
+		return 0; /* nor the question and OPT */
 	struct wire_out h = {a->w.p, WIRE_HEADER_LEN, 0, 0};
 	wire_put_header(&h, q, in_zone, tc, a->rcode, 1, a->an, a->ns, q->edns ? 1 : 0);
 	return a->w.len;
