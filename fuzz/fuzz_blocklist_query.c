@@ -45,7 +45,7 @@ static struct blocklist_index *fuzz_index(void)
 		ENSURE(cidr_parse(nets[i], &c) == 0);
 		ENSURE(blocklist_index_add(x, &c, 2 + (unsigned)i, "fuzz entry") == 0);
 	}
-	blocklist_index_finish(x);
+	ENSURE(blocklist_index_finish(x) == 0);
 	return x;
 }
 

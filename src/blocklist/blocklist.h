@@ -95,10 +95,12 @@ struct blocklist_index *blocklist_index_new(void);
 /* Add a prefix (copied). 0 or -1 (allocation). Call blocklist_index_finish before lookups. */
 int blocklist_index_add(struct blocklist_index *x, const struct cidr *net, unsigned code,
 			const char *txt);
-void blocklist_index_finish(struct blocklist_index *x);
+/* Build the lookup table (again after more adds). 0, or -1 (allocation: lookups find nothing). */
+int blocklist_index_finish(struct blocklist_index *x);
 /* Build from every listed entry of the store. NULL on error (err set). */
 struct blocklist_index *blocklist_index_load(struct blocklist *b, char *err, size_t errlen);
-/* The most specific prefix holding addr: 1 with *code and *txt (owned by x), or 0. Never lists
+/* The most specific prefix holding addr: 1 with *code and *txt (owned by x), or 0; O(number of
+ * distinct prefix lengths), not of the number of entries. Never lists
  * the RFC 5782 "not listed" test address 127.0.0.1. Pure, thread-safe on a finished index. */
 int blocklist_index_lookup(const struct blocklist_index *x, const uint8_t addr[16], unsigned *code,
 			   const char **txt);

@@ -1,8 +1,10 @@
 /* index.c — the in-memory index the DNS server answers from: every listed prefix in one array
- * sorted by (prefix length, address), looked up by masking the address to each length present
- * (longest first) and a binary search: O(L log n) for L distinct lengths (a handful). Addresses
- * are kept as two 64-bit integers so a probe is two integer compares, not a memcmp call. TXT
- * texts live in one arena. Built off the loop thread, read-only once finished. */
+ * and an open-addressing hash table over (prefix length, masked address); a lookup masks the
+ * address to each length present (longest first) and probes: O(L) for L distinct lengths (a
+ * handful), one or two cache misses each whatever the size (a binary search over 1,000,000 rows
+ * cost twenty, and a third of the server's time). A slot holds a row number and a tag (more
+ * bits of the hash) so that most misses never touch the row. TXT texts live in one arena.
+ * Built off the loop thread, read-only once finished. */
 #include "blocklist.h"
 
 #include <stdlib.h>
@@ -21,13 +23,22 @@ struct index_row {
 	uint32_t txt; /* offset into the arena */
 };
 
+#define SLOT_EMPTY UINT32_MAX
+
+struct index_slot {
+	uint32_t row; /* SLOT_EMPTY: free */
+	uint32_t tag; /* the hash's high half */
+};
+
 struct blocklist_index {
 	struct index_row *rows;
 	size_t n, cap;
 	char *arena;
 	size_t arena_len, arena_cap;
-	size_t first[129], count[129]; /* rows of each prefix length, after finish */
-	uint8_t lengths[129];	       /* the lengths present, longest first */
+	struct index_slot *slots; /* after finish: a power of two, at least twice n */
+	size_t mask;
+	size_t count[129];    /* rows of each prefix length */
+	uint8_t lengths[129]; /* the lengths present, longest first */
 	size_t n_lengths;
 };
 
@@ -106,26 +117,54 @@ int blocklist_index_add(struct blocklist_index *x, const struct cidr *net, unsig
 	return 0;
 }
 
-static int row_cmp(const void *a, const void *b)
+static uint64_t key_hash(const struct index_key *k, unsigned prefix)
 {
-	const struct index_row *x = a, *y = b;
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
-	return key_cmp(&x->key, &y->key);
+	uint64_t h = k->hi ^ (k->lo * 0x9e3779b97f4a7c15ULL) ^ prefix;
+	h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27, h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
 }
 
-void blocklist_index_finish(struct blocklist_index *x)
+/* The slot holding (prefix, key), or the empty slot where it would go. */
+static struct index_slot *index_probe(const struct blocklist_index *x, const struct index_key *k,
+				      unsigned prefix)
 {
-	qsort(x->rows, x->n, sizeof(*x->rows), row_cmp);
+	uint64_t h = key_hash(k, prefix);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t i = (size_t)h & x->mask;; i = (i + 1) & x->mask) {
+		struct index_slot *s = &x->slots[i];
+		if (s->row == SLOT_EMPTY)
+			return s;
+		const struct index_row *r = &x->rows[s->row];
+		if (s->tag == tag && r->prefix == prefix && key_cmp(&r->key, k) == 0)
+			return s;
+	}
+}
+
+int blocklist_index_finish(struct blocklist_index *x)
+{
+	size_t cap = 16;
+	while (cap < 2 * x->n)
+		cap *= 2;
+	free(x->slots);
+	if (x->n >= SLOT_EMPTY || !(x->slots = malloc(cap * sizeof(*x->slots))))
+		return x->slots = NULL, x->mask = 0, -1;
+	memset(x->slots, 0xff, cap * sizeof(*x->slots));
+	x->mask = cap - 1;
 	memset(x->count, 0, sizeof(x->count));
-	for (size_t i = x->n; i-- > 0;) {
-		x->first[x->rows[i].prefix] = i;
-		x->count[x->rows[i].prefix]++;
+	for (size_t i = 0; i < x->n; i++) {
+		const struct index_row *r = &x->rows[i];
+		struct index_slot *s = index_probe(x, &r->key, r->prefix);
+		if (s->row == SLOT_EMPTY) /* a duplicate keeps the first row */
+			*s = (struct index_slot){(uint32_t)i,
+						 (uint32_t)(key_hash(&r->key, r->prefix) >> 32)};
+		x->count[r->prefix]++;
 	}
 	x->n_lengths = 0;
 	for (int p = 128; p >= 0; p--)
 		if (x->count[p])
 			x->lengths[x->n_lengths++] = (uint8_t)p;
+	return 0;
 }
 
 /* k with only its first prefix bits kept. */
@@ -142,25 +181,17 @@ static struct index_key key_mask(struct index_key k, unsigned prefix)
 int blocklist_index_lookup(const struct blocklist_index *x, const uint8_t addr[16], unsigned *code,
 			   const char **txt)
 {
-	if (memcmp(addr, test_unlisted, 16) == 0)
+	if (!x->slots || memcmp(addr, test_unlisted, 16) == 0)
 		return 0;
 	struct index_key a = key_of(addr);
 	for (size_t l = 0; l < x->n_lengths; l++) {
 		unsigned p = x->lengths[l];
 		struct index_key key = key_mask(a, p);
-		size_t lo = x->first[p], hi = lo + x->count[p];
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = key_cmp(&x->rows[mid].key, &key);
-			if (c == 0) {
-				*code = x->rows[mid].code;
-				*txt = x->arena + x->rows[mid].txt;
-				return 1;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+		const struct index_slot *s = index_probe(x, &key, p);
+		if (s->row != SLOT_EMPTY) {
+			*code = x->rows[s->row].code;
+			*txt = x->arena + x->rows[s->row].txt;
+			return 1;
 		}
 	}
 	return 0;
@@ -176,6 +207,7 @@ void blocklist_index_free(struct blocklist_index *x)
 	if (!x)
 		return;
 	free(x->rows);
+	free(x->slots);
 	free(x->arena);
 	free(x);
 }
@@ -199,6 +231,10 @@ struct blocklist_index *blocklist_index_load(struct blocklist *b, char *err, siz
 		blocklist_index_free(x);
 		return NULL;
 	}
-	blocklist_index_finish(x);
+	if (blocklist_index_finish(x) < 0) {
+		snprintf(err, errlen, "out of memory");
+		blocklist_index_free(x);
+		return NULL;
+	}
 	return x;
 }

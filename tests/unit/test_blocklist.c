@@ -82,7 +82,7 @@ static struct blocklist_index *sample_index(void)
 		      rows[i].net);
 	}
 	if (x)
-		blocklist_index_finish(x);
+		CHECK(blocklist_index_finish(x) == 0, "finish");
 	return x;
 }
 
@@ -112,6 +112,48 @@ static void test_index(void)
 		CHECK(hit == (cases[i].code != 0) && (!hit || code == cases[i].code), "%s: %d %u",
 		      cases[i].addr, hit, code);
 	}
+	blocklist_index_free(x);
+}
+
+/* 100,000 /32s (every other address) and /24s beside them: each found, each neighbour not —
+ * the hash table at a size where collisions are certain. */
+static void test_index_large(void)
+{
+	struct blocklist_index *x = blocklist_index_new();
+	struct cidr c = {{0}, 128};
+	addr_of("10.0.0.0", c.addr);
+	for (uint32_t i = 0; x && i < 100000; i++) {
+		uint32_t v = (10u << 24) + 2 * i;
+		c.addr[12] = (uint8_t)(v >> 24), c.addr[13] = (uint8_t)(v >> 16);
+		c.addr[14] = (uint8_t)(v >> 8), c.addr[15] = (uint8_t)v;
+		blocklist_index_add(x, &c, 2 + i % 200, "bulk");
+	}
+	struct cidr net;
+	cidr_parse("172.16.5.0/24", &net);
+	if (x)
+		blocklist_index_add(x, &net, 9, "net");
+	CHECK(x && blocklist_index_finish(x) == 0, "finish");
+	unsigned hits = 0, wrong = 0, strays = 0;
+	for (uint32_t i = 0; x && i < 100000; i++) {
+		uint8_t a[16];
+		memcpy(a, c.addr, 12);
+		uint32_t v = (10u << 24) + 2 * i;
+		a[12] = (uint8_t)(v >> 24), a[13] = (uint8_t)(v >> 16), a[14] = (uint8_t)(v >> 8);
+		a[15] = (uint8_t)v;
+		unsigned code = 0;
+		const char *txt;
+		if (blocklist_index_lookup(x, a, &code, &txt))
+			hits++, wrong += code != 2 + i % 200;
+		a[15] |= 1;
+		strays += (unsigned)blocklist_index_lookup(x, a, &code, &txt);
+	}
+	CHECK(hits == 100000 && wrong == 0 && strays == 0, "hits %u wrong %u strays %u", hits,
+	      wrong, strays);
+	uint8_t in_net[16];
+	unsigned code = 0;
+	const char *txt = NULL;
+	addr_of("172.16.5.77", in_net);
+	CHECK(x && blocklist_index_lookup(x, in_net, &code, &txt) && code == 9, "/24 beside /32s");
 	blocklist_index_free(x);
 }
 
@@ -231,7 +273,7 @@ static void test_truncation(void)
 	struct cidr c;
 	cidr_parse("2001:db8::1", &c);
 	blocklist_index_add(x, &c, 2, long_txt);
-	blocklist_index_finish(x);
+	CHECK(blocklist_index_finish(x) == 0, "finish");
 	const char *name = V6_2001_DB8_1 "." LONG_ZONE;
 	ldns_pkt *udp = ask_zone(&lz, x, name, LDNS_RR_TYPE_ANY, 0, 0);
 	ldns_pkt *tcp = ask_zone(&lz, x, name, LDNS_RR_TYPE_ANY, 0, 1);
@@ -266,7 +308,7 @@ static void test_malformed(void)
 	    {loop, 5, 1},
 	};
 	struct blocklist_index *x = blocklist_index_new();
-	blocklist_index_finish(x);
+	CHECK(blocklist_index_finish(x) == 0, "finish");
 	struct blocklist_zone pz = zone;
 	CHECK(blocklist_zone_prepare(&pz) == 0, "zone");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -627,6 +669,7 @@ int main(void)
 {
 	test_names();
 	test_index();
+	test_index_large();
 	test_query();
 	test_truncation();
 	test_malformed();
