@@ -154,13 +154,8 @@ int blocklist_zone_prepare(struct blocklist_zone *z);
 size_t blocklist_query_answer(const struct blocklist_zone *z, const struct blocklist_index *x,
 			      const uint8_t *in, size_t len, uint8_t *out, size_t cap, int tcp);
 
-/* ---- response-rate limiting (rrl.c): per client network, pure (the caller passes the clock) ----
- */
+/* ---- response-rate limiting (rrl.c): per client network; pure, the clock is an argument ---- */
 #define BLOCKLIST_RRL_SLOTS 16384 /* networks tracked at once: a fixed table, never grows */
-#define BLOCKLIST_RRL_DEFAULT_RATE 100
-#define BLOCKLIST_RRL_DEFAULT_SLIP 2
-#define BLOCKLIST_RRL_DEFAULT_V4_PREFIX 24
-#define BLOCKLIST_RRL_DEFAULT_V6_PREFIX 56
 struct blocklist_rrl_conf {
 	unsigned rate;	    /* answers per second per network (one second of burst); 0 = off */
 	unsigned slip;	    /* every slip-th limited answer is sent truncated (TC); 0 = never */
