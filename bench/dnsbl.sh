@@ -31,7 +31,7 @@ blocklist-database $DIR/blocklist.db
 blocklist-zone $ZONE
 blocklist-listen 127.0.0.1:$P1
 blocklist-url https://bl.bench.test/lookup?ip=
-dnsbl-rate-limit off
+blocklist-rate-limit off
 CONF
 "$BIN" list add 192.0.2.1 --reason "bench" -c "$DIR/rg.conf"
 # N listed /32s in 10.0.0.0/8 and up (every other address), straight into the store's schema

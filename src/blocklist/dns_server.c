@@ -55,7 +55,7 @@ struct dnsbl_server {
 	int64_t version;
 	struct blocklist_index *fresh;
 	char err[256];
-	struct blocklist_rrl *rrl; /* NULL: dnsbl-rate-limit off */
+	struct blocklist_rrl *rrl; /* NULL: blocklist-rate-limit off */
 	struct blocklist_rrl_stats rrl_logged;
 	uint64_t rrl_logged_ms;
 	struct dnsbl_udp udp;
@@ -305,7 +305,7 @@ static int server_events(struct dnsbl_server *s)
 		   : 0;
 }
 
-static int server_rrl(struct dnsbl_server *s, const struct conf_dnsbl_rate *r, char *err,
+static int server_rrl(struct dnsbl_server *s, const struct conf_blocklist_rate *r, char *err,
 		      size_t errlen)
 {
 	uint64_t seed = 0;
@@ -369,7 +369,7 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 	int rc = -1;
 	udp_setup(&s->udp);
 	signal(SIGPIPE, SIG_IGN);
-	if (server_rrl(s, &c->dnsbl_rate, err, errlen) < 0)
+	if (server_rrl(s, &c->blocklist_rate, err, errlen) < 0)
 		goto out;
 	if (blocklist_open(db_path, &s->db, err, errlen) < 0)
 		goto out;
@@ -383,8 +383,8 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 	if (server_sockets(s, l, err, errlen) < 0)
 		goto out;
 	log_msg(LOG_INFO, "dnsbl serving", "zone=%s listen=%s entries=%zu rate-limit=%u/s slip=%u",
-		s->zone.zone, l->text, blocklist_index_size(s->index), c->dnsbl_rate.rate,
-		c->dnsbl_rate.slip);
+		s->zone.zone, l->text, blocklist_index_size(s->index), c->blocklist_rate.rate,
+		c->blocklist_rate.slip);
 	rc = event_base_dispatch(s->base) < 0 ? -1 : 0;
 	if (rc)
 		snprintf(err, errlen, "dnsbl: event loop failed");

@@ -218,8 +218,8 @@ def query_packet(ident, name, rtype=1):
         rtype.to_bytes(2, "big") + b"\x00\x01"
 
 
-@pytest.mark.parametrize("dnsbl", ["dnsbl-rate-limit 20/s\ndnsbl-rate-slip 2\n"
-                                   "dnsbl-rate-prefix 32 128\n"], indirect=True)
+@pytest.mark.parametrize("dnsbl", ["blocklist-rate-limit 20/s\nblocklist-rate-slip 2\n"
+                                   "blocklist-rate-prefix 32 128\n"], indirect=True)
 def test_rate_limit_per_client(dnsbl, tmp_path):
     """A burst of 200 queries from 127.0.0.2 at 20/s: some answers dropped, some truncated (TC,
     the slip); 127.0.0.3 is still answered in full; the counters reach the log."""

@@ -1005,8 +1005,8 @@ static void test_self_audit(void)
 	}
 }
 
-/* dnsbl-rate-limit / -slip / -prefix: the DNSBL server's response-rate limiting. */
-static void test_dnsbl_rate(void)
+/* blocklist-rate-limit / -slip / -prefix: the DNSBL server's response-rate limiting. */
+static void test_blocklist_rate(void)
 {
 	static const struct {
 		const char *text;
@@ -1014,16 +1014,17 @@ static void test_dnsbl_rate(void)
 		const char *err; /* NULL: valid */
 	} cases[] = {
 	    {"", 100, 2, 24, 56, NULL}, /* the defaults */
-	    {"dnsbl-rate-limit 500/s\ndnsbl-rate-slip 0\n", 500, 0, 24, 56, NULL},
-	    {"dnsbl-rate-limit off\n", 0, 2, 24, 56, NULL},
-	    {"dnsbl-rate-prefix 32 128\n", 100, 2, 32, 128, NULL},
-	    {"dnsbl-rate-limit 500\n", 0, 0, 0, 0, "t:1:18: 'dnsbl-rate-limit' expects N/s|off"},
-	    {"dnsbl-rate-limit 0/s\n", 0, 0, 0, 0,
-	     "t:1:18: value 0 out of range 1..10000000 for dnsbl-rate-limit"},
-	    {"dnsbl-rate-slip 11\n", 0, 0, 0, 0,
-	     "t:1:17: value 11 out of range 0..10 for dnsbl-rate-slip"},
-	    {"dnsbl-rate-prefix 24\n", 0, 0, 0, 0,
-	     "t:1:1: 'dnsbl-rate-prefix' expects IPV4_PREFIX IPV6_PREFIX"},
+	    {"blocklist-rate-limit 500/s\nblocklist-rate-slip 0\n", 500, 0, 24, 56, NULL},
+	    {"blocklist-rate-limit off\n", 0, 2, 24, 56, NULL},
+	    {"blocklist-rate-prefix 32 128\n", 100, 2, 32, 128, NULL},
+	    {"blocklist-rate-limit 500\n", 0, 0, 0, 0,
+	     "t:1:18: 'blocklist-rate-limit' expects N/s|off"},
+	    {"blocklist-rate-limit 0/s\n", 0, 0, 0, 0,
+	     "t:1:18: value 0 out of range 1..10000000 for blocklist-rate-limit"},
+	    {"blocklist-rate-slip 11\n", 0, 0, 0, 0,
+	     "t:1:17: value 11 out of range 0..10 for blocklist-rate-slip"},
+	    {"blocklist-rate-prefix 24\n", 0, 0, 0, 0,
+	     "t:1:1: 'blocklist-rate-prefix' expects IPV4_PREFIX IPV6_PREFIX"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conf *c = NULL;
@@ -1034,10 +1035,10 @@ static void test_dnsbl_rate(void)
 			CHECK(rc < 0, "%s: must fail", cases[i].text);
 			CHECK_STR(err, cases[i].err, "%s", cases[i].text);
 		} else {
-			CHECK(rc == 0 && c->dnsbl_rate.rate == cases[i].rate &&
-				  c->dnsbl_rate.slip == cases[i].slip &&
-				  c->dnsbl_rate.v4_prefix == cases[i].v4 &&
-				  c->dnsbl_rate.v6_prefix == cases[i].v6,
+			CHECK(rc == 0 && c->blocklist_rate.rate == cases[i].rate &&
+				  c->blocklist_rate.slip == cases[i].slip &&
+				  c->blocklist_rate.v4_prefix == cases[i].v4 &&
+				  c->blocklist_rate.v6_prefix == cases[i].v6,
 			      "%s: %s", cases[i].text, err);
 		}
 		conf_free(c);
@@ -1063,6 +1064,6 @@ int main(void)
 	test_lookup();
 	test_load_shipped();
 	test_load_errors();
-	test_dnsbl_rate();
+	test_blocklist_rate();
 	return check_report("test_conf");
 }
