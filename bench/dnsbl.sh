@@ -2,12 +2,14 @@
 # bench/dnsbl.sh — `relayguard dnsbl` side by side with rbldnsd serving the same zone (the
 # store exported with `relayguard list export rbldnsd`), both asked by dnsperf on loopback.
 # Half of the queries are for listed addresses (A 127.0.0.x), half for unlisted ones (NXDOMAIN).
-# Usage: bench/dnsbl.sh [-n ENTRIES] [-l SECONDS] [-q QUERIES]
+# Response-rate limiting is off (dnsperf is one client: it would be limited to 100/s).
+# Usage: bench/dnsbl.sh [-n ENTRIES] [-l SECONDS] [-q QUERIES] [-P PERF_DATA]
 #   defaults: 1,000,000 listed /32s, 10 s per server, 200,000 distinct query names
+#   -P: record `perf record -g` of relayguard while it is asked (then `perf report -i FILE`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=1000000 SECONDS_PER=10 Q=200000
-while getopts n:l:q: o; do case $o in n) N=$OPTARG ;; l) SECONDS_PER=$OPTARG ;; q) Q=$OPTARG ;; *) exit 2 ;; esac; done
+N=1000000 SECONDS_PER=10 Q=200000 PERF=
+while getopts n:l:q:P: o; do case $o in n) N=$OPTARG ;; l) SECONDS_PER=$OPTARG ;; q) Q=$OPTARG ;; P) PERF=$OPTARG ;; *) exit 2 ;; esac; done
 for tool in dnsperf rbldnsd; do
 	command -v $tool >/dev/null || { echo "bench/dnsbl.sh: $tool is not installed (scripts/deps.sh test)" >&2; exit 1; }
 done
@@ -29,6 +31,7 @@ blocklist-database $DIR/blocklist.db
 blocklist-zone $ZONE
 blocklist-listen 127.0.0.1:$P1
 blocklist-url https://bl.bench.test/lookup?ip=
+blocklist-rate-limit off
 CONF
 "$BIN" list add 192.0.2.1 --reason "bench" -c "$DIR/rg.conf"
 # N listed /32s in 10.0.0.0/8 and up (every other address), straight into the store's schema
@@ -70,7 +73,9 @@ run() { # name port → "qps avg_ms"
 		     END {printf "%s %.3f %s\n", q, l, lost}'
 }
 read -r RQ RL RLOST < <(run rbldnsd $P2)
+[ -n "$PERF" ] && { perf record -g -o "$PERF" -p "${PIDS[0]}" 2>/dev/null & PERF_PID=$!; sleep 0.5; }
 read -r GQ GL GLOST < <(run relayguard $P1)
+[ -n "$PERF" ] && { kill -INT $PERF_PID; wait $PERF_PID || true; }
 printf "\n%d entries, %d distinct names (half listed), %ss each, dnsperf -q 200, loopback\n" "$N" "$Q" "$SECONDS_PER"
 printf "| server | queries/s | avg latency (ms) | lost |\n| --- | ---: | ---: | ---: |\n"
 printf "| rbldnsd | %s | %s | %s |\n| relayguard dnsbl | %s | %s | %s |\n" "$RQ" "$RL" "$RLOST" "$GQ" "$GL" "$GLOST"

@@ -1,7 +1,9 @@
-/* fuzz_blocklist_query.c — the DNSBL query handler, bytes in → bytes out, on hostile packets
- * (truncated, compression loops, huge counts, any flags): it never crashes, never writes past
- * its buffer, answers only queries (QR clear), echoes the ID, keeps UDP answers within the EDNS
- * maximum; the same bytes as a reversed name must parse or fail cleanly. */
+/* fuzz_blocklist_query.c — the DNSBL query handler and its codec (src/blocklist/wire.c), bytes
+ * in → bytes out, on hostile packets (truncated, compression loops, huge counts, any flags): it
+ * never crashes, never writes past its buffer, answers only queries (QR clear), echoes the ID,
+ * keeps UDP answers within the EDNS maximum (and within a small caller buffer), echoes the
+ * question of an answered query byte for byte; the slip form (TC) of an answer is no longer
+ * than it; the same bytes as a reversed name must parse or fail cleanly. */
 #include "blocklist/blocklist.h"
 
 #include <stdint.h>
@@ -17,12 +19,18 @@
 		}                                                                                  \
 	} while (0)
 
-static const struct blocklist_zone zone = {"bl.example.test",
-					   "ns.example.test",
-					   "hostmaster.bl.example.test",
-					   "https://x.test/?ip=",
-					   300,
-					   1};
+static const struct blocklist_zone *fuzz_zone(void)
+{
+	static struct blocklist_zone z = {"bl.example.test",
+					  "ns.example.test",
+					  "hostmaster.bl.example.test",
+					  "https://x.test/?ip=",
+					  300,
+					  1};
+	if (z.wire.apex_len == 0)
+		ENSURE(blocklist_zone_prepare(&z) == 0);
+	return &z;
+}
 
 static struct blocklist_index *fuzz_index(void)
 {
@@ -37,23 +45,41 @@ static struct blocklist_index *fuzz_index(void)
 		ENSURE(cidr_parse(nets[i], &c) == 0);
 		ENSURE(blocklist_index_add(x, &c, 2 + (unsigned)i, "fuzz entry") == 0);
 	}
-	blocklist_index_finish(x);
+	ENSURE(blocklist_index_finish(x) == 0);
 	return x;
+}
+
+/* An answered query (rcode NOERROR/NXDOMAIN/REFUSED) starts with the question it was asked. */
+static void check_echo(const uint8_t *data, size_t size, const uint8_t *out, size_t n)
+{
+	unsigned rcode = out[3] & 0x0f;
+	if (out[5] != 1 || (rcode != 0 && rcode != 3 && rcode != 5))
+		return;
+	size_t q = 12;
+	while (q < size && data[q] != 0)
+		q += 1 + (size_t)data[q];
+	q += 1 + 4;
+	ENSURE(q <= size && q <= n && memcmp(out + 12, data + 12, q - 12) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t out[BLOCKLIST_MSG_MAX];
 	const struct blocklist_index *x = fuzz_index();
-	for (int tcp = 0; tcp < 2; tcp++) {
-		size_t n = blocklist_query_answer(&zone, x, data, size, out, sizeof(out), tcp);
+	const struct blocklist_zone *z = fuzz_zone();
+	for (int tcp = 0; tcp < 3; tcp++) { /* 2: UDP into a buffer too small for most answers */
+		size_t cap = tcp == 2 ? 40 : sizeof(out);
+		size_t n = blocklist_query_answer(z, x, data, size, out, cap, tcp == 1);
 		if (n == 0)
 			continue;
 		ENSURE(size >= 12 && !(data[2] & 0x80));
-		ENSURE(n >= 12 && n <= sizeof(out));
+		ENSURE(n >= 12 && n <= cap);
 		ENSURE(out[0] == data[0] && out[1] == data[1] && (out[2] & 0x80));
-		if (!tcp)
+		if (tcp != 1)
 			ENSURE(n <= BLOCKLIST_EDNS_MAX);
+		check_echo(data, size, out, n);
+		size_t t = blocklist_answer_truncate(out, n);
+		ENSURE(t <= n && (t == 0 || (out[2] & 0x02)));
 	}
 	char name[300];
 	size_t len = size < sizeof(name) - 1 ? size : sizeof(name) - 1;

@@ -105,10 +105,12 @@ struct blocklist_index *blocklist_index_new(void);
 /* Add a prefix (copied). 0 or -1 (allocation). Call blocklist_index_finish before lookups. */
 int blocklist_index_add(struct blocklist_index *x, const struct cidr *net, unsigned code,
 			const char *txt);
-void blocklist_index_finish(struct blocklist_index *x);
+/* Build the lookup table (again after more adds). 0, or -1 (allocation: lookups find nothing). */
+int blocklist_index_finish(struct blocklist_index *x);
 /* Build from every listed entry of the store. NULL on error (err set). */
 struct blocklist_index *blocklist_index_load(struct blocklist *b, char *err, size_t errlen);
-/* The most specific prefix holding addr: 1 with *code and *txt (owned by x), or 0. Never lists
+/* The most specific prefix holding addr: 1 with *code and *txt (owned by x), or 0; O(number of
+ * distinct prefix lengths), not of the number of entries. Never lists
  * the RFC 5782 "not listed" test address 127.0.0.1. Pure, thread-safe on a finished index. */
 int blocklist_index_lookup(const struct blocklist_index *x, const uint8_t addr[16], unsigned *code,
 			   const char **txt);
@@ -122,23 +124,60 @@ int blocklist_name_parse(const char *rel, uint8_t addr[16]);
 /* The reversed name of addr (IPv4-mapped → 4 octets, else 32 nibbles) into out. */
 void blocklist_name_format(const uint8_t addr[16], char *out, size_t outlen);
 
+/* The zone's names in wire form, built once by blocklist_zone_prepare: the query path copies
+ * them (SOA MNAME+RNAME, NS) instead of converting text per answer. */
+struct blocklist_zone_wire {
+	uint8_t apex[255], ns[255], soa_names[510];
+	size_t apex_len, apex_labels, ns_len, soa_names_len;
+};
+
 struct blocklist_zone {
 	const char *zone;	/* "bl.example.org", lower case, no trailing dot */
 	const char *ns;		/* the name server of the apex NS and SOA MNAME */
 	const char *hostmaster; /* SOA RNAME, "hostmaster.bl.example.org" */
 	const char *url;	/* TXT evidence link prefix (the IP is appended), or NULL */
 	uint32_t ttl;		/* of answers, and the SOA minimum (negative answers) */
-	uint32_t serial;	/* SOA serial */
+	uint32_t serial;	/* SOA serial (may change between answers) */
+	struct blocklist_zone_wire wire; /* blocklist_zone_prepare */
 };
+/* Fill z->wire from zone, ns and hostmaster (call again if they change). 0, or -1 when a name
+ * is not a valid DNS name (the query handler then drops everything). */
+int blocklist_zone_prepare(struct blocklist_zone *z);
 #define BLOCKLIST_UDP_MAX 512	/* a UDP answer without EDNS */
 #define BLOCKLIST_EDNS_MAX 1232 /* the largest UDP answer we send with EDNS (DNS flag day) */
 #define BLOCKLIST_MSG_MAX 65535 /* a TCP message */
-/* Answer the DNS message in[0..len) into out (cap bytes, at least BLOCKLIST_MSG_MAX for tcp).
- * tcp: no size limit beyond 65535; else TC when the answer exceeds 512 (or the EDNS size, at
- * most BLOCKLIST_EDNS_MAX). Returns the answer's length, or 0 to drop (not a query, too short
- * to hold an ID). Pure apart from ldns allocation. */
+/* Answer the DNS message in[0..len) into out (cap bytes, at least BLOCKLIST_MSG_MAX for tcp)
+ * for the prepared zone z. tcp: no size limit beyond 65535; else TC when the answer exceeds
+ * 512 (or the EDNS size, at most BLOCKLIST_EDNS_MAX). Malformed queries get FORMERR (header
+ * only), other opcodes NOTIMPL. Returns the answer's length, or 0 to drop (shorter than a
+ * header, a response, z not prepared). Pure: no allocation, no I/O (src/blocklist/wire.c). */
 size_t blocklist_query_answer(const struct blocklist_zone *z, const struct blocklist_index *x,
 			      const uint8_t *in, size_t len, uint8_t *out, size_t cap, int tcp);
+
+/* ---- response-rate limiting (rrl.c): per client network; pure, the clock is an argument ---- */
+#define BLOCKLIST_RRL_SLOTS 16384 /* networks tracked at once: a fixed table, never grows */
+struct blocklist_rrl_conf {
+	unsigned rate;	    /* answers per second per network (one second of burst); 0 = off */
+	unsigned slip;	    /* every slip-th limited answer is sent truncated (TC); 0 = never */
+	unsigned v4_prefix; /* the client network: IPv4 /v4_prefix, */
+	unsigned v6_prefix; /* IPv6 /v6_prefix */
+};
+enum blocklist_rrl_verdict { BLOCKLIST_RRL_SEND, BLOCKLIST_RRL_DROP, BLOCKLIST_RRL_SLIP };
+struct blocklist_rrl_stats {
+	uint64_t sent, dropped, slipped;
+	uint64_t evicted; /* buckets replaced by another network (a full table: many sources) */
+};
+struct blocklist_rrl;
+/* seed keys the table's hash (random in the server). NULL when out of memory. */
+struct blocklist_rrl *blocklist_rrl_new(const struct blocklist_rrl_conf *c, uint64_t seed);
+/* May an answer go to addr (16 bytes, IPv4-mapped) at now_ms (a monotonic clock)? */
+enum blocklist_rrl_verdict blocklist_rrl_check(struct blocklist_rrl *r, const uint8_t addr[16],
+					       uint64_t now_ms);
+void blocklist_rrl_stats(const struct blocklist_rrl *r, struct blocklist_rrl_stats *out);
+void blocklist_rrl_free(struct blocklist_rrl *r);
+/* The truncated form (TC, no records) of the answer ans[0..len) in place: its new length, or 0
+ * when ans is no answer the handler wrote. */
+size_t blocklist_answer_truncate(uint8_t *ans, size_t len);
 
 /* ---- exports (written to PATH.tmp, fsync, rename) ---- */
 /* rbldnsd data: an ip4set file (path) and an ip6trie file (path6); the test entries included. */

@@ -17,14 +17,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define DNSBL_REFRESH_MS 250 /* how often the store is checked for changes */
-#define DNSBL_UDP_BURST 64   /* datagrams handled per readable event */
-#define DNSBL_TCP_MAX 256    /* concurrent TCP connections */
-#define DNSBL_TCP_IDLE_S 10  /* a TCP connection idle this long is closed */
+#define DNSBL_REFRESH_MS 250  /* how often the store is checked for changes */
+#define DNSBL_UDP_BATCH 64    /* datagrams per recvmmsg/sendmmsg */
+#define DNSBL_UDP_ROUNDS 4    /* batches per readable event (fair to TCP and the refresh) */
+#define DNSBL_UDP_IN_MAX 4096 /* a longer datagram is cut (a query is a few dozen bytes) */
+#define DNSBL_RRL_LOG_S 10    /* how often the rate limiter's counters are logged */
+#define DNSBL_TCP_MAX 256     /* concurrent TCP connections */
+#define DNSBL_TCP_IDLE_S 10   /* a TCP connection idle this long is closed */
+
+/* The UDP batch: buffers for DNSBL_UDP_BATCH queries and their answers, set up once. */
+struct dnsbl_udp {
+	struct mmsghdr in_msgs[DNSBL_UDP_BATCH], out_msgs[DNSBL_UDP_BATCH];
+	struct iovec in_iov[DNSBL_UDP_BATCH], out_iov[DNSBL_UDP_BATCH];
+	struct sockaddr_storage peers[DNSBL_UDP_BATCH];
+	uint8_t in[DNSBL_UDP_BATCH][DNSBL_UDP_IN_MAX];
+	uint8_t out[DNSBL_UDP_BATCH][BLOCKLIST_EDNS_MAX];
+};
 
 struct dnsbl_server {
 	struct event_base *base;
@@ -42,8 +55,36 @@ struct dnsbl_server {
 	int64_t version;
 	struct blocklist_index *fresh;
 	char err[256];
-	uint8_t in[BLOCKLIST_MSG_MAX], out[BLOCKLIST_MSG_MAX];
+	struct blocklist_rrl *rrl; /* NULL: blocklist-rate-limit off */
+	struct blocklist_rrl_stats rrl_logged;
+	uint64_t rrl_logged_ms;
+	struct dnsbl_udp udp;
+	uint8_t in[BLOCKLIST_MSG_MAX], out[BLOCKLIST_MSG_MAX]; /* TCP */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The limiter's counters, when they moved (every DNSBL_RRL_LOG_S, and at the end). */
+static void rrl_log(struct dnsbl_server *s, int force)
+{
+	struct blocklist_rrl_stats st;
+	uint64_t now = now_ms();
+	if (!s->rrl || (!force && now - s->rrl_logged_ms < DNSBL_RRL_LOG_S * 1000))
+		return;
+	blocklist_rrl_stats(s->rrl, &st);
+	s->rrl_logged_ms = now;
+	if (st.dropped == s->rrl_logged.dropped && st.slipped == s->rrl_logged.slipped && !force)
+		return;
+	s->rrl_logged = st;
+	log_msg(LOG_INFO, "dnsbl rate limit", "sent=%llu dropped=%llu slipped=%llu evicted=%llu",
+		(unsigned long long)st.sent, (unsigned long long)st.dropped,
+		(unsigned long long)st.slipped, (unsigned long long)st.evicted);
+}
 
 /* ---- the index refresh ---- */
 static void refresh_work(void *arg)
@@ -83,6 +124,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsbl_server *s = arg;
 	(void)fd, (void)what;
+	rrl_log(s, 0);
 	if (s->refreshing)
 		return;
 	s->refreshing = 1;
@@ -96,21 +138,65 @@ static void on_completions(evutil_socket_t fd, short what, void *arg)
 	workq_run_completions(((struct dnsbl_server *)arg)->q);
 }
 
-/* ---- UDP ---- */
+/* ---- UDP: a batch of datagrams per system call each way ---- */
+static void udp_setup(struct dnsbl_udp *u)
+{
+	for (int i = 0; i < DNSBL_UDP_BATCH; i++) {
+		u->in_iov[i] = (struct iovec){u->in[i], sizeof(u->in[i])};
+		u->in_msgs[i].msg_hdr = (struct msghdr){
+		    .msg_name = &u->peers[i], .msg_iov = &u->in_iov[i], .msg_iovlen = 1};
+	}
+}
+
+/* Answer datagram i into the next free answer slot; 1 when there is an answer to send. */
+static int udp_answer(struct dnsbl_server *s, int i, int slot, uint64_t now)
+{
+	struct dnsbl_udp *u = &s->udp;
+	size_t r = blocklist_query_answer(&s->zone, s->index, u->in[i], u->in_msgs[i].msg_len,
+					  u->out[slot], sizeof(u->out[slot]), 0);
+	uint8_t addr[16];
+	if (r == 0)
+		return 0;
+	if (s->rrl && cidr_addr_from_sockaddr((struct sockaddr *)&u->peers[i], addr) == 0) {
+		enum blocklist_rrl_verdict v = blocklist_rrl_check(s->rrl, addr, now);
+		if (v == BLOCKLIST_RRL_DROP)
+			return 0;
+		if (v == BLOCKLIST_RRL_SLIP && !(r = blocklist_answer_truncate(u->out[slot], r)))
+			return 0;
+	}
+	u->out_iov[slot] = (struct iovec){u->out[slot], r};
+	u->out_msgs[slot].msg_hdr =
+	    (struct msghdr){.msg_name = &u->peers[i],
+			    .msg_namelen = u->in_msgs[i].msg_hdr.msg_namelen,
+			    .msg_iov = &u->out_iov[slot],
+			    .msg_iovlen = 1};
+	return 1;
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsbl_server *s = arg;
+	struct dnsbl_udp *u = &s->udp;
 	(void)what;
-	for (int i = 0; i < DNSBL_UDP_BURST; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t n = recvfrom(fd, s->in, sizeof(s->in), 0, (struct sockaddr *)&peer, &plen);
-		if (n < 0)
+	for (int round = 0; round < DNSBL_UDP_ROUNDS; round++) {
+		for (int i = 0; i < DNSBL_UDP_BATCH; i++)
+			u->in_msgs[i].msg_hdr.msg_namelen = sizeof(u->peers[i]);
+		int n = recvmmsg(fd, u->in_msgs, DNSBL_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return; /* EAGAIN, or an ICMP error reported on the socket */
-		size_t r = blocklist_query_answer(&s->zone, s->index, s->in, (size_t)n, s->out,
-						  sizeof(s->out), 0);
-		if (r > 0)
-			sendto(fd, s->out, r, 0, (struct sockaddr *)&peer, plen);
+		uint64_t now = s->rrl ? now_ms() : 0;
+		int m = 0;
+		for (int i = 0; i < n; i++)
+			m += udp_answer(s, i, m, now);
+		for (int sent = 0; sent < m;) {
+			int k =
+			    sendmmsg(fd, u->out_msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;	       /* a full send buffer: UDP answers may be lost */
+			sent += k > 0 ? k : 1; /* one bad destination does not lose the rest */
+		}
+		if (n < DNSBL_UDP_BATCH)
+			return;
 	}
 }
 
@@ -219,6 +305,22 @@ static int server_events(struct dnsbl_server *s)
 		   : 0;
 }
 
+static int server_rrl(struct dnsbl_server *s, const struct conf_blocklist_rate *r, char *err,
+		      size_t errlen)
+{
+	uint64_t seed = 0;
+	struct blocklist_rrl_conf rc = {r->rate, r->slip, r->v4_prefix, r->v6_prefix};
+	if (r->rate == 0)
+		return 0;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	if (!(s->rrl = blocklist_rrl_new(&rc, seed))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void server_free(struct dnsbl_server *s)
 {
 	if (s->q)
@@ -231,6 +333,8 @@ static void server_free(struct dnsbl_server *s)
 			event_free(evs[i]);
 	if (s->udp_fd >= 0)
 		close(s->udp_fd);
+	rrl_log(s, 1);
+	blocklist_rrl_free(s->rrl);
 	blocklist_index_free(s->index);
 	blocklist_index_free(s->fresh);
 	blocklist_close(s->db);
@@ -256,8 +360,17 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 					  c->dnsbl_ttl ? c->dnsbl_ttl : CONF_DEFAULT_DNSBL_TTL,
 					  (uint32_t)time(NULL)};
 	snprintf(s->hostmaster, sizeof(s->hostmaster), "hostmaster.%s", c->dnsbl_zone);
+	if (blocklist_zone_prepare(&s->zone) < 0) {
+		snprintf(err, errlen,
+			 "dnsbl: blocklist-zone or its name server is no valid DNS name");
+		free(s);
+		return -1;
+	}
 	int rc = -1;
+	udp_setup(&s->udp);
 	signal(SIGPIPE, SIG_IGN);
+	if (server_rrl(s, &c->blocklist_rate, err, errlen) < 0)
+		goto out;
 	if (blocklist_open(db_path, &s->db, err, errlen) < 0)
 		goto out;
 	if (!(s->index = blocklist_index_load(s->db, err, errlen)) ||
@@ -269,8 +382,9 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 	}
 	if (server_sockets(s, l, err, errlen) < 0)
 		goto out;
-	log_msg(LOG_INFO, "dnsbl serving", "zone=%s listen=%s entries=%zu", s->zone.zone, l->text,
-		blocklist_index_size(s->index));
+	log_msg(LOG_INFO, "dnsbl serving", "zone=%s listen=%s entries=%zu rate-limit=%u/s slip=%u",
+		s->zone.zone, l->text, blocklist_index_size(s->index), c->blocklist_rate.rate,
+		c->blocklist_rate.slip);
 	rc = event_base_dispatch(s->base) < 0 ? -1 : 0;
 	if (rc)
 		snprintf(err, errlen, "dnsbl: event loop failed");

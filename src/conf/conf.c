@@ -100,6 +100,9 @@ static int do_outbound_address(struct parser *p, const struct stmt *s);
 static int do_self_check_interval(struct parser *p, const struct stmt *s);
 static int do_self_check_lists(struct parser *p, const struct stmt *s);
 static int do_web_listen(struct parser *p, const struct stmt *s);
+static int do_blocklist_rate_limit(struct parser *p, const struct stmt *s);
+static int do_blocklist_rate_slip(struct parser *p, const struct stmt *s);
+static int do_blocklist_rate_prefix(struct parser *p, const struct stmt *s);
 
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
@@ -170,6 +173,9 @@ static const struct directive directives[] = {
     {"self-check-interval", "DURATION|off", 1, 1, ONCE, do_self_check_interval},
     {"self-check-lists", "FILE", 1, 1, ONCE, do_self_check_lists},
     {"blocklist-web-listen", "ADDR:PORT", 1, 1, ONCE, do_web_listen},
+    {"blocklist-rate-limit", "N/s|off", 1, 1, ONCE, do_blocklist_rate_limit},
+    {"blocklist-rate-slip", "N", 1, 1, ONCE, do_blocklist_rate_slip},
+    {"blocklist-rate-prefix", "IPV4_PREFIX IPV6_PREFIX", 2, 2, ONCE, do_blocklist_rate_prefix},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1815,6 +1821,9 @@ static struct conf *conf_new(const char *name)
 	c->scan_delist_interval = CONF_DEFAULT_SCAN_DELIST_INTERVAL;
 	c->scan_rescan_interval = CONF_DEFAULT_SCAN_RESCAN_INTERVAL;
 	c->blocklist_expire_after = CONF_DEFAULT_EXPIRE_AFTER;
+	c->blocklist_rate = (struct conf_blocklist_rate){
+	    CONF_DEFAULT_BLOCKLIST_RATE, CONF_DEFAULT_BLOCKLIST_SLIP,
+	    CONF_DEFAULT_BLOCKLIST_RATE_V4, CONF_DEFAULT_BLOCKLIST_RATE_V6};
 	return c;
 }
 
@@ -2296,5 +2305,52 @@ static int do_web_listen(struct parser *p, const struct stmt *s)
 				 show(t->text).s);
 	}
 	p->c->web_listen = m;
+	return 0;
+}
+
+/* blocklist-rate-limit N/s|off: answers per second per client network of `relayguard dnsbl`. */
+static int do_blocklist_rate_limit(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_COUNT, 1, 10000000, "1..10000000"};
+	struct lex_token t = s->arg[0];
+	char text[32];
+	size_t n = strlen(t.text);
+	if (!strcmp(t.text, "off")) {
+		p->c->blocklist_rate.rate = 0;
+		return 0;
+	}
+	if (n < 3 || n >= sizeof(text) || strcmp(t.text + n - 2, "/s") != 0)
+		return usage(p, s, &s->arg[0]);
+	util_strlcpy(text, t.text, n - 1);
+	t.text = text;
+	uint64_t v;
+	if (parse_value(p, &t, &spec, "blocklist-rate-limit", &v) < 0)
+		return -1;
+	p->c->blocklist_rate.rate = (unsigned)v;
+	return 0;
+}
+
+/* blocklist-rate-slip N: every Nth limited answer goes out truncated; 0 drops them all. */
+static int do_blocklist_rate_slip(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_COUNT, 0, 10, "0..10"};
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &spec, "blocklist-rate-slip", &v) < 0)
+		return -1;
+	p->c->blocklist_rate.slip = (unsigned)v;
+	return 0;
+}
+
+/* blocklist-rate-prefix V4 V6: the client network one bucket covers. */
+static int do_blocklist_rate_prefix(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec v4 = {NUM_COUNT, 8, 32, "8..32"};
+	static const struct num_spec v6 = {NUM_COUNT, 16, 128, "16..128"};
+	uint64_t a, b;
+	if (parse_value(p, &s->arg[0], &v4, "blocklist-rate-prefix", &a) < 0 ||
+	    parse_value(p, &s->arg[1], &v6, "blocklist-rate-prefix", &b) < 0)
+		return -1;
+	p->c->blocklist_rate.v4_prefix = (unsigned)a;
+	p->c->blocklist_rate.v6_prefix = (unsigned)b;
 	return 0;
 }

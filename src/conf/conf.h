@@ -296,7 +296,18 @@ struct conf {
 	char *self_check_lists;	      /* self-check-lists FILE: a lists file also used, or NULL */
 	/* the blocklist's web page (src/web): blocklist-web-listen ADDR:PORT, NULL = not set */
 	struct conf_listen *web_listen;
+	/* response-rate limiting of `relayguard dnsbl` (src/blocklist/rrl.c) */
+	struct conf_blocklist_rate {
+		unsigned rate; /* blocklist-rate-limit N/s|off: answers/s per network, 0 = off */
+		unsigned slip; /* blocklist-rate-slip N: every Nth limited answer TC, 0 = none */
+		unsigned v4_prefix; /* blocklist-rate-prefix V4 V6: the client network */
+		unsigned v6_prefix;
+	} blocklist_rate;
 };
+#define CONF_DEFAULT_BLOCKLIST_RATE 100
+#define CONF_DEFAULT_BLOCKLIST_SLIP 2
+#define CONF_DEFAULT_BLOCKLIST_RATE_V4 24
+#define CONF_DEFAULT_BLOCKLIST_RATE_V6 56
 
 #define CONF_DEFAULT_SCAN_TIMEOUT 10
 #define CONF_DEFAULT_SCAN_DELIST_INTERVAL 3600

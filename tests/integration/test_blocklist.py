@@ -1,7 +1,8 @@
 """The blocklist store and `relayguard dnsbl` (RFC 5782): `relayguard list` add/del/show/export
 with reasons and history; the server on a free loopback port asked with dig (A, TXT, NXDOMAIN,
 SOA/NS, IPv6 nibbles, TCP, a CLI change served without reload); rbldnsd loaded with the exported
-files answers the same names the same way; garbage packets do not kill the server."""
+files answers the same names the same way; garbage packets do not kill the server; response-rate
+limiting drops or truncates a burst from one client and still answers another."""
 import json
 import os
 import shutil
@@ -208,6 +209,42 @@ def test_garbage_does_not_kill_the_server(dnsbl):
         c.sendall(b"\x00\x05abc")
     assert proc.poll() is None
     assert dig(port, "2.0.0.127." + ZONE) == ("NOERROR", "127.0.0.2")
+
+
+def query_packet(ident, name, rtype=1):
+    """A DNS query (RD, one question, class IN) as bytes."""
+    wire = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+    return ident.to_bytes(2, "big") + b"\x01\x00\x00\x01" + b"\0" * 6 + wire + \
+        rtype.to_bytes(2, "big") + b"\x00\x01"
+
+
+@pytest.mark.parametrize("dnsbl", ["blocklist-rate-limit 20/s\nblocklist-rate-slip 2\n"
+                                   "blocklist-rate-prefix 32 128\n"], indirect=True)
+def test_rate_limit_per_client(dnsbl, tmp_path):
+    """A burst of 200 queries from 127.0.0.2 at 20/s: some answers dropped, some truncated (TC,
+    the slip); 127.0.0.3 is still answered in full; the counters reach the log."""
+    port, conf, proc = dnsbl
+    full = tc = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(1)
+        for i in range(200):
+            s.sendto(query_packet(i, "2.0.0.127." + ZONE), ("127.0.0.1", port))
+        try:
+            for _ in range(200):
+                reply, _ = s.recvfrom(4096)
+                if reply[2] & 0x02:
+                    tc += 1
+                else:
+                    full += 1
+        except socket.timeout:
+            pass
+    assert full + tc < 200 and tc > 0 and 0 < full < 150, (full, tc)
+    assert dig(port, "2.0.0.127." + ZONE, "A", "-b", "127.0.0.3") == ("NOERROR", "127.0.0.2")
+    proc.terminate()
+    proc.wait(timeout=5)
+    log = (tmp_path / "dnsbl.log").read_text()
+    assert "rate-limit=20/s" in log and "dnsbl rate limit" in log and "dropped=" in log, log
 
 
 @pytest.mark.skipif(not shutil.which("rbldnsd"), reason="rbldnsd not installed")

@@ -1,5 +1,6 @@
 /* test_blocklist.c — DNSBL query names (RFC 5782 2.1 IPv4 octets, 2.4 IPv6 nibbles), the prefix
- * index, the query handler on packets built with ldns (and on broken ones), and the SQLite
+ * index, the query handler on packets built with ldns (and on broken ones, hand-made: the codec
+ * of wire.c), response-rate limiting with a fake clock, and the SQLite
  * store's round trip (list, update, delist, history, clean scans). */
 #include "blocklist/blocklist.h"
 #include "check.h"
@@ -81,7 +82,7 @@ static struct blocklist_index *sample_index(void)
 		      rows[i].net);
 	}
 	if (x)
-		blocklist_index_finish(x);
+		CHECK(blocklist_index_finish(x) == 0, "finish");
 	return x;
 }
 
@@ -114,6 +115,48 @@ static void test_index(void)
 	blocklist_index_free(x);
 }
 
+/* 100,000 /32s (every other address) and /24s beside them: each found, each neighbour not —
+ * the hash table at a size where collisions are certain. */
+static void test_index_large(void)
+{
+	struct blocklist_index *x = blocklist_index_new();
+	struct cidr c = {{0}, 128};
+	addr_of("10.0.0.0", c.addr);
+	for (uint32_t i = 0; x && i < 100000; i++) {
+		uint32_t v = (10u << 24) + 2 * i;
+		c.addr[12] = (uint8_t)(v >> 24), c.addr[13] = (uint8_t)(v >> 16);
+		c.addr[14] = (uint8_t)(v >> 8), c.addr[15] = (uint8_t)v;
+		blocklist_index_add(x, &c, 2 + i % 200, "bulk");
+	}
+	struct cidr net;
+	cidr_parse("172.16.5.0/24", &net);
+	if (x)
+		blocklist_index_add(x, &net, 9, "net");
+	CHECK(x && blocklist_index_finish(x) == 0, "finish");
+	unsigned hits = 0, wrong = 0, strays = 0;
+	for (uint32_t i = 0; x && i < 100000; i++) {
+		uint8_t a[16];
+		memcpy(a, c.addr, 12);
+		uint32_t v = (10u << 24) + 2 * i;
+		a[12] = (uint8_t)(v >> 24), a[13] = (uint8_t)(v >> 16), a[14] = (uint8_t)(v >> 8);
+		a[15] = (uint8_t)v;
+		unsigned code = 0;
+		const char *txt;
+		if (blocklist_index_lookup(x, a, &code, &txt))
+			hits++, wrong += code != 2 + i % 200;
+		a[15] |= 1;
+		strays += (unsigned)blocklist_index_lookup(x, a, &code, &txt);
+	}
+	CHECK(hits == 100000 && wrong == 0 && strays == 0, "hits %u wrong %u strays %u", hits,
+	      wrong, strays);
+	uint8_t in_net[16];
+	unsigned code = 0;
+	const char *txt = NULL;
+	addr_of("172.16.5.77", in_net);
+	CHECK(x && blocklist_index_lookup(x, in_net, &code, &txt) && code == 9, "/24 beside /32s");
+	blocklist_index_free(x);
+}
+
 /* ---- the query handler ---- */
 static const struct blocklist_zone zone = {
     "bl.example.test", "ns.example.test", "hostmaster.bl.example.test", "https://x.test/?ip=", 300,
@@ -133,7 +176,9 @@ static ldns_pkt *ask_zone(const struct blocklist_zone *z, const struct blocklist
 		ldns_pkt_set_edns_udp_size(q, edns);
 	ldns_pkt2wire(&wire, q, &len);
 	ldns_pkt_free(q);
-	size_t n = blocklist_query_answer(z, x, wire, len, out, sizeof(out), tcp);
+	struct blocklist_zone pz = *z;
+	CHECK(blocklist_zone_prepare(&pz) == 0, "zone %s", z->zone);
+	size_t n = blocklist_query_answer(&pz, x, wire, len, out, sizeof(out), tcp);
 	free(wire);
 	ldns_pkt *r = NULL;
 	if (n == 0 || ldns_wire2pkt(&r, out, n) != LDNS_STATUS_OK)
@@ -228,7 +273,7 @@ static void test_truncation(void)
 	struct cidr c;
 	cidr_parse("2001:db8::1", &c);
 	blocklist_index_add(x, &c, 2, long_txt);
-	blocklist_index_finish(x);
+	CHECK(blocklist_index_finish(x) == 0, "finish");
 	const char *name = V6_2001_DB8_1 "." LONG_ZONE;
 	ldns_pkt *udp = ask_zone(&lz, x, name, LDNS_RR_TYPE_ANY, 0, 0);
 	ldns_pkt *tcp = ask_zone(&lz, x, name, LDNS_RR_TYPE_ANY, 0, 1);
@@ -263,11 +308,13 @@ static void test_malformed(void)
 	    {loop, 5, 1},
 	};
 	struct blocklist_index *x = blocklist_index_new();
-	blocklist_index_finish(x);
+	CHECK(blocklist_index_finish(x) == 0, "finish");
+	struct blocklist_zone pz = zone;
+	CHECK(blocklist_zone_prepare(&pz) == 0, "zone");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t out[BLOCKLIST_MSG_MAX];
 		size_t n =
-		    blocklist_query_answer(&zone, x, cases[i].p, cases[i].n, out, sizeof(out), 0);
+		    blocklist_query_answer(&pz, x, cases[i].p, cases[i].n, out, sizeof(out), 0);
 		if (cases[i].drop) {
 			CHECK(n == 0, "case %zu must be dropped", i);
 			continue;
@@ -279,6 +326,262 @@ static void test_malformed(void)
 		ldns_pkt_free(r);
 	}
 	blocklist_index_free(x);
+}
+
+/* ---- the codec on hand-made packets (what ldns would not build) ---- */
+/* A query for name (text, case kept) type A class IN: header (qd 1, an/ns/ar as given), the
+ * question, then tail. Its length. */
+static size_t make_query(uint8_t *p, const char *name, uint16_t counts[3], const uint8_t *tail,
+			 size_t tail_len)
+{
+	size_t n = 12;
+	memset(p, 0, 12);
+	p[0] = 0xbe, p[1] = 0xef, p[2] = 0x01, p[5] = 1; /* id, RD, QDCOUNT 1 */
+	for (int i = 0; i < 3; i++)
+		p[6 + 2 * i] = (uint8_t)(counts[i] >> 8), p[7 + 2 * i] = (uint8_t)counts[i];
+	for (const char *l = name; *l;) {
+		const char *dot = strchr(l, '.');
+		size_t len = dot ? (size_t)(dot - l) : strlen(l);
+		p[n++] = (uint8_t)len;
+		memcpy(p + n, l, len);
+		n += len;
+		l += len + (dot != NULL);
+	}
+	p[n++] = 0;
+	const uint8_t qt[4] = {0, 1, 0, 1};
+	memcpy(p + n, qt, 4);
+	memcpy(p + n + 4, tail, tail_len);
+	return n + 4 + tail_len;
+}
+
+static void test_codec(void)
+{
+	static const uint8_t opt4096[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t opt100[] = {0, 0, 41, 0, 100, 0, 0, 0, 0, 0, 0};
+	static const uint8_t two_opts[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0,
+					   0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t opt_named[] = {1, 'x', 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t ptr_rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4};
+	static const struct {
+		const char *what, *name;
+		uint16_t counts[3]; /* an ns ar */
+		const uint8_t *tail;
+		size_t tail_len;
+		size_t cut;    /* bytes cut off the end */
+		int rcode;     /* -1: dropped */
+		uint16_t edns; /* the OPT size in the answer, 0 = none */
+	} cases[] = {
+	    {"plain", "2.0.0.127.bl.example.test", {0, 0, 0}, NULL, 0, 0, 0, 0},
+	    {"0x20 case", "2.0.0.127.bL.ExAmPlE.tEsT", {0, 0, 0}, NULL, 0, 0, 0, 0},
+	    {"edns 4096", "2.0.0.127.bl.example.test", {0, 0, 1}, opt4096, 11, 0, 0, 1232},
+	    {"edns 100", "1.0.0.127.bl.example.test", {0, 0, 1}, opt100, 11, 0, 3, 1232},
+	    {"two OPTs", "2.0.0.127.bl.example.test", {0, 0, 2}, two_opts, 22, 0, 1, 0},
+	    {"OPT not at the root", "2.0.0.127.bl.example.test", {0, 0, 1}, opt_named, 13, 0, 1, 0},
+	    {"OPT cut", "2.0.0.127.bl.example.test", {0, 0, 1}, opt4096, 11, 3, 1, 0},
+	    {"an answer RR with a pointer",
+	     "2.0.0.127.bl.example.test",
+	     {1, 0, 0},
+	     ptr_rr,
+	     16,
+	     0,
+	     0,
+	     0},
+	    {"ancount 65535, nothing",
+	     "2.0.0.127.bl.example.test",
+	     {65535, 0, 0},
+	     NULL,
+	     0,
+	     0,
+	     1,
+	     0},
+	    {"arcount 65535, one OPT",
+	     "2.0.0.127.bl.example.test",
+	     {0, 0, 65535},
+	     opt4096,
+	     11,
+	     0,
+	     1,
+	     0},
+	    {"qtype cut", "2.0.0.127.bl.example.test", {0, 0, 0}, NULL, 0, 2, 1, 0},
+	    {"name cut", "2.0.0.127.bl.example.test", {0, 0, 0}, NULL, 0, 8, 1, 0},
+	    {"a dot inside a label", "2\\.0.0.127.bl.example.test", {0, 0, 0}, NULL, 0, 0, 3, 0},
+	};
+	struct blocklist_index *x = sample_index();
+	struct blocklist_zone pz = zone;
+	CHECK(x && blocklist_zone_prepare(&pz) == 0, "setup");
+	for (size_t i = 0; x && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t q[600], out[BLOCKLIST_MSG_MAX];
+		uint16_t counts[3] = {cases[i].counts[0], cases[i].counts[1], cases[i].counts[2]};
+		size_t n = make_query(q, cases[i].name, counts, cases[i].tail, cases[i].tail_len);
+		if (strchr(cases[i].name, '\\')) /* "2\.0" → one label "2.0" */
+			memmove(q + 14, q + 15, n - 15), q[12] = 3, q[13] = '2', q[14] = '.', n--;
+		size_t r = blocklist_query_answer(&pz, x, q, n - cases[i].cut, out, sizeof(out), 0);
+		ldns_pkt *a = NULL;
+		CHECK(r >= 12 && ldns_wire2pkt(&a, out, r) == LDNS_STATUS_OK, "%s", cases[i].what);
+		if (!a)
+			continue;
+		CHECK((int)ldns_pkt_get_rcode(a) == cases[i].rcode && ldns_pkt_id(a) == 0xbeef &&
+			  ldns_pkt_rd(a),
+		      "%s: rcode %d", cases[i].what, ldns_pkt_get_rcode(a));
+		CHECK(ldns_pkt_edns_udp_size(a) == cases[i].edns, "%s: edns %u", cases[i].what,
+		      ldns_pkt_edns_udp_size(a));
+		if (cases[i].rcode == 0) /* the question echoed byte for byte (0x20 case kept) */
+			CHECK(r > n - cases[i].tail_len &&
+				  !memcmp(out + 12, q + 12, n - cases[i].tail_len - 12),
+			      "%s: question not echoed", cases[i].what);
+		ldns_pkt_free(a);
+	}
+	blocklist_index_free(x);
+}
+
+/* Packets that get FORMERR or nothing, whatever their bytes. */
+static void test_codec_hostile(void)
+{
+	static const uint8_t ptr_question[] = {1, 2, 0, 0,   0,	   1,  0, 0, 0, 0,
+					       0, 0, 1, 'a', 0xc0, 12, 0, 1, 0, 1};
+	static const uint8_t ext_label[] = {1, 2, 0, 0,	   0, 1, 0, 0, 0,
+					    0, 0, 0, 0x41, 0, 0, 1, 0, 1};
+	static const uint8_t qd_two[] = {1, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0,
+					 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1};
+	static const uint8_t qd_zero[] = {1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t status[] = {1, 2, 0x10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1};
+	uint8_t long_name[12 + 300 + 4] = {1, 2, 0, 0, 0, 1};
+	for (size_t o = 12; o + 64 <= 12 + 300; o += 64) /* five 63-byte labels: 320 > 255 */
+		long_name[o] = 63, memset(long_name + o + 1, 'a', 63);
+	const struct {
+		const char *what;
+		const uint8_t *p;
+		size_t n;
+		int rcode; /* -1: dropped */
+	} cases[] = {
+	    {"compression pointer in the question", ptr_question, sizeof(ptr_question), 1},
+	    {"extended label type", ext_label, sizeof(ext_label), 1},
+	    {"qdcount 2", qd_two, sizeof(qd_two), 1},
+	    {"qdcount 0", qd_zero, sizeof(qd_zero), 1},
+	    {"opcode STATUS", status, sizeof(status), 4},
+	    {"name over 255 bytes", long_name, sizeof(long_name), 1},
+	    {"11 bytes", qd_zero, 11, -1},
+	};
+	struct blocklist_index *x = sample_index();
+	struct blocklist_zone pz = zone;
+	CHECK(x && blocklist_zone_prepare(&pz) == 0, "setup");
+	for (size_t i = 0; x && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t out[BLOCKLIST_MSG_MAX];
+		size_t r =
+		    blocklist_query_answer(&pz, x, cases[i].p, cases[i].n, out, sizeof(out), 0);
+		if (cases[i].rcode < 0) {
+			CHECK(r == 0, "%s: must be dropped", cases[i].what);
+			continue;
+		}
+		CHECK(r == 12 && out[0] == 1 && out[1] == 2 && (out[2] & 0x80) &&
+			  (out[3] & 0x0f) == cases[i].rcode,
+		      "%s: %zu bytes rcode %d", cases[i].what, r, r >= 12 ? out[3] & 0x0f : -1);
+	}
+	struct blocklist_zone unprepared = zone; /* a zone never prepared answers nothing */
+	uint8_t out[512];
+	CHECK(blocklist_query_answer(&unprepared, x, qd_two, sizeof(qd_two), out, sizeof(out), 0) ==
+		  0,
+	      "unprepared zone");
+	blocklist_index_free(x);
+}
+
+/* The negative answer's SOA is owned by the zone (a pointer into the question), and the slip
+ * form of an answer is its question with TC. */
+static void test_codec_soa_and_slip(void)
+{
+	struct blocklist_index *x = sample_index();
+	ldns_pkt *r = ask(x, "1.0.0.127.bl.example.test", LDNS_RR_TYPE_A, 0, 0);
+	ldns_rr *soa = r ? ldns_rr_list_rr(ldns_pkt_authority(r), 0) : NULL;
+	char *owner = soa ? ldns_rdf2str(ldns_rr_owner(soa)) : NULL;
+	CHECK_STR(owner, "bl.example.test.", "SOA owner");
+	free(owner);
+	ldns_pkt_free(r);
+	uint8_t q[300], out[BLOCKLIST_MSG_MAX];
+	uint16_t counts[3] = {0, 0, 0};
+	size_t n = make_query(q, "9.100.51.198.bl.example.test", counts, NULL, 0);
+	struct blocklist_zone pz = zone;
+	blocklist_zone_prepare(&pz);
+	size_t len = blocklist_query_answer(&pz, x, q, n, out, sizeof(out), 0);
+	size_t t = blocklist_answer_truncate(out, len);
+	ldns_pkt *tc = NULL;
+	CHECK(t == n && ldns_wire2pkt(&tc, out, t) == LDNS_STATUS_OK, "truncate %zu %zu", t, n);
+	CHECK(tc && ldns_pkt_tc(tc) && ldns_pkt_ancount(tc) == 0 && ldns_pkt_qdcount(tc) == 1,
+	      "slip answer");
+	ldns_pkt_free(tc);
+	CHECK(blocklist_answer_truncate(q, n) == 0, "a query is no answer");
+	blocklist_index_free(x);
+}
+
+/* ---- response-rate limiting ---- */
+static void test_rrl(void)
+{
+	const struct blocklist_rrl_conf conf = {5, 2, 24, 56};
+	struct blocklist_rrl *r = blocklist_rrl_new(&conf, 42);
+	uint8_t a2[16], a3[16], other[16], v6a[16], v6b[16], v6c[16];
+	addr_of("127.0.0.2", a2), addr_of("127.0.0.3", a3), addr_of("127.0.1.3", other);
+	addr_of("2001:db8:0:ff::1", v6a), addr_of("2001:db8:0:ff::2", v6b);
+	addr_of("2001:db8:0:100::1", v6c);
+	const struct {
+		const uint8_t *addr;
+		uint64_t ms;
+		enum blocklist_rrl_verdict want;
+		const char *what;
+	} cases[] = {
+	    {a2, 1000, BLOCKLIST_RRL_SEND, "burst 1"},
+	    {a2, 1000, BLOCKLIST_RRL_SEND, "burst 2"},
+	    {a2, 1000, BLOCKLIST_RRL_SEND, "burst 3"},
+	    {a2, 1000, BLOCKLIST_RRL_SEND, "burst 4"},
+	    {a3, 1000, BLOCKLIST_RRL_SEND, "same /24 5"},
+	    {a2, 1000, BLOCKLIST_RRL_DROP, "over 1"},
+	    {a3, 1000, BLOCKLIST_RRL_SLIP, "over 2: slip"},
+	    {a2, 1000, BLOCKLIST_RRL_DROP, "over 3"},
+	    {other, 1000, BLOCKLIST_RRL_SEND, "another /24"},
+	    {a2, 1199, BLOCKLIST_RRL_SLIP, "199ms"},
+	    {a2, 1200, BLOCKLIST_RRL_SEND, "200ms: one more"},
+	    {a2, 1200, BLOCKLIST_RRL_DROP, "again"},
+	    {a2, 2300, BLOCKLIST_RRL_SEND, "a second later: full"},
+	    {v6a, 1000, BLOCKLIST_RRL_SEND, "v6"},
+	};
+	for (size_t i = 0; r && i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(blocklist_rrl_check(r, cases[i].addr, cases[i].ms) == cases[i].want, "%s",
+		      cases[i].what);
+	for (int i = 0; r && i < 4; i++) /* v6a and v6b share a /56, v6c does not */
+		blocklist_rrl_check(r, i % 2 ? v6a : v6b, 1000);
+	CHECK(r && blocklist_rrl_check(r, v6b, 1000) != BLOCKLIST_RRL_SEND, "v6 /56 shared");
+	CHECK(r && blocklist_rrl_check(r, v6c, 1000) == BLOCKLIST_RRL_SEND, "v6 other /56");
+	struct blocklist_rrl_stats st;
+	if (r)
+		blocklist_rrl_stats(r, &st);
+	CHECK(r && st.dropped == 4 && st.slipped == 2 && st.evicted == 0, "stats %llu %llu",
+	      r ? (unsigned long long)st.dropped : 0, r ? (unsigned long long)st.slipped : 0);
+	unsigned limited = 0;
+	for (uint32_t i = 0; r && i < 100000; i++) { /* a spoofed flood: the table stays put */
+		uint8_t a[16];
+		addr_of("10.0.0.0", a);
+		a[12] = (uint8_t)(10 + (i >> 16)), a[13] = (uint8_t)(i >> 8), a[14] = (uint8_t)i;
+		limited += blocklist_rrl_check(r, a, 3000) != BLOCKLIST_RRL_SEND;
+	}
+	CHECK(limited == 0, "a new network starts with a full bucket: %u limited", limited);
+	if (r)
+		blocklist_rrl_stats(r, &st);
+	CHECK(r && st.evicted >= 100000 - BLOCKLIST_RRL_SLOTS, "evicted %llu",
+	      r ? (unsigned long long)st.evicted : 0);
+	blocklist_rrl_free(r);
+	const struct blocklist_rrl_conf off = {0, 2, 24, 56};
+	r = blocklist_rrl_new(&off, 1);
+	limited = 0;
+	for (int i = 0; r && i < 1000; i++)
+		limited += blocklist_rrl_check(r, a2, 1000) != BLOCKLIST_RRL_SEND;
+	CHECK(r && limited == 0, "off: %u limited", limited);
+	blocklist_rrl_free(r);
+	const struct blocklist_rrl_conf per_host = {1, 0, 32, 128};
+	r = blocklist_rrl_new(&per_host, 1);
+	CHECK(r && blocklist_rrl_check(r, a2, 5) == BLOCKLIST_RRL_SEND &&
+		  blocklist_rrl_check(r, a2, 5) == BLOCKLIST_RRL_DROP &&
+		  blocklist_rrl_check(r, a2, 5) == BLOCKLIST_RRL_DROP &&
+		  blocklist_rrl_check(r, a3, 5) == BLOCKLIST_RRL_SEND,
+	      "/32, slip 0: drop all");
+	blocklist_rrl_free(r);
 }
 
 /* ---- the store ---- */
@@ -366,9 +669,14 @@ int main(void)
 {
 	test_names();
 	test_index();
+	test_index_large();
 	test_query();
 	test_truncation();
 	test_malformed();
+	test_codec();
+	test_codec_hostile();
+	test_codec_soa_and_slip();
+	test_rrl();
 	test_store();
 	return check_report("test_blocklist");
 }

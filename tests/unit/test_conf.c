@@ -1005,6 +1005,46 @@ static void test_self_audit(void)
 	}
 }
 
+/* blocklist-rate-limit / -slip / -prefix: the DNSBL server's response-rate limiting. */
+static void test_blocklist_rate(void)
+{
+	static const struct {
+		const char *text;
+		unsigned rate, slip, v4, v6;
+		const char *err; /* NULL: valid */
+	} cases[] = {
+	    {"", 100, 2, 24, 56, NULL}, /* the defaults */
+	    {"blocklist-rate-limit 500/s\nblocklist-rate-slip 0\n", 500, 0, 24, 56, NULL},
+	    {"blocklist-rate-limit off\n", 0, 2, 24, 56, NULL},
+	    {"blocklist-rate-prefix 32 128\n", 100, 2, 32, 128, NULL},
+	    {"blocklist-rate-limit 500\n", 0, 0, 0, 0,
+	     "t:1:22: 'blocklist-rate-limit' expects N/s|off"},
+	    {"blocklist-rate-limit 0/s\n", 0, 0, 0, 0,
+	     "t:1:22: value 0 out of range 1..10000000 for blocklist-rate-limit"},
+	    {"blocklist-rate-slip 11\n", 0, 0, 0, 0,
+	     "t:1:21: value 11 out of range 0..10 for blocklist-rate-slip"},
+	    {"blocklist-rate-prefix 24\n", 0, 0, 0, 0,
+	     "t:1:1: 'blocklist-rate-prefix' expects IPV4_PREFIX IPV6_PREFIX"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *c = NULL;
+		char err[256] = "";
+		int rc =
+		    conf_parse(cases[i].text, strlen(cases[i].text), "t", &c, err, sizeof(err));
+		if (cases[i].err) {
+			CHECK(rc < 0, "%s: must fail", cases[i].text);
+			CHECK_STR(err, cases[i].err, "%s", cases[i].text);
+		} else {
+			CHECK(rc == 0 && c->blocklist_rate.rate == cases[i].rate &&
+				  c->blocklist_rate.slip == cases[i].slip &&
+				  c->blocklist_rate.v4_prefix == cases[i].v4 &&
+				  c->blocklist_rate.v6_prefix == cases[i].v6,
+			      "%s: %s", cases[i].text, err);
+		}
+		conf_free(c);
+	}
+}
+
 int main(void)
 {
 	test_self_audit();
@@ -1024,5 +1064,6 @@ int main(void)
 	test_lookup();
 	test_load_shipped();
 	test_load_errors();
+	test_blocklist_rate();
 	return check_report("test_conf");
 }
