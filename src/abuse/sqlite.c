@@ -288,12 +288,14 @@ static void reply_reset(struct sqlite_job *j)
 }
 
 /* Run jobs in one transaction (IMMEDIATE when one of them writes: the compare and the set of a
- * PUT are one step for every process). 0 committed, -1 rolled back (nothing of it happened). */
+ * PUT are one step for every process). 0 committed, -1 rolled back (nothing of it happened),
+ * -2 not begun (another process held the lock past the busy timeout, or the database fails). */
 static int batch_run(struct sqlite_store *st, struct sqlite_job *jobs, size_t n, int writes)
 {
 	sqlite3 *db = st->db;
-	int ok =
-	    sqlite3_exec(db, writes ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	if (sqlite3_exec(db, writes ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return -2;
+	int ok = 1;
 	size_t i = 0;
 	for (struct sqlite_job *j = jobs; ok && i < n; j = j->next, i++) {
 		op_run(j);
@@ -306,8 +308,9 @@ static int batch_run(struct sqlite_store *st, struct sqlite_job *jobs, size_t n,
 	return -1;
 }
 
-/* Run the jobs (a list of n), in order: one transaction for all, or when that fails, one each
- * (the first attempt's results are discarded: it was rolled back). Worker thread. */
+/* Run the jobs (a list of n), in order: one transaction for all, or when a request fails, one
+ * each (the first attempt's results are discarded: it was rolled back). When the transaction
+ * cannot even begin, every job fails. Worker thread. */
 static void jobs_run(struct sqlite_store *st, struct sqlite_job *jobs, size_t n)
 {
 	unsigned writes = 0;
@@ -318,13 +321,14 @@ static void jobs_run(struct sqlite_store *st, struct sqlite_job *jobs, size_t n)
 	}
 	st->batches++;
 	st->jobs += n;
-	if (batch_run(st, jobs, n, writes > 0) < 0) {
-		for (struct sqlite_job *j = jobs; j; j = j->next) {
-			reply_reset(j);
-			if (batch_run(st, j, 1, op_writes(j->req.op)) < 0 &&
-			    j->reply.status != ABUSE_ERROR)
-				job_error(j, "transaction");
-		}
+	int rc = batch_run(st, jobs, n, writes > 0);
+	for (struct sqlite_job *j = jobs; rc == -2 && j; j = j->next)
+		job_error(j, "begin"); /* the busy timeout passed once: not again for each */
+	for (struct sqlite_job *j = jobs; rc == -1 && j; j = j->next) {
+		reply_reset(j);
+		int one = batch_run(st, j, 1, op_writes(j->req.op));
+		if (one == -2 || (one == -1 && j->reply.status != ABUSE_ERROR))
+			job_error(j, one == -2 ? "begin" : "transaction");
 	}
 	if (writes)
 		sweep(st, writes, now);
