@@ -25,17 +25,13 @@ long long probe_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Append "C: line" / "S: line" to the capture buffer, cutting at its end. */
-static void conn_capture(struct probe_details *d, const char *dir, const char *s, size_t n)
+/* Append one "C: line" / "S: line" to the capture buffer, cutting at its end. */
+static void conn_capture_line(struct probe_details *d, const char *tag, const char *s, size_t n)
 {
 	if (d->truncated)
 		return;
 	size_t room = sizeof(d->transcript) - d->transcript_len;
-	int w = snprintf(d->transcript + d->transcript_len, room, "%s %.*s\n",
-			 !strcmp(dir, "->")   ? "C:"
-			 : !strcmp(dir, "<-") ? "S:"
-					      : "--",
-			 (int)n, s);
+	int w = snprintf(d->transcript + d->transcript_len, room, "%s %.*s\n", tag, (int)n, s);
 	if (w < 0 || (size_t)w >= room) {
 		static const char cut[] = "\n[transcript cut]\n";
 		size_t at = sizeof(d->transcript) - sizeof(cut);
@@ -45,6 +41,21 @@ static void conn_capture(struct probe_details *d, const char *dir, const char *s
 		return;
 	}
 	d->transcript_len += (size_t)w;
+}
+
+/* A multi-line reply becomes one tagged line each. */
+static void conn_capture(struct probe_details *d, const char *dir, const char *s, size_t n)
+{
+	const char *tag = !strcmp(dir, "->") ? "C:" : !strcmp(dir, "<-") ? "S:" : "--";
+	while (n > 0) {
+		const char *nl = memchr(s, '\n', n);
+		size_t len = nl ? (size_t)(nl - s) : n;
+		conn_capture_line(d, tag, s, len && s[len - 1] == '\r' ? len - 1 : len);
+		if (!nl)
+			break;
+		n -= len + 1;
+		s = nl + 1;
+	}
 }
 
 void probe_conn_transcript(const struct probe_conn *c, const char *dir, const char *s, size_t n)

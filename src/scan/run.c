@@ -89,7 +89,7 @@ static void print_host(const struct run_ctx *x, const struct scan_host_result *r
 						  : "untestable");
 	for (size_t i = 0; i < r->n_ports; i++) {
 		const struct probe_summary *s = &r->ports[i].sum;
-		printf("%s port %u: %s", i ? ";" : " (", (unsigned)r->ports[i].port, s->overall);
+		printf("%sport %u: %s", i ? "; " : " (", (unsigned)r->ports[i].port, s->overall);
 		if (s->open)
 			printf(", %zu tests relayed, first %s", s->open, s->first);
 		else if (s->accepts_rcpt)

@@ -112,8 +112,52 @@ static void test_ports(void)
 	CHECK(scan_ports_parse("", p, 8, &n) < 0, "none");
 }
 
+/* The store's parts for the scanner: the last scan of a host and the delisting rate limit. */
+static void test_store(void)
+{
+	char dir[] = "/tmp/rg-scan-XXXXXX", path[256], err[256] = "";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/bl.db", dir);
+	struct blocklist *b = NULL;
+	CHECK(blocklist_open(path, &b, err, sizeof(err)) == 0, "open: %s", err);
+	if (!b)
+		return;
+	struct cidr host;
+	uint8_t a[16], other[16];
+	int64_t when = -1, next = -1;
+	cidr_parse("192.0.2.1", &host);
+	addr_of("192.0.2.1", a);
+	addr_of("192.0.2.2", other);
+	CHECK(blocklist_last_scan(b, a, &when) == 0 && when == 0, "never: %lld", (long long)when);
+	CHECK(blocklist_list(b, &host, 2, "open relay", NULL, "scan", "open", 1000, err,
+			     sizeof(err)) == 0,
+	      "list: %s", err);
+	CHECK(blocklist_last_scan(b, a, &when) == 0 && when == 1000, "listed: %lld",
+	      (long long)when);
+	CHECK(blocklist_record_clean(b, a, "s", 1500, err, sizeof(err)) == 0, "clean");
+	CHECK(blocklist_last_scan(b, a, &when) == 0 && when == 1500, "clean: %lld",
+	      (long long)when);
+	CHECK(blocklist_delist_request(b, a, "cli", 2000, 3600, &next, err, sizeof(err)) == 0,
+	      "first request: %s", err);
+	CHECK(blocklist_delist_request(b, a, "198.51.100.9", 2100, 3600, &next, err, sizeof(err)) ==
+		      1 &&
+		  next == 5600,
+	      "second within the hour: next %lld", (long long)next);
+	CHECK(blocklist_delist_request(b, other, "cli", 2100, 3600, &next, err, sizeof(err)) == 0,
+	      "per IP");
+	CHECK(blocklist_delist_request(b, a, "cli", 5600, 3600, &next, err, sizeof(err)) == 0,
+	      "an hour later");
+	CHECK(blocklist_delist_request(b, a, "cli", 5600, 0, &next, err, sizeof(err)) == 0,
+	      "interval 0: no limit");
+	blocklist_close(b);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
+	test_store();
 	test_expand();
 	test_reserved();
 	test_optout();
