@@ -96,6 +96,10 @@ struct abuse_store {
 struct abuse_store *abuse_store_open(const struct conf *conf, int create, struct event_base *base,
 				     char *err, size_t errlen);
 void abuse_store_free(struct abuse_store *st);
+/* Whether conf uses the store: greylisting, or a rate limit kept in it (every ratelimit row but
+ * ip-sessions, which is counted in the process). The server opens the store only then (at
+ * start, or at the first reload that needs it). */
+int abuse_store_needed(const struct conf *conf);
 
 /* The backends (abuse_store_open picks one). */
 /* create 0 (the CLI): a missing database is an error (errno ENOENT), not made by root. */
@@ -115,6 +119,12 @@ void abuse_del(struct abuse_store *st, const char *key, int64_t now, abuse_cb cb
 void abuse_list(struct abuse_store *st, const char *prefix, size_t max, int64_t now, abuse_cb cb,
 		void *arg);
 
+/* A key field ("LOGIN", "SENDER", "RCPT", "IP") as it goes into a key: '%' → "%25", '|' → "%7C",
+ * so no field holds the separator (key.c). 0, or -1 when out (outlen) is too small. */
+int abuse_key_escape(const char *in, char *out, size_t outlen);
+/* The inverse, in place (for display). */
+void abuse_key_unescape(char *s);
+
 /* Run cb(arg, reply) from the loop soon (a backend's synchronous failure path). 0 or -1. */
 int abuse_defer_reply(struct event_base *base, const struct abuse_reply *r, abuse_cb cb, void *arg);
 
@@ -124,6 +134,7 @@ int64_t abuse_now(const struct conf *conf);
 /* ---- greylisting: the pure part (greylist.c) ---- */
 
 /* Keys: every greylist key of a client network starts with "gl:NET|" (abuse show/unban).
+ * SENDER and RCPT are escaped (abuse_key_escape).
  *   gl:NET|t|SENDER|RCPT  a triplet: "FIRST PASSED" (times; PASSED 0 until it passed)
  *   gl:NET|p              the network's passes (a counter, for auto-whitelisting)
  *   gl:NET|w              the network is whitelisted: "SINCE" */
@@ -201,7 +212,8 @@ int greylist_check(struct abuse_store *st, const struct greylist_settings *gs, c
  *
  * Fixed windows: a counter's key names its window ("...|WINDOW|START", START = now rounded down
  * to a multiple of WINDOW) and expires when the window ends, so every server sharing the store
- * counts into the same key and nothing needs cleaning. Keys:
+ * counts into the same key and nothing needs cleaning. IP, LOGIN and RCPT are escaped
+ * (abuse_key_escape: no '|' inside a field). Keys:
  *   rl:ip:IP|conn|W|START          connections of a client IP
  *   rl:ip:IP|msg|W|START           MAIL commands          rl:ip:IP|rcpt|W|START   RCPT commands
  *   rl:u:LOGIN|msg|W|START         relayed messages of a login
@@ -239,10 +251,11 @@ struct ratelimit_check {
 /* The start of now's window and the seconds left in it (>= 1). */
 int64_t ratelimit_window_start(int64_t now, unsigned window);
 unsigned ratelimit_window_ttl(int64_t now, unsigned window);
-/* "rl:u:LOGIN|tripped"; "rl:u:LOGIN|" and "rl:ip:IP|" (the prefixes of show/unban). */
-void ratelimit_key_trip(const char *login, char *out, size_t outlen);
-void ratelimit_prefix_user(const char *login, char *out, size_t outlen);
-void ratelimit_prefix_ip(const char *ip, char *out, size_t outlen);
+/* "rl:u:LOGIN|tripped"; "rl:u:LOGIN|" and "rl:ip:IP|" (the prefixes of show/unban). 0, or -1
+ * when the key does not fit in out. */
+int ratelimit_key_trip(const char *login, char *out, size_t outlen);
+int ratelimit_prefix_user(const char *login, char *out, size_t outlen);
+int ratelimit_prefix_ip(const char *ip, char *out, size_t outlen);
 /* The checks that apply to sub at stage, in the order they run (the circuit breaker first,
  * so it counts recipients the other limits refuse). Returns how many (<= RATELIMIT_CHECKS_MAX);
  * a check whose key would not fit is left out. */

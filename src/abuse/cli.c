@@ -84,6 +84,8 @@ static const char *entry_split(char *copy, const char **net, const char **sender
 	if (!r)
 		return "other";
 	*r = '\0';
+	abuse_key_unescape(s);
+	abuse_key_unescape(r + 1);
 	*sender = s;
 	*rcpt = r + 1;
 	return "triplet";
@@ -157,17 +159,14 @@ static int arg_prefixes(const struct conf *c, const char *arg, char out[2][ABUSE
 	int v4 = inet_pton(AF_INET, arg, a + 12) == 1;
 	if (v4)
 		a[10] = a[11] = 0xff;
-	else if (inet_pton(AF_INET6, arg, a) != 1) {
-		ratelimit_prefix_user(arg, out[0], ABUSE_KEY_MAX);
-		return 1;
-	}
+	else if (inet_pton(AF_INET6, arg, a) != 1)
+		return ratelimit_prefix_user(arg, out[0], ABUSE_KEY_MAX) < 0 ? -1 : 1;
 	greylist_net(a, c->greylist.netmask4, c->greylist.netmask6, net, sizeof(net));
 	greylist_key_net(net, 0, out[0], ABUSE_KEY_MAX);
 	if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? (void *)(a + 12) : (void *)a, text,
 		       sizeof(text)))
 		util_strlcpy(text, arg, sizeof(text));
-	ratelimit_prefix_ip(text, out[1], ABUSE_KEY_MAX);
-	return 2;
+	return ratelimit_prefix_ip(text, out[1], ABUSE_KEY_MAX) < 0 ? -1 : 2;
 }
 
 static int cli_usage(void)
@@ -284,6 +283,11 @@ int abuse_cli(int argc, char **argv, const char *default_conf)
 		return 1;
 	}
 	int n = ip ? arg_prefixes(c, ip, prefixes) : 2;
+	if (n < 0) {
+		fprintf(stderr, "relayguard: %s: too long\n", ip);
+		conf_free(c);
+		return 1;
+	}
 	int rc = cli_with_store(c, cmd, prefixes, n, ip ? ip : "everything", json);
 	conf_free(c);
 	return rc;
@@ -297,7 +301,11 @@ int abuse_user_unlock(const char *login, const char *conf_path)
 		fprintf(stderr, "relayguard: %s\n", err);
 		return 1;
 	}
-	ratelimit_prefix_user(login, prefixes[0], ABUSE_KEY_MAX);
+	if (ratelimit_prefix_user(login, prefixes[0], ABUSE_KEY_MAX) < 0) {
+		fprintf(stderr, "relayguard: login too long\n");
+		conf_free(c);
+		return 1;
+	}
 	int rc = cli_with_store(c, "unban", prefixes, 1, login, 0);
 	conf_free(c);
 	return rc;

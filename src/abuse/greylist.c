@@ -94,7 +94,10 @@ int greylist_rcpt(const struct addr_path *rcpt, char *out, size_t outlen)
 int greylist_key_triplet(const char *net, const char *sender, const char *rcpt, char *out,
 			 size_t outlen)
 {
-	int n = snprintf(out, outlen, "gl:%s|t|%s|%s", net, sender, rcpt);
+	char s[ABUSE_KEY_MAX], r[ABUSE_KEY_MAX];
+	if (abuse_key_escape(sender, s, sizeof(s)) < 0 || abuse_key_escape(rcpt, r, sizeof(r)) < 0)
+		return -1;
+	int n = snprintf(out, outlen, "gl:%s|t|%s|%s", net, s, r);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 

@@ -21,19 +21,29 @@ unsigned ratelimit_window_ttl(int64_t now, unsigned window)
 	return (unsigned)(ratelimit_window_start(now, window) + (int64_t)window - now);
 }
 
-void ratelimit_key_trip(const char *login, char *out, size_t outlen)
+/* "HEADFIELD|TAIL" with FIELD escaped. 0 or -1 (does not fit). */
+static int key_make(const char *head, const char *field, const char *tail, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "rl:u:%s|tripped", login);
+	char esc[ABUSE_KEY_MAX];
+	if (abuse_key_escape(field, esc, sizeof(esc)) < 0)
+		return -1;
+	int n = snprintf(out, outlen, "%s%s|%s", head, esc, tail);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-void ratelimit_prefix_user(const char *login, char *out, size_t outlen)
+int ratelimit_key_trip(const char *login, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "rl:u:%s|", login);
+	return key_make("rl:u:", login, "tripped", out, outlen);
 }
 
-void ratelimit_prefix_ip(const char *ip, char *out, size_t outlen)
+int ratelimit_prefix_user(const char *login, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "rl:ip:%s|", ip);
+	return key_make("rl:u:", login, "", out, outlen);
+}
+
+int ratelimit_prefix_ip(const char *ip, char *out, size_t outlen)
+{
+	return key_make("rl:ip:", ip, "", out, outlen);
 }
 
 struct plan {
@@ -62,8 +72,11 @@ static void plan_add(struct plan *p, enum ratelimit_kind kind, enum metrics_rate
 	    snprintf(c->key, sizeof(c->key), "%s%s|%u|%" PRId64, prefix, what, r->window, start);
 	if (n < 0 || (size_t)n >= sizeof(c->key))
 		return;
-	if (kind == RATELIMIT_DISTINCT) {
-		n = snprintf(c->mark, sizeof(c->mark), "%s|%s", c->key, rcpt ? rcpt : "");
+	if (kind == RATELIMIT_DISTINCT) { /* "KEY|RCPT" */
+		char esc[ABUSE_KEY_MAX];
+		if (abuse_key_escape(rcpt ? rcpt : "", esc, sizeof(esc)) < 0)
+			return;
+		n = snprintf(c->mark, sizeof(c->mark), "%s|%s", c->key, esc);
 		if (n < 0 || (size_t)n >= sizeof(c->mark))
 			return;
 	}
@@ -76,7 +89,8 @@ static void plan_tripped(struct plan *p, const char *login)
 	memset(c, 0, sizeof(*c));
 	c->kind = RATELIMIT_TRIP_FLAG;
 	c->rule = METRICS_RL_ACCOUNT_TRIPPED;
-	ratelimit_key_trip(login, c->key, sizeof(c->key));
+	if (ratelimit_key_trip(login, c->key, sizeof(c->key)) < 0)
+		p->n--; /* cannot happen: the plan checked the login's length */
 }
 
 static void plan_user_rcpt(struct plan *p, const struct conf_ratelimit *rl,
@@ -103,11 +117,13 @@ size_t ratelimit_plan(const struct conf_ratelimit *rl, enum ratelimit_stage stag
 	struct plan p = {out, 0, now};
 	char ip[ABUSE_KEY_MAX], up[ABUSE_KEY_MAX];
 	int user = sub->login && sub->login[0];
-	ratelimit_prefix_ip(sub->ip ? sub->ip : "", ip, sizeof(ip));
-	ratelimit_prefix_user(user ? sub->login : "", up, sizeof(up));
-	if (user && strlen(sub->login) + 16 >= ABUSE_KEY_MAX / 2)
-		user =
-		    0; /* no key fits: a login this long cannot be limited (AUTH caps it at 255) */
+	int ip_ok = ratelimit_prefix_ip(sub->ip ? sub->ip : "", ip, sizeof(ip)) == 0;
+	/* no key fits: a login this long cannot be limited (AUTH caps it at 255) */
+	if (user && (ratelimit_prefix_user(sub->login, up, sizeof(up)) < 0 ||
+		     strlen(up) + 16 >= ABUSE_KEY_MAX / 2))
+		user = 0;
+	if (!ip_ok) /* an IP never is this long */
+		return 0;
 	switch (stage) {
 	case RATELIMIT_CONNECT:
 		if (!sub->exempt)

@@ -18,6 +18,16 @@ struct abuse_store *abuse_store_open(const struct conf *conf, int create, struct
 	return abuse_sqlite_open(a->path, create, base, err, errlen);
 }
 
+int abuse_store_needed(const struct conf *conf)
+{
+	const struct conf_ratelimit *rl = &conf->ratelimit;
+	unsigned stored = rl->ip_connections.count | rl->ip_messages.count |
+			  rl->ip_recipients.count | rl->user_messages[0].count |
+			  rl->user_messages[1].count | rl->user_recipients[0].count |
+			  rl->user_recipients[1].count | rl->circuit_breaker.count;
+	return conf->greylist.enabled || stored != 0;
+}
+
 void abuse_store_free(struct abuse_store *st)
 {
 	if (st)

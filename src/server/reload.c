@@ -5,6 +5,7 @@
  * reload runs at a time; requests that come meanwhile share the next one. */
 #include "server_int.h"
 
+#include "../abuse/abuse.h"
 #include "../changelog/changelog.h"
 #include "../tls/tls.h"
 #include "../util/util.h"
@@ -59,7 +60,7 @@ static const struct restart_only {
     /* the resolver is made once, at start */
     {"dns-server", offsetof(struct conf, dns_servers), KEEP_STRINGS,
      offsetof(struct conf, n_dns_servers)},
-    /* the abuse store is opened once, at start */
+    /* the abuse store is opened once (at start, or by the first reload that uses it) */
     {"abuse-store", offsetof(struct conf, abuse_store.text), KEEP_STRING, 0},
     /* the DNS list cache is sized once, at start */
     {"dnsbl-cache-size", offsetof(struct conf, dnsbl_cache_size), KEEP_UNSIGNED, 0},
@@ -150,10 +151,14 @@ static int keep_old(struct conf *new, const struct conf *old, const struct resta
 }
 
 /* Keep every restart-only setting; their names, comma-separated, into names. */
-static int keep_restart_only(struct conf *new, const struct conf *old, char *names, size_t namelen)
+static int keep_restart_only(const struct server *srv, struct conf *new, const struct conf *old,
+			     char *names, size_t namelen)
 {
 	names[0] = '\0';
 	for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++) {
+		if (restart_only[i].off == offsetof(struct conf, abuse_store.text) &&
+		    !srv->smtp.abuse)
+			continue; /* not opened yet: the new setting is the one it will use */
 		int rc = keep_old(new, old, &restart_only[i]);
 		if (rc < 0)
 			return -1;
@@ -226,6 +231,21 @@ static void add_summary(struct evbuffer *b, const struct server *srv, unsigned a
 }
 
 /* Loop thread: switch to r->conf, or leave everything as it was (-1, err). */
+/* The first config that uses the abuse store opens it (as the service user: its directory was
+ * made at start). A store that cannot be opened fails the reload. */
+static int reload_open_store(struct server *srv, const struct conf *c, char *err, size_t errlen)
+{
+	char why[512];
+	if (srv->smtp.abuse || !abuse_store_needed(c))
+		return 0;
+	if (!(srv->smtp.abuse = abuse_store_open(c, 1, srv->base, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	log_msg(LOG_INFO, "server: abuse store opened", "store=\"%s\"", srv->smtp.abuse->name);
+	return 0;
+}
+
 static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t keptlen,
 			unsigned *added, unsigned *removed)
 {
@@ -233,10 +253,12 @@ static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t
 		snprintf(r->err, sizeof(r->err), "the server is stopping");
 		return -1;
 	}
-	if (keep_restart_only(r->conf, srv->conf, kept, keptlen) < 0) {
+	if (keep_restart_only(srv, r->conf, srv->conf, kept, keptlen) < 0) {
 		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
 	}
+	if (reload_open_store(srv, r->conf, r->err, sizeof(r->err)) < 0)
+		return -1;
 	if (smtp_listen_update(&srv->smtp, r->conf, added, removed, r->err, sizeof(r->err)) < 0)
 		return -1;
 	struct conf *old = srv->conf;

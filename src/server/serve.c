@@ -306,9 +306,11 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	if (smtp_auth_init(&srv->smtp, err, errlen) < 0 || self_audit_start(srv, err, errlen) < 0 ||
 	    self_check_start(srv, err, errlen) < 0)
 		return -1;
-	/* the abuse-control state (greylisting), as the service user like every file after the
-	 * drop; a Redis store that is down now is retried, not a start error */
-	if (!(srv->smtp.abuse = abuse_store_open(c, 1, srv->base, err, errlen)))
+	/* the abuse-control state (greylisting, rate limits), as the service user like every file
+	 * after the drop, only when used (else a reload that needs it opens it); a Redis store
+	 * that is down now is retried, not a start error */
+	if (abuse_store_needed(c) &&
+	    !(srv->smtp.abuse = abuse_store_open(c, 1, srv->base, err, errlen)))
 		return -1;
 	srv->smtp.on_trip = on_trip;
 	srv->smtp.trip_arg = srv;

@@ -85,6 +85,24 @@ static void test_sender(void)
 	CHECK(greylist_key_triplet("n", "s", out, key, 8) < 0, "too long");
 }
 
+/* Fields holding the separator: escaped, so different triplets never share a key. */
+static void test_key_escape(void)
+{
+	char a[ABUSE_KEY_MAX], b[ABUSE_KEY_MAX], e[16];
+	CHECK(greylist_key_triplet("n", "a|b", "c", a, sizeof(a)) == 0, "key 1");
+	CHECK(greylist_key_triplet("n", "a", "b|c", b, sizeof(b)) == 0, "key 2");
+	CHECK(strcmp(a, b) != 0, "no collision");
+	CHECK_STR(a, "gl:n|t|a%7Cb|c", "escaped sender");
+	CHECK(greylist_key_triplet("n", "a%7Cb", "c", b, sizeof(b)) == 0, "key 3");
+	CHECK(strcmp(a, b) != 0, "a literal percent-7C is not a bar");
+	CHECK(abuse_key_escape("x|%y", e, sizeof(e)) == 0, "escape");
+	CHECK_STR(e, "x%7C%25y", "escaped");
+	abuse_key_unescape(e);
+	CHECK_STR(e, "x|%y", "round trip");
+	CHECK(abuse_key_escape("||||", e, 12) < 0, "escape: does not fit");
+	CHECK(abuse_key_escape("|||", e, 10) == 0 && strlen(e) == 9, "escape: fits exactly");
+}
+
 static void test_decide(void)
 {
 	const struct greylist_settings gs = {300, 2 * 86400, 36 * 86400, 5};
@@ -220,6 +238,86 @@ static void test_sqlite_round_trip(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+struct burst {
+	int64_t count[600];
+	enum abuse_status status[600];
+	size_t n, bad_order;
+	size_t last[2]; /* per store (request i goes to store i % 2): the last answered + 1 */
+};
+struct burst_slot {
+	struct burst *b;
+	size_t i;
+};
+
+static void burst_cb(void *arg, const struct abuse_reply *r)
+{
+	struct burst_slot *s = arg;
+	size_t k = s->i % 2; /* one store's callbacks run in the order of its requests */
+	s->b->bad_order += s->b->last[k] > s->i;
+	s->b->last[k] = s->i + 1;
+	s->b->count[s->i] = r->count;
+	s->b->status[s->i] = r->status;
+	s->b->n++;
+}
+
+/* Group commit: a burst of requests (queued faster than the thread runs them, so several go in
+ * one transaction) from two connections to one file (two servers): every count exact, each
+ * request answered once, in order; a compare-and-set inside a batch still sees the batch. */
+static void test_sqlite_batch(void)
+{
+	char dir[] = "/tmp/rg-abuse-XXXXXX", path[64], err[256];
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/abuse.db", dir);
+	struct event_base *base = event_base_new();
+	struct abuse_store *st[2] = {abuse_sqlite_open(path, 1, base, err, sizeof(err)),
+				     abuse_sqlite_open(path, 1, base, err, sizeof(err))};
+	CHECK(st[0] && st[1], err);
+	static struct burst b;
+	static struct burst_slot slots[600];
+	memset(&b, 0, sizeof(b));
+	for (size_t i = 0; i < 600; i++) {
+		slots[i] = (struct burst_slot){&b, i};
+		if (i == 100 || i == 102) /* one store: the second PUT if absent conflicts */
+			abuse_put(st[i % 2], "m", "1", 60, ABUSE_EXPECT_ABSENT, NULL, 100, burst_cb,
+				  &slots[i]);
+		else
+			abuse_incr(st[i % 2], "n", 1, 60, 100, burst_cb, &slots[i]);
+	}
+	for (int i = 0; i < 5000 && b.n < 600; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(b.n == 600, "every request answered");
+	CHECK(b.status[100] == ABUSE_OK && b.status[102] == ABUSE_CONFLICT, "CAS in a batch");
+	int64_t seen[600] = {0}, max = 0;
+	size_t errors = 0;
+	for (size_t i = 0; i < 600; i++) {
+		errors += b.status[i] != ABUSE_OK && i != 102;
+		if (i == 100 || i == 102 || b.count[i] < 1 || b.count[i] > 598)
+			continue;
+		seen[b.count[i]]++;
+		max = b.count[i] > max ? b.count[i] : max;
+	}
+	CHECK(errors == 0, "no errors");
+	int dup = 0;
+	for (int64_t k = 1; k <= 598; k++)
+		dup += seen[k] != 1;
+	CHECK(max == 598 && dup == 0, "counts 1..598, each once: exact across connections");
+	size_t shrinking = 0; /* each connection's counts grow in the order of its requests */
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = k + 2, last = k; i < 600; i += 2)
+			if (i != 100 && i != 102) {
+				shrinking += b.count[i] <= b.count[last];
+				last = i;
+			}
+	CHECK(shrinking == 0, "one connection's counts grow");
+	CHECK(b.bad_order == 0, "callbacks in the order of the requests");
+	abuse_store_free(st[0]);
+	abuse_store_free(st[1]);
+	event_base_free(base);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 static void test_conf(void)
 {
 	static const char ok[] =
@@ -271,5 +369,7 @@ int main(void)
 	test_sender();
 	test_decide();
 	test_sqlite_round_trip();
+	test_key_escape();
+	test_sqlite_batch();
 	return check_report("abuse");
 }

@@ -119,6 +119,21 @@ static void test_keys(void)
 	n = ratelimit_plan(&rl, RATELIMIT_CONNECT, &ip, 130, c);
 	CHECK(n == 1 && c[0].kind == RATELIMIT_COUNT && c[0].ttl == 50, "connect");
 	CHECK_STR(c[0].key, "rl:ip:192.0.2.1|conn|60|120", "connect key");
+	/* a '|' in a login or recipient is escaped: no two logins share a key or a prefix */
+	struct ratelimit_subject bar = {.ip = "192.0.2.1",
+					.login = "u@x|cb|3600|7200",
+					.relayed = 1,
+					.first_relayed = 1,
+					.rcpt = "a|%b@y"};
+	n = ratelimit_plan(&rl, RATELIMIT_RCPT, &bar, 7300, c);
+	CHECK(n == 6, "six checks for a login with '|'");
+	CHECK_STR(c[0].key, "rl:u:u@x%7Ccb%7C3600%7C7200|tripped", "escaped trip key");
+	CHECK_STR(c[1].mark, "rl:u:u@x%7Ccb%7C3600%7C7200|cb|3600|7200|a%7C%25b@y",
+		  "escaped marker");
+	char pre[ABUSE_KEY_MAX];
+	CHECK(ratelimit_prefix_user("u@x", pre, sizeof(pre)) == 0, "prefix");
+	CHECK(strncmp(c[0].key, pre, strlen(pre)) != 0, "u@x's prefix does not cover u@x|...");
+	CHECK(ratelimit_prefix_user("u", pre, 4) < 0, "prefix too long");
 }
 
 static void test_conf(void)
