@@ -192,6 +192,10 @@ static const struct limit_def limit_defs[] = {
      15 * 60,
      LIMIT_FIELD(auth_block_time)},
     {"auth-guard-size", {NUM_COUNT, 64, 65536, "64..65536"}, 8192, LIMIT_FIELD(auth_guard_size)},
+    {"max-sessions-per-ip",
+     {NUM_COUNT, 0, 1000000, "0..1000000"},
+     50,
+     LIMIT_FIELD(max_sessions_per_ip)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 

@@ -95,6 +95,9 @@ struct conf_limits {
 	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
 	unsigned auth_guard_size; /* limit auth-guard-size, 8192: client addresses (IPv6 /64s) the
 				   failed-AUTH guard remembers; restart to change */
+	unsigned max_sessions_per_ip; /* limit max-sessions-per-ip, 50: sessions of one client
+					 (IPv4 address, IPv6 /64) at once; 0 = no limit; trusted
+					 networks are exempt */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */

@@ -159,6 +159,37 @@ static void dnsbl_done(void *arg)
 	smtp_session_resume(s);
 }
 
+/* limit max-sessions, then limit max-sessions-per-ip (trusted networks exempt: a relay in front
+ * of us, or our own submission clients, may open many). -1 when the session was refused. */
+static int session_over_limits(struct smtp_session *s)
+{
+	struct smtp_ctx *ctx = s->ctx;
+	const struct conf *c = s->conf;
+	unsigned per_ip = c->limits.max_sessions_per_ip, n = 0;
+	if (ctx->n_sessions > c->limits.max_sessions) {
+		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
+			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
+		ctx->metrics->sessions_rejected[METRICS_REFUSED_MAX_SESSIONS]++;
+		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
+		return -1;
+	}
+	if (per_ip == 0 || cidr_set_contains(c->trusted, c->n_trusted, s->client.addr))
+		return 0;
+	if (!ctx->peers)
+		ctx->peers = smtp_peers_new();
+	if (ctx->peers && (n = smtp_peers_add(ctx->peers, s->client.addr)) > 0)
+		s->peer_counted = 1;
+	if (n <= per_ip)
+		return 0; /* out of memory (n = 0) counts nothing and refuses nobody */
+	log_msg(LOG_WARN, "smtp: too many sessions from one client",
+		"session=%llu client=%s sessions=%u limit=%u", (unsigned long long)s->id, s->ip, n,
+		per_ip);
+	ctx->metrics->sessions_rejected[METRICS_REFUSED_PER_IP]++;
+	smtp_close(s, "421 4.7.0 %s Too many connections from your address, try again later",
+		   c->hostname);
+	return -1;
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local, const struct conf_listen *listener)
 {
@@ -185,13 +216,8 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s listen=%s tls=%s",
 		(unsigned long long)s->id, s->ip, listener->text,
 		listener->tls_implicit ? "implicit" : "no");
-	if (ctx->n_sessions > c->limits.max_sessions) {
-		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
-			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
-		ctx->metrics->sessions_rejected[METRICS_REFUSED_MAX_SESSIONS]++;
-		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
+	if (session_over_limits(s) < 0)
 		return;
-	}
 	if (!smtp_dnsbl_exempt(s))
 		s->dnsbl =
 		    dnsbl_check_start(ctx->dnsbl, c, s->client.addr, s->ip, s->id, dnsbl_done, s);
@@ -238,6 +264,8 @@ void smtp_session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ctx->n_sessions--;
 	ctx->metrics->sessions_active--;
+	if (s->peer_counted)
+		smtp_peers_remove(ctx->peers, s->client.addr);
 	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s tls=\"%s\"",
 		(unsigned long long)s->id, s->ip, s->tls_info);
 	smtp_tls_close(s);

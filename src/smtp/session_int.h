@@ -4,6 +4,7 @@
 
 #include "smtp.h"
 #include "parse.h"
+#include "peers.h"
 #include "../addr/addr.h"
 #include "../policy/policy.h"
 #include "../tls/tls.h"
@@ -83,6 +84,7 @@ struct smtp_session {
 	struct smtp_ratelimit *ratelimit; /* the rate-limit check under way, or NULL */
 	struct dnsbl_check *dnsbl;	  /* the DNS list lookups of the client, or NULL */
 	struct dnsbl_verdict dnsbl_v;	  /* the last verdict (its strings back a RCPT reply) */
+	int peer_counted;		  /* counted in ctx->peers (to be removed at free) */
 };
 
 /* session.c */

@@ -104,7 +104,8 @@ static void single(struct out *o, const char *name, const char *type, const char
 
 static const char *const verdict_names[METRICS_VERDICTS] = {"accept", "reject"};
 static const char *const method_names[METRICS_METHODS] = {"maildir", "lmtp", "smtp"};
-static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet"};
+static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet",
+							    "max-sessions-per-ip"};
 
 static void format_sessions(struct out *o, const struct metrics *m)
 {

@@ -22,6 +22,7 @@ enum metrics_method { METRICS_MAILDIR, METRICS_LMTP, METRICS_SMTP, METRICS_METHO
 enum metrics_refusal {
 	METRICS_REFUSED_MAX_SESSIONS, /* "max-sessions": limit max-sessions reached */
 	METRICS_REFUSED_PREGREET,     /* "pregreet": talked before the greeting */
+	METRICS_REFUSED_PER_IP,	      /* "max-sessions-per-ip": that client has too many open */
 	METRICS_REFUSALS,
 };
 
