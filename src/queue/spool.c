@@ -334,7 +334,7 @@ int spool_stage_write(struct spool_stage *st, const void *buf, size_t len)
 	st->total += len;
 	if (st->fd < 0 && st->len + len <= SPOOL_STAGE_MEM) {
 		if (st->len + len > st->cap) {
-			size_t cap = st->cap ? st->cap * 2 : 8192;
+			size_t cap = st->cap ? st->cap * 2 : SPOOL_STAGE_FIRST;
 			while (cap < st->len + len)
 				cap *= 2;
 			char *m = realloc(st->mem, cap);

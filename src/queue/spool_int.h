@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #define SPOOL_STAGE_MEM (256 * 1024) /* bodies up to this size are staged in memory */
+#define SPOOL_STAGE_FIRST 2048 /* the first allocation of a stage (doubled as the body grows) */
 
 struct spool_segment {
 	uint64_t seq;

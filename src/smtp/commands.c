@@ -229,7 +229,14 @@ static void rcpt_dnsbl(struct smtp_session *s, struct policy_verdict *v)
 {
 	if (v->result == POLICY_REJECT || !s->dnsbl || smtp_dnsbl_exempt(s))
 		return;
-	struct dnsbl_verdict *d = &s->dnsbl_v;
+	if (!s->dnsbl_v && !(s->dnsbl_v = malloc(sizeof(*s->dnsbl_v)))) {
+		v->result = POLICY_REJECT; /* the reply is a 451: try again */
+		v->rule_id = "dnsbl";
+		v->reply = "451 4.3.0 Out of resources, try again later";
+		v->mailbox = NULL;
+		return;
+	}
+	struct dnsbl_verdict *d = s->dnsbl_v;
 	dnsbl_check_verdict(s->dnsbl, d);
 	s->dnswl_listed = d->allow_listed; /* no greylisting for it */
 	if (!d->acts)

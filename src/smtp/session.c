@@ -253,6 +253,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_greylist_detach(s);
 	smtp_ratelimit_detach(s);
 	dnsbl_check_free(s->dnsbl);
+	free(s->dnsbl_v);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);

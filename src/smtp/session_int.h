@@ -83,8 +83,10 @@ struct smtp_session {
 	struct smtp_greylist *greylist;	  /* the RCPT's greylist check under way, or NULL */
 	struct smtp_ratelimit *ratelimit; /* the rate-limit check under way, or NULL */
 	struct dnsbl_check *dnsbl;	  /* the DNS list lookups of the client, or NULL */
-	struct dnsbl_verdict dnsbl_v;	  /* the last verdict (its strings back a RCPT reply) */
-	int peer_counted;		  /* counted in ctx->peers (to be removed at free) */
+	/* the last verdict (its strings back a RCPT reply); allocated at the first RCPT that
+	 * consults the lists (1.3 KB most sessions never need), freed with the session */
+	struct dnsbl_verdict *dnsbl_v;
+	int peer_counted; /* counted in ctx->peers (to be removed at free) */
 };
 
 /* session.c */
