@@ -320,16 +320,43 @@ void smtp_session_cut(struct smtp_session *s)
 	smtp_session_free(s);
 }
 
+/* A command line has been arriving for limit command-timeout without ending (slowloris): 1 when
+ * the session was closed for it. */
+static int line_too_slow(struct smtp_session *s)
+{
+	struct timeval now;
+	event_base_gettimeofday_cached(s->ctx->base, &now);
+	if (!s->line_since) {
+		s->line_since = now.tv_sec;
+		return 0;
+	}
+	if (now.tv_sec - s->line_since < (time_t)s->conf->limits.command_timeout)
+		return 0;
+	log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d slow_line=yes",
+		(unsigned long long)s->id, s->ip, (int)s->state);
+	smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->conf->hostname);
+	return 1;
+}
+
 /* Drop input up to and including the next LF of a line that was too long. */
 static int discard_long_line(struct smtp_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, NULL);
 	if (lf.pos < 0) {
+		s->discarded += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
-		return 0;
+		if (s->discarded <= SMTP_DISCARD_MAX)
+			return line_too_slow(s) ? -1 : 0;
+		log_msg(LOG_WARN, "smtp: endless command line", "session=%llu client=%s bytes=%zu",
+			(unsigned long long)s->id, s->ip, s->discarded);
+		smtp_close(s, "500 5.5.6 Line too long (limit %u), closing connection",
+			   s->conf->limits.line_length);
+		return -1;
 	}
 	evbuffer_drain(in, (size_t)lf.pos + 1);
 	s->discarding = 0;
+	s->line_since = 0;
+	s->discarded = 0;
 	return smtp_error(s, "500 5.5.6 Line too long (limit %u)", s->conf->limits.line_length);
 }
 
@@ -364,8 +391,11 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 	if (!p)
 		return 0;
 	enum smtp_line_status st = smtp_line_split(p, n, max, &linelen, &used);
-	if (st == SMTP_LINE_MORE)
+	if (st == SMTP_LINE_MORE) {
+		line_too_slow(s);
 		return 0;
+	}
+	s->line_since = 0;
 	if (st == SMTP_LINE_TOO_LONG) {
 		s->discarding = 1;
 		return 1;

@@ -11,11 +11,15 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <time.h>
 
 struct evbuffer;
 
 #define SMTP_OUT_MAX (64 * 1024)    /* replies queued for a client that does not read */
 #define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
+/* A command line past the limit is dropped up to its LF; one that has not ended after this
+ * many bytes is a client sending garbage without end: 500 and close, instead of reading on. */
+#define SMTP_DISCARD_MAX (1024 * 1024)
 
 enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
@@ -87,6 +91,11 @@ struct smtp_session {
 	 * consults the lists (1.3 KB most sessions never need), freed with the session */
 	struct dnsbl_verdict *dnsbl_v;
 	int peer_counted; /* counted in ctx->peers (to be removed at free) */
+	/* when the command line now arriving began (the loop's clock, seconds; 0 = none): a line
+	 * must end within limit command-timeout, however slowly its bytes trickle in (the
+	 * bufferevent's timeout alone is reset by every byte: slowloris) */
+	time_t line_since;
+	size_t discarded; /* bytes of the too-long line dropped so far */
 };
 
 /* session.c */
