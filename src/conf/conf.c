@@ -196,6 +196,15 @@ static const struct limit_def limit_defs[] = {
      {NUM_COUNT, 0, 1000000, "0..1000000"},
      50,
      LIMIT_FIELD(max_sessions_per_ip)},
+    {"queue-pressure",
+     {NUM_COUNT, 0, 100000000, "0..100000000"},
+     5000,
+     LIMIT_FIELD(queue_pressure)},
+    {"queue-refuse", {NUM_COUNT, 0, 100000000, "0..100000000"}, 20000, LIMIT_FIELD(queue_refuse)},
+    {"queue-pressure-delay",
+     {NUM_DURATION, 1, 60, "1s..60s"},
+     5,
+     LIMIT_FIELD(queue_pressure_delay)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 

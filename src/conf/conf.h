@@ -98,6 +98,12 @@ struct conf_limits {
 	unsigned max_sessions_per_ip; /* limit max-sessions-per-ip, 50: sessions of one client
 					 (IPv4 address, IPv6 /64) at once; 0 = no limit; trusted
 					 networks are exempt */
+	/* back-pressure (docs/operations.md "Under load"): with this many messages queued, the
+	 * banner of a new session is delayed, growing up to queue_pressure_delay at queue_refuse;
+	 * from queue_refuse on, new sessions get 421 4.3.2. 0 = off. */
+	unsigned queue_pressure;       /* limit queue-pressure N, default 5000 */
+	unsigned queue_refuse;	       /* limit queue-refuse N, default 20000 */
+	unsigned queue_pressure_delay; /* limit queue-pressure-delay DURATION, default 5s */
 };
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */

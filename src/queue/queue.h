@@ -153,6 +153,8 @@ int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held);
 int spool_msg_delete(struct spool *sp, struct spool_msg *msg);
 /* The oldest queued message (then follow ->next), or NULL. */
 struct spool_msg *spool_first(struct spool *sp);
+/* How many messages are queued now (held ones included); 0 for NULL. O(1), loop thread. */
+size_t spool_count(const struct spool *sp);
 /* The queued message with this queue ID (16 hex digits, any case), or NULL. */
 struct spool_msg *spool_find(struct spool *sp, const char *qid);
 

@@ -279,6 +279,7 @@ void spool_msg_link(struct spool *sp, struct spool_msg *m)
 	else
 		sp->msg_head = m;
 	sp->msg_tail = m;
+	sp->n_msgs++;
 }
 
 void spool_msg_unlink(struct spool *sp, struct spool_msg *m)
@@ -292,6 +293,12 @@ void spool_msg_unlink(struct spool *sp, struct spool_msg *m)
 	else
 		sp->msg_tail = m->prev;
 	m->prev = m->next = NULL;
+	sp->n_msgs--;
+}
+
+size_t spool_count(const struct spool *sp)
+{
+	return sp ? sp->n_msgs : 0;
 }
 
 void spool_foreach(struct spool *sp, void (*fn)(void *arg, const struct spool_msg *m), void *arg)

@@ -57,6 +57,7 @@ struct spool {
 	int thread_started;
 	uint64_t fsyncs;  /* statistics: fdatasync calls made (under mu) */
 	uint64_t commits; /* statistics: commits made durable (loop thread) */
+	size_t n_msgs;	  /* queued messages (the msg_head list), loop thread */
 };
 
 /* spool.c */

@@ -173,6 +173,15 @@ static int session_over_limits(struct smtp_session *s)
 		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
 		return -1;
 	}
+	size_t queued = spool_count(ctx->spool);
+	if (c->limits.queue_refuse && queued >= c->limits.queue_refuse) {
+		log_msg(LOG_WARN, "smtp: queue full, session refused",
+			"session=%llu client=%s queued=%zu limit=%u", (unsigned long long)s->id,
+			s->ip, queued, c->limits.queue_refuse);
+		ctx->metrics->sessions_rejected[METRICS_REFUSED_QUEUE]++;
+		smtp_close(s, "421 4.3.2 %s Too much mail queued, try again later", c->hostname);
+		return -1;
+	}
 	if (per_ip == 0 || cidr_set_contains(c->trusted, c->n_trusted, s->client.addr))
 		return 0;
 	if (!ctx->peers)
@@ -230,12 +239,22 @@ void smtp_session_greet(struct smtp_session *s)
 {
 	struct smtp_ctx *ctx = s->ctx;
 	const struct conf *c = s->conf;
-	if (c->limits.greeting_delay == 0) {
+	/* back-pressure: the queue is long, intake slows down before it is refused */
+	uint64_t ms = smtp_pressure_delay_ms(&c->limits, spool_count(ctx->spool));
+	ctx->metrics->backpressure_delay_ms = ms;
+	if (ms > 0)
+		log_msg(LOG_INFO, "smtp: banner delayed by back-pressure",
+			"session=%llu client=%s queued=%zu delay_ms=%llu",
+			(unsigned long long)s->id, s->ip, spool_count(ctx->spool),
+			(unsigned long long)ms);
+	if (ms < (uint64_t)c->limits.greeting_delay * 1000)
+		ms = (uint64_t)c->limits.greeting_delay * 1000;
+	if (ms == 0) {
 		s->state = SMTP_STATE_COMMAND;
 		smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
 		return;
 	}
-	struct timeval tv = {(time_t)c->limits.greeting_delay, 0};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	s->greet = evtimer_new(ctx->base, greeting_cb, s);
 	if (!s->greet || evtimer_add(s->greet, &tv) < 0) {
 		smtp_close(s, "421 4.3.0 %s Out of resources, try again later", c->hostname);

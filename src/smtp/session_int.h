@@ -5,6 +5,7 @@
 #include "smtp.h"
 #include "parse.h"
 #include "peers.h"
+#include "pressure.h"
 #include "../addr/addr.h"
 #include "../policy/policy.h"
 #include "../tls/tls.h"

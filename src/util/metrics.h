@@ -23,6 +23,7 @@ enum metrics_refusal {
 	METRICS_REFUSED_MAX_SESSIONS, /* "max-sessions": limit max-sessions reached */
 	METRICS_REFUSED_PREGREET,     /* "pregreet": talked before the greeting */
 	METRICS_REFUSED_PER_IP,	      /* "max-sessions-per-ip": that client has too many open */
+	METRICS_REFUSED_QUEUE,	      /* "queue-refuse": limit queue-refuse messages queued */
 	METRICS_REFUSALS,
 };
 
@@ -110,6 +111,8 @@ struct metrics {
 	/* DNS lists by zone (src/dnsbl) */
 	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
 	size_t n_dnsbl;
+	/* back-pressure (src/smtp/session.c): the banner delay given to the latest new session */
+	uint64_t backpressure_delay_ms;
 };
 
 /* The queue as seen at scrape time (computed by the caller). */
