@@ -104,7 +104,12 @@ struct conf_limits {
 	unsigned queue_pressure;       /* limit queue-pressure N, default 5000 */
 	unsigned queue_refuse;	       /* limit queue-refuse N, default 20000 */
 	unsigned queue_pressure_delay; /* limit queue-pressure-delay DURATION, default 5s */
+	/* limit spool-min-free SIZE|PERCENT, default 0 = off: with less free space than this on the
+	 * spool's filesystem, MAIL and DATA get 452 4.3.1. Bytes, or CONF_PERCENT | N for N % of
+	 * the filesystem (spool_space_low reads it) */
+	uint64_t spool_min_free;
 };
+#define CONF_PERCENT (1ull << 63) /* a limit given as a percentage (spool-min-free) */
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
 struct conf_route {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -294,6 +295,18 @@ void spool_msg_unlink(struct spool *sp, struct spool_msg *m)
 		sp->msg_tail = m->prev;
 	m->prev = m->next = NULL;
 	sp->n_msgs--;
+}
+
+int spool_space_low(struct spool *sp, uint64_t min_bytes, unsigned min_percent, uint64_t *avail)
+{
+	struct statvfs v;
+	*avail = 0;
+	if ((!min_bytes && !min_percent) || fstatvfs(sp->dirfd, &v) < 0)
+		return 0;
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+	return (min_bytes && *avail < min_bytes) ||
+	       (min_percent && *avail < total / 100 * min_percent);
 }
 
 size_t spool_count(const struct spool *sp)

@@ -148,6 +148,20 @@ static int mail_policy(struct smtp_session *s, const struct addr_path *from)
 	return -1;
 }
 
+/* limit spool-min-free: the spool's filesystem is nearly full. 1 when the 452 was given. */
+static int spool_space_refused(struct smtp_session *s)
+{
+	uint64_t v = s->conf->limits.spool_min_free, avail;
+	int pct = (v & CONF_PERCENT) != 0;
+	if (!spool_space_low(s->ctx->spool, pct ? 0 : v, pct ? (unsigned)(v & 0xff) : 0, &avail))
+		return 0;
+	log_msg(LOG_WARN, "smtp: spool space low, mail refused",
+		"session=%llu client=%s free=%llu limit=%llu%s", (unsigned long long)s->id, s->ip,
+		(unsigned long long)avail, (unsigned long long)(v & ~CONF_PERCENT), pct ? "%" : "");
+	smtp_reply(s, "452 4.3.1 Insufficient system storage");
+	return 1;
+}
+
 static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	struct addr_path from;
@@ -162,6 +176,8 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
+	if (spool_space_refused(s))
+		return;
 	if (parse_path_arg(s, arg, len, 1, &from, &used) < 0)
 		return;
 	enum smtp_param_status ps = smtp_mail_params_parse(arg + used, len - used, &params);
@@ -341,6 +357,8 @@ static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "554 5.5.1 No valid recipients");
 		return;
 	}
+	if (spool_space_refused(s))
+		return;
 	smtp_data_begin(s);
 }
 
