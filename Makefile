@@ -17,8 +17,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test-deps run test unit integration asan fuzz bench clean format install \
-        install-user uninstall
+.PHONY: all deps test-deps run test unit integration asan fuzz fuzz-build fuzz-long bench clean \
+        format install install-user uninstall
 
 # make install: PREFIX for the program, unit and docs; the config goes to SYSCONFDIR (/etc, as
 # packagers expect, whatever the PREFIX); DESTDIR is prepended to every path (staged installs).
@@ -83,14 +83,31 @@ test: test-deps
 asan: test-deps
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit integration
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
-fuzz: test-deps
-	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/librelayguard.a; \
-	  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o build-fuzz/$$n $$f build-fuzz/librelayguard.a $(LDLIBS); \
-	  mkdir -p fuzz/corpus-run/$$n; \
+# libFuzzer targets (clang, ASan + UBSan), each run for FUZZ_SECONDS from its seed corpus.
+# FUZZ_TARGETS picks some (make fuzz FUZZ_TARGETS="fuzz_auth fuzz_dns"). fuzz-long is the
+# campaign (fuzz/campaign.sh: FUZZ_RUNS executions per target, totals kept in fuzz/campaign.tsv).
+FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
+FUZZ_BIN = $(FUZZ_TARGETS:%=build-fuzz/%)
+FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_RUNS ?= 100000000
+
+fuzz-build: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+	  build-fuzz/librelayguard.a
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/librelayguard.a
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
+	  build-fuzz/librelayguard.a $(LDLIBS)
+
+fuzz: fuzz-build
+	@set -e; for n in $(FUZZ_TARGETS); do mkdir -p fuzz/corpus-run/$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 fuzz/corpus-run/$$n fuzz/corpus/$$n; done
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 fuzz/corpus-run/$$n \
+	    fuzz/corpus/$$n; done
+
+fuzz-long: fuzz-build
+	bash fuzz/campaign.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 bench: all
 	bash bench/run.sh

@@ -4,6 +4,7 @@
 #include "blocklist/blocklist.h"
 #include "changelog/changelog.h"
 #include "probe/probe.h"
+#include "scan/scan.h"
 #include "server/control.h"
 #include "server/server.h"
 
@@ -43,13 +44,16 @@ static void usage(FILE *f)
 		"                                           SMTP AUTH users (SCRAM keys, never "
 		"passwords)\n"
 		"       relayguard changelog [-c FILE] [--json] [-n N] [--diff ID] [--verify]\n"
-		"       relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] [--json]\n"
 		"                                           the recorded history of the "
 		"configuration\n"
+		"       relayguard abuse list|show IP|LOGIN|unban IP|LOGIN [-c FILE] [--json]\n"
+		"                                           greylist, rate-limit and ban state\n"
 		"       relayguard list add|del|show|export ... [-c FILE]\n"
 		"                                           the blocklist store (list help)\n"
 		"       relayguard dnsbl [-c FILE]          serve the blocklist as a DNSBL "
 		"zone\n"
+		"       relayguard scan TARGET... [OPTIONS] scan for open relays (scan --help)\n"
+		"       relayguard list request-delist IP [-c FILE] [--json]\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -117,6 +121,8 @@ int main(int argc, char **argv)
 		return changelog_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "abuse"))
 		return abuse_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if ((rc = scan_main(argc, argv, DEFAULT_CONF)) >= 0) /* scan, list request-delist, dnsbl */
+		return rc;
 	if (!strcmp(argv[1], "list"))
 		return blocklist_list_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "dnsbl"))

@@ -69,6 +69,16 @@ int blocklist_record_clean(struct blocklist *b, const uint8_t addr[16], const ch
 /* The latest clean scan of addr (0 = never). 0 or -1. */
 int blocklist_last_clean(struct blocklist *b, const uint8_t addr[16], int64_t *when);
 
+/* The latest scan of addr that gave a result: its clean scan or the last listing of its host
+ * entry, whichever is later (0 = never). 0 or -1. */
+int blocklist_last_scan(struct blocklist *b, const uint8_t addr[16], int64_t *when);
+/* A delisting request for addr by requester (table delist_requests): allowed, and recorded,
+ * when none was allowed in the last interval seconds: 0; 1 when rate-limited (*next: when the
+ * next one is allowed); -1 with err. */
+int blocklist_delist_request(struct blocklist *b, const uint8_t addr[16], const char *requester,
+			     int64_t now, int64_t interval, int64_t *next, char *err,
+			     size_t errlen);
+
 /* The entry for exactly net (any state): 0 and *e (blocklist_entry_clear), 1 none, -1 error. */
 int blocklist_get(struct blocklist *b, const struct cidr *net, struct blocklist_entry *e);
 /* The most specific *listed* entry containing addr: same returns. */

@@ -424,3 +424,72 @@ int blocklist_data_version(struct blocklist *b, int64_t *v)
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
+
+int blocklist_last_scan(struct blocklist *b, const uint8_t addr[16], int64_t *when)
+{
+	struct cidr host;
+	char text[BLOCKLIST_NET_MAX];
+	memcpy(host.addr, addr, 16);
+	host.prefix = 128;
+	cidr_format(&host, text, sizeof(text));
+	sqlite3_stmt *q =
+	    stmt_bind(b->db,
+		      "SELECT max(coalesce((SELECT last_clean FROM scans WHERE addr=?),0),"
+		      " coalesce((SELECT max(last_seen,last_clean) FROM entries"
+		      " WHERE net=?),0))",
+		      "bt", addr, text);
+	if (!q)
+		return -1;
+	int rc = sqlite3_step(q);
+	*when = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The rate-limit table of delisting requests, made on first use (no schema version change). */
+static const char delist_schema[] =
+    "CREATE TABLE IF NOT EXISTS delist_requests ("
+    " addr BLOB PRIMARY KEY, time INTEGER NOT NULL, requester TEXT NOT NULL) WITHOUT ROWID;";
+
+static int delist_request_check(struct blocklist *b, const uint8_t addr[16], int64_t now,
+				int64_t interval, int64_t *next)
+{
+	sqlite3_stmt *q =
+	    stmt_bind(b->db, "SELECT time FROM delist_requests WHERE addr=?", "b", addr);
+	if (!q)
+		return -1;
+	int rc = sqlite3_step(q);
+	int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (rc == SQLITE_ROW && now < last + interval) {
+		*next = last + interval;
+		return 1;
+	}
+	return 0;
+}
+
+int blocklist_delist_request(struct blocklist *b, const uint8_t addr[16], const char *requester,
+			     int64_t now, int64_t interval, int64_t *next, char *err, size_t errlen)
+{
+	*next = 0;
+	if (sqlite3_exec(b->db, delist_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(b, "delist request", err, errlen);
+	int rc = delist_request_check(b, addr, now, interval, next);
+	if (rc == 0 &&
+	    stmt_done(stmt_bind(b->db,
+				"INSERT INTO delist_requests(addr,time,requester) VALUES(?,?,?)"
+				" ON CONFLICT(addr) DO UPDATE SET time=excluded.time,"
+				" requester=excluded.requester",
+				"bit", addr, now, requester ? requester : "")) < 0)
+		rc = -1;
+	if (rc >= 0 && sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	if (rc < 0) {
+		db_error(b, "delist request", err, errlen);
+		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}

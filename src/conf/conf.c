@@ -85,6 +85,9 @@ static int do_dnsbl_threshold(struct parser *p, const struct stmt *s);
 static int do_dnsbl_action(struct parser *p, const struct stmt *s);
 static int do_dnsbl_health_interval(struct parser *p, const struct stmt *s);
 static int do_dnsbl_cache_size(struct parser *p, const struct stmt *s);
+static int do_scan_value(struct parser *p, const struct stmt *s);
+static int do_scan_ports(struct parser *p, const struct stmt *s);
+static int do_scan_path(struct parser *p, const struct stmt *s);
 
 /* The grammar, in the order of docs/config.md. */
 static int do_blocklist_database(struct parser *p, const struct stmt *s);
@@ -150,6 +153,15 @@ static const struct directive directives[] = {
     {"dnsbl-action", "reject|defer|tag", 1, 1, ONCE, do_dnsbl_action},
     {"dnsbl-health-interval", "DURATION", 1, 1, ONCE, do_dnsbl_health_interval},
     {"dnsbl-cache-size", "N", 1, 1, ONCE, do_dnsbl_cache_size},
+    {"scan-opt-out", "FILE", 1, 1, ONCE, do_scan_path},
+    {"scan-ports", "PORT[,PORT...]", 1, CONF_SCAN_PORTS_MAX, ONCE, do_scan_ports},
+    {"scan-timeout", "DURATION", 1, 1, ONCE, do_scan_value},
+    {"scan-delist-interval", "DURATION", 1, 1, ONCE, do_scan_value},
+    {"scan-rescan-interval", "DURATION", 1, 1, ONCE, do_scan_value},
+    {"scan-rescan", "yes|no", 1, 1, ONCE, do_scan_value},
+    {"blocklist-expire-after", "DURATION", 1, 1, ONCE, do_scan_value},
+    {"scan-allow-reserved", "yes|no", 1, 1, ONCE, do_scan_value},
+    {"scan-source", "ADDR", 1, 1, ONCE, do_scan_path},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1817,6 +1829,11 @@ static struct conf *conf_new(const char *name)
 	c->dnsbl_action = CONF_DNSBL_REJECT;
 	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;
 	c->dnsbl_cache_size = DEFAULT_DNSBL_CACHE_SIZE;
+	c->scan_ports[0] = 25, c->scan_ports[1] = 587, c->scan_ports[2] = 465, c->n_scan_ports = 3;
+	c->scan_timeout = CONF_DEFAULT_SCAN_TIMEOUT;
+	c->scan_delist_interval = CONF_DEFAULT_SCAN_DELIST_INTERVAL;
+	c->scan_rescan_interval = CONF_DEFAULT_SCAN_RESCAN_INTERVAL;
+	c->blocklist_expire_after = CONF_DEFAULT_EXPIRE_AFTER;
 	return c;
 }
 
@@ -2035,6 +2052,7 @@ void conf_free(struct conf *c)
 	free(c->self_audit_source4), free(c->self_audit_source6);
 	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
 	free(c->dnsbl_url), free(c->dnsbl_nameserver);
+	free(c->scan_opt_out), free(c->scan_source);
 	free(c->abuse_store.path), free(c->abuse_store.redis), free(c->abuse_store.prefix);
 	free(c->abuse_store.text);
 	free(c->run_user), free(c->text), free(c->path);
@@ -2160,4 +2178,70 @@ static int do_dnsbl_url(struct parser *p, const struct stmt *s)
 		return error_tok(p, &s->arg[0],
 				 "invalid blocklist-url (1..128 printable characters)");
 	return set_str(p, &p->c->dnsbl_url, u);
+}
+
+/* ---- the scanner, delisting and rescans (src/scan) ---- */
+
+static int do_scan_path(struct parser *p, const struct stmt *s)
+{
+	if (!strcmp(s->d->name, "scan-opt-out"))
+		return set_path(p, s, &p->c->scan_opt_out);
+	struct cidr a;
+	if (cidr_parse(s->arg[0].text, &a) < 0 || a.prefix != 128)
+		return error_tok(p, &s->arg[0], "invalid scan-source '%s' (expected an IP address)",
+				 show(s->arg[0].text).s);
+	return set_str(p, &p->c->scan_source, s->arg[0].text);
+}
+
+/* scan-ports 25,587,465 (or 25 587 465): 465 is spoken with implicit TLS. */
+static int do_scan_ports(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	c->n_scan_ports = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const char *t = s->arg[i].text;
+		while (*t) {
+			char *end;
+			unsigned long v = strtoul(t, &end, 10);
+			if (end == t || v < 1 || v > 65535 || (*end && *end != ',') ||
+			    c->n_scan_ports == CONF_SCAN_PORTS_MAX)
+				return error_tok(p, &s->arg[i],
+						 "invalid scan-ports '%s' (1..%d ports 1..65535)",
+						 show(s->arg[i].text).s, CONF_SCAN_PORTS_MAX);
+			c->scan_ports[c->n_scan_ports++] = (uint16_t)v;
+			t = *end ? end + 1 : end;
+		}
+	}
+	return c->n_scan_ports ? 0 : usage(p, s, &s->arg[0]);
+}
+
+static int scan_duration(struct parser *p, const struct stmt *s, uint64_t min, unsigned *dst)
+{
+	static const char *const range[2] = {"1s..365d", "0s..365d"};
+	const struct num_spec spec = {NUM_DURATION, min, 365 * DAY, range[min == 0]};
+	uint64_t v;
+	if (parse_value(p, &s->arg[0], &spec, s->d->name, &v) < 0)
+		return -1;
+	*dst = (unsigned)v;
+	return 0;
+}
+
+static int do_scan_value(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	const char *n = s->d->name;
+	if (!strcmp(n, "scan-rescan") || !strcmp(n, "scan-allow-reserved")) {
+		int v = parse_yes_no(s->arg[0].text);
+		if (v < 0)
+			return usage(p, s, &s->arg[0]);
+		*(!strcmp(n, "scan-rescan") ? &c->scan_rescan : &c->scan_allow_reserved) = v;
+		return 0;
+	}
+	if (!strcmp(n, "scan-timeout"))
+		return scan_duration(p, s, 1, &c->scan_timeout);
+	if (!strcmp(n, "scan-delist-interval"))
+		return scan_duration(p, s, 0, &c->scan_delist_interval);
+	if (!strcmp(n, "scan-rescan-interval"))
+		return scan_duration(p, s, 0, &c->scan_rescan_interval);
+	return scan_duration(p, s, 0, &c->blocklist_expire_after);
 }

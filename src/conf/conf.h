@@ -204,6 +204,8 @@ struct conf_ratelimit {
 	int tempfail_on_store_error; /* ratelimit-on-store-error tempfail (default accept) */
 };
 
+#define CONF_SCAN_PORTS_MAX 8 /* scan-ports: at most this many */
+
 struct conf {
 	/* References (conf_ref/conf_unref): the server holds one on its current config, every SMTP
 	 * session and every delivery one on the config it started with, so a reload never pulls a
@@ -288,8 +290,23 @@ struct conf {
 	enum conf_dnsbl_action dnsbl_action; /* dnsbl-action reject|defer|tag, default reject */
 	unsigned dnsbl_health_interval;	     /* dnsbl-health-interval: s between tests, 10m */
 	unsigned dnsbl_cache_size;	     /* dnsbl-cache-size: cached answers, 10000; 0 = none */
+	/* the scanner, delisting and rescans (src/scan); defaults set by conf_new */
+	char *scan_opt_out; /* scan-opt-out FILE: networks never scanned, NULL = none */
+	uint16_t scan_ports[CONF_SCAN_PORTS_MAX]; /* scan-ports PORT,...: default 25,587,465 */
+	size_t n_scan_ports;
+	unsigned scan_timeout;		 /* scan-timeout DURATION: per reply, default 10s */
+	unsigned scan_delist_interval;	 /* scan-delist-interval DURATION: per IP, default 1h */
+	unsigned scan_rescan_interval;	 /* scan-rescan-interval DURATION: default 1d */
+	int scan_rescan;		 /* scan-rescan yes|no: rescans from `dnsbl`, default no */
+	unsigned blocklist_expire_after; /* blocklist-expire-after DURATION: default 7d, 0 ok */
+	int scan_allow_reserved;	 /* scan-allow-reserved yes|no: default no */
+	char *scan_source;		 /* scan-source ADDR: connect from, NULL = any */
 };
 
+#define CONF_DEFAULT_SCAN_TIMEOUT 10
+#define CONF_DEFAULT_SCAN_DELIST_INTERVAL 3600
+#define CONF_DEFAULT_SCAN_RESCAN_INTERVAL 86400
+#define CONF_DEFAULT_EXPIRE_AFTER (7 * 86400)
 #define CONF_DEFAULT_BLOCKLIST_DB "var/db/blocklist.db"
 #define CONF_DEFAULT_DNSBL_LISTEN "127.0.0.1:53"
 #define CONF_DEFAULT_DNSBL_TTL 300

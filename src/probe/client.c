@@ -203,6 +203,8 @@ static void run_battery(struct run *r)
 				 "time limit of %us reached", r->o->max_time);
 		} else {
 			run_one(r, i);
+			if (i == 0 && r->o->stop_unreachable && !r->c.local[0] && !r->fatal)
+				r->fatal = r->res[0].note; /* "cannot open a session: …" */
 		}
 		/* between tests too, so a relay that delivers at once finds the catcher */
 		if (r->catcher)
@@ -235,6 +237,8 @@ static void run_summarise(const struct run *r, struct probe_summary *sum)
 		snprintf(sum->error, sizeof(sum->error), "%s", r->fatal);
 	snprintf(sum->name, sizeof(sum->name), "%s", r->name);
 	snprintf(sum->tls, sizeof(sum->tls), "%s", r->c.tls);
+	snprintf(sum->local, sizeof(sum->local), "%s", r->c.local);
+	sum->connected = r->c.local[0] != '\0';
 	snprintf(sum->overall, sizeof(sum->overall), "%s",
 		 r->fatal || sum->errors == r->n ? "could not test"
 		 : sum->open			 ? "OPEN RELAY"
@@ -315,9 +319,32 @@ int probe_run(const struct probe_options *o)
 	return rc;
 }
 
-int probe_run_quiet(const struct probe_options *o, struct probe_summary *out)
+static void run_details(const struct run *r, struct probe_details *d)
+{
+	d->n = r->n;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct probe_result *res = &r->res[i];
+		struct probe_test_outcome *t = &d->tests[i];
+		t->id = probe_battery[i].id;
+		t->verdict = res->verdict;
+		t->depth = res->delivered			? PROBE_DEPTH_DELIVERED
+			   : res->verdict == PROBE_OPEN		? PROBE_DEPTH_DATA
+			   : res->verdict == PROBE_ACCEPTS_RCPT ? PROBE_DEPTH_RCPT
+								: PROBE_DEPTH_NONE;
+		t->mail = res->mail, t->rcpt = res->rcpt, t->data = res->data, t->end = res->end;
+	}
+}
+
+int probe_run_detailed(const struct probe_options *o, struct probe_summary *out,
+		       struct probe_details *d)
 {
 	char err[200];
+	if (d) {
+		d->n = 0;
+		d->transcript_len = 0;
+		d->transcript[0] = '\0';
+		d->truncated = 0;
+	}
 	struct run *r = run_new(o, err, sizeof(err));
 	if (!r) {
 		memset(out, 0, sizeof(*out));
@@ -325,8 +352,16 @@ int probe_run_quiet(const struct probe_options *o, struct probe_summary *out)
 		snprintf(out->overall, sizeof(out->overall), "could not test");
 		return out->status = 2;
 	}
+	r->c.capture = d;
 	run_execute(r);
 	run_summarise(r, out);
+	if (d)
+		run_details(r, d);
 	run_free(r);
 	return out->status;
+}
+
+int probe_run_quiet(const struct probe_options *o, struct probe_summary *out)
+{
+	return probe_run_detailed(o, out, NULL);
 }

@@ -25,10 +25,45 @@ long long probe_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Append one "C: line" / "S: line" to the capture buffer, cutting at its end. */
+static void conn_capture_line(struct probe_details *d, const char *tag, const char *s, size_t n)
+{
+	if (d->truncated)
+		return;
+	size_t room = sizeof(d->transcript) - d->transcript_len;
+	int w = snprintf(d->transcript + d->transcript_len, room, "%s %.*s\n", tag, (int)n, s);
+	if (w < 0 || (size_t)w >= room) {
+		static const char cut[] = "\n[transcript cut]\n";
+		size_t at = sizeof(d->transcript) - sizeof(cut);
+		memcpy(d->transcript + at, cut, sizeof(cut));
+		d->transcript_len = at + sizeof(cut) - 1;
+		d->truncated = 1;
+		return;
+	}
+	d->transcript_len += (size_t)w;
+}
+
+/* A multi-line reply becomes one tagged line each. */
+static void conn_capture(struct probe_details *d, const char *dir, const char *s, size_t n)
+{
+	const char *tag = !strcmp(dir, "->") ? "C:" : !strcmp(dir, "<-") ? "S:" : "--";
+	while (n > 0) {
+		const char *nl = memchr(s, '\n', n);
+		size_t len = nl ? (size_t)(nl - s) : n;
+		conn_capture_line(d, tag, s, len && s[len - 1] == '\r' ? len - 1 : len);
+		if (!nl)
+			break;
+		n -= len + 1;
+		s = nl + 1;
+	}
+}
+
 void probe_conn_transcript(const struct probe_conn *c, const char *dir, const char *s, size_t n)
 {
 	if (c->o->verbose)
 		fprintf(stderr, "%s %.*s\n", dir, (int)n, s);
+	if (c->capture)
+		conn_capture(c->capture, dir, s, n);
 }
 
 int probe_conn_send(struct probe_conn *c, const char *s, size_t n)
@@ -144,6 +179,8 @@ static int conn_connect(struct probe_conn *c, char *lit, size_t litlen)
 		/* bounds the TLS handshake and the connect; replies wait in probe_conn_reply */
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (c->o->before_connect)
+			c->o->before_connect(c->o->connect_arg);
 		if ((c->o->source && bind_source(c->fd, c->o->source, a->ai_family) < 0) ||
 		    connect(c->fd, a->ai_addr, a->ai_addrlen) < 0) {
 			snprintf(c->err, sizeof(c->err), "connect: %s", strerror(errno));
@@ -152,6 +189,10 @@ static int conn_connect(struct probe_conn *c, char *lit, size_t litlen)
 			continue;
 		}
 		char ip[64];
+		struct sockaddr_storage me;
+		socklen_t melen = sizeof(me);
+		if (getsockname(c->fd, (struct sockaddr *)&me, &melen) == 0)
+			util_sockaddr_ip((struct sockaddr *)&me, c->local, sizeof(c->local));
 		util_sockaddr_ip(a->ai_addr, ip, sizeof(ip));
 		snprintf(lit, litlen, "%s%s", a->ai_family == AF_INET6 ? "IPv6:" : "", ip);
 	}

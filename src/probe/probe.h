@@ -163,6 +163,12 @@ struct probe_options {
 	 * transaction): a 2xx RCPT is the verdict accepts-rcpt. The self-audit uses it, so that
 	 * an open server does not queue test messages of its own. */
 	int rcpt_only;
+	/* called before every connection attempt (the scanner's global rate limit), or NULL */
+	void (*before_connect)(void *arg);
+	void *connect_arg;
+	/* give up on the rest of the battery when the first test could not open any session
+	 * (nothing listens, or filtered): the scanner's hosts without a server on that port */
+	int stop_unreachable;
 };
 
 /* ---- the catcher (`probe --catch`): a minimal SMTP server that takes any message and
@@ -207,12 +213,39 @@ struct probe_summary {
 	char tls[96];	  /* "TLSv1.3 TLS_AES_256_GCM_SHA384", "" without TLS */
 	char first[64];	  /* the first test accepted (open or accepts-rcpt), or "" */
 	char error[256];  /* why a test (the first) or the run could not be tested, or "" */
+	char local[64];	  /* the address the probe connected from, "" if it never connected */
+	int connected;	  /* a session was opened at least once */
 };
 
 /* probe_run without output (verbose still writes the transcript on stderr): the outcome into
  * out. Safe on a thread of its own (blocking, bounded by o's timeouts); SIGPIPE must be
  * ignored by the process. Returns out->status. */
 int probe_run_quiet(const struct probe_options *o, struct probe_summary *out);
+
+/* Per-test results and the transcript of a run, for a caller that keeps evidence (the scanner).
+ * depth: 0 refused / could not test, PROBE_DEPTH_RCPT, PROBE_DEPTH_DATA, PROBE_DEPTH_DELIVERED. */
+enum { PROBE_DEPTH_NONE, PROBE_DEPTH_RCPT, PROBE_DEPTH_DATA, PROBE_DEPTH_DELIVERED };
+#define PROBE_TRANSCRIPT_MAX 32768 /* bytes kept of the dialogue; the rest is cut, marked */
+
+struct probe_test_outcome {
+	const char *id; /* the battery test's id (static) */
+	enum probe_verdict verdict;
+	unsigned depth;		   /* PROBE_DEPTH_* */
+	int mail, rcpt, data, end; /* reply codes, 0 = not reached */
+};
+
+struct probe_details {
+	struct probe_test_outcome tests[PROBE_MAX_TESTS];
+	size_t n;
+	char transcript[PROBE_TRANSCRIPT_MAX]; /* "C: …\n" / "S: …\n" lines, NUL-terminated */
+	size_t transcript_len;
+	int truncated; /* the dialogue did not fit */
+};
+
+/* probe_run_quiet that also fills d (per test: id, verdict, depth, codes; the transcript,
+ * bounded). Same safety and returns as probe_run_quiet. */
+int probe_run_detailed(const struct probe_options *o, struct probe_summary *out,
+		       struct probe_details *d);
 
 /* `relayguard probe ARGS…` (argv after the subcommand). Returns the exit status. */
 int probe_cli(int argc, char **argv);

@@ -47,6 +47,8 @@ struct probe_conn {
 	unsigned ext;	/* DELIVER_EXT_* of the last reply (meaningful after EHLO) */
 	char tls[96];	/* "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up, else "" */
 	char err[160];	/* why the last open or reply failed */
+	struct probe_details *capture; /* the transcript is appended here too, or NULL */
+	char local[64];		       /* the address we connected from, once connected */
 };
 
 /* Connect (from o->source), TLS for --tls, banner, EHLO (HELO if refused), and STARTTLS
