@@ -214,3 +214,21 @@ def test_huge_header_and_deep_mime(make_server, raw):
            b"\r\n\r\n" + parts + b"--b%d--\r\n.\r\n" % depth)
     expect(c.reply(), 250)
     assert any(b"Subject: deep" in m.read_bytes() for m in srv.wait_messages("alice", 2))
+
+
+def test_fd_limit_raised_for_max_sessions(make_server):
+    srv = make_server("limit max-sessions 5000", start=False)
+    srv.wrap = ["prlimit", "--nofile=1000:20000"]
+    srv.start()
+    # 5000 sessions + delivery concurrency 100 + 256 of reserve
+    assert wait_log(srv, "server: file descriptor limit raised", "soft=5356", "need=5356")
+
+
+def test_fd_limit_too_low_is_logged_once(make_server):
+    srv = make_server("limit max-sessions 5000", start=False)
+    # without CAP_SYS_RESOURCE even root cannot raise the hard limit
+    srv.wrap = ["prlimit", "--nofile=1000:3000", "setpriv", "--bounding-set=-sys_resource"]
+    srv.start()
+    lines = wait_log(srv, "file descriptor limit below what max-sessions needs")
+    assert len(lines) == 1 and "soft=3000 hard=3000 need=5356 max_sessions=5000" in lines[0]
+    send_real_message(srv, 1)  # it serves all the same
