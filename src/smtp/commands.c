@@ -153,7 +153,8 @@ static int spool_space_refused(struct smtp_session *s)
 {
 	uint64_t v = s->conf->limits.spool_min_free, avail;
 	int pct = (v & CONF_PERCENT) != 0;
-	if (!spool_space_low(s->ctx->spool, pct ? 0 : v, pct ? (unsigned)(v & 0xff) : 0, &avail))
+	if (!spool_space_low(s->ctx->spool, pct ? 0 : v, pct ? (unsigned)(v & ~CONF_PERCENT) : 0,
+			     &avail))
 		return 0;
 	log_msg(LOG_WARN, "smtp: spool space low, mail refused",
 		"session=%llu client=%s free=%llu limit=%llu%s", (unsigned long long)s->id, s->ip,
