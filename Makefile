@@ -128,6 +128,9 @@ install: $(INSTALL_BIN)
 	  echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf"; \
 	else install -m 0644 etc/relayguard.system.conf \
 	  $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf; fi
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/relayguard/dnsbl-lists ]; then \
+	  echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/relayguard/dnsbl-lists"; \
+	else install -m 0644 etc/dnsbl-lists $(DESTDIR)$(SYSCONFDIR)/relayguard/dnsbl-lists; fi
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	  -e 's|@DOCDIR@|$(DOCDIR)|g' etc/relayguard.service.in \
 	  > $(DESTDIR)$(UNITDIR)/relayguard.service
@@ -155,6 +158,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
 	-rmdir $(DESTDIR)$(DOCDIR)
 	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf is left in place"
+	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/relayguard/dnsbl-lists is left in place"
 	@echo "uninstall: the system user relayguard is left in place (userdel relayguard)"
 
 clean:

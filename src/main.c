@@ -3,10 +3,12 @@
 #include "abuse/abuse.h"
 #include "blocklist/blocklist.h"
 #include "changelog/changelog.h"
+#include "dnsbl/dnsbl.h"
 #include "probe/probe.h"
 #include "scan/scan.h"
 #include "server/control.h"
 #include "server/server.h"
+#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,10 @@ static void usage(FILE *f)
 		"zone\n"
 		"       relayguard scan TARGET... [OPTIONS] scan for open relays (scan --help)\n"
 		"       relayguard list request-delist IP [-c FILE] [--json]\n"
+		"       relayguard lookup IP|HOST [-c FILE] [--lists FILE] [--json] [--timeout S]\n"
+		"                                           is the address listed in DNS "
+		"blocklists?\n"
+		"       relayguard web [-c FILE]            the blocklist's web page and JSON API\n"
 		"       relayguard help\n"
 		"FILE defaults to " DEFAULT_CONF ".\n");
 }
@@ -141,6 +147,10 @@ int main(int argc, char **argv)
 		return user_cli(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "sendmail"))
 		return server_sendmail_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "lookup"))
+		return dnsbl_lookup_cli(argc - 2, argv + 2, DEFAULT_CONF);
+	if (!strcmp(argv[1], "web"))
+		return web_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	usage(stderr);
 	return 2;
 }

@@ -96,6 +96,10 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
+static int do_outbound_address(struct parser *p, const struct stmt *s);
+static int do_self_check_interval(struct parser *p, const struct stmt *s);
+static int do_self_check_lists(struct parser *p, const struct stmt *s);
+static int do_web_listen(struct parser *p, const struct stmt *s);
 
 static const struct directive directives[] = {
     {"hostname", "NAME", 1, 1, ONCE, do_hostname},
@@ -162,6 +166,10 @@ static const struct directive directives[] = {
     {"blocklist-expire-after", "DURATION", 1, 1, ONCE, do_scan_value},
     {"scan-allow-reserved", "yes|no", 1, 1, ONCE, do_scan_value},
     {"scan-source", "ADDR", 1, 1, ONCE, do_scan_path},
+    {"outbound-address", "ADDR...", 1, UNLIMITED, MANY, do_outbound_address},
+    {"self-check-interval", "DURATION|off", 1, 1, ONCE, do_self_check_interval},
+    {"self-check-lists", "FILE", 1, 1, ONCE, do_self_check_lists},
+    {"blocklist-web-listen", "ADDR:PORT", 1, 1, ONCE, do_web_listen},
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -1823,6 +1831,7 @@ static struct conf *conf_new(const char *name)
 	c->delivery_workers = DEFAULT_WORKERS;
 	c->spool_segment_size = DEFAULT_SEGMENT_SIZE;
 	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
+	c->self_check_interval = CONF_DEFAULT_SELF_CHECK;
 	c->greylist = (struct conf_greylist){0, 300, 2 * 86400, 36 * 86400, 5, 24, 64};
 	c->ratelimit.ip_sessions = 50;
 	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
@@ -2053,6 +2062,8 @@ void conf_free(struct conf *c)
 	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
 	free(c->dnsbl_url), free(c->dnsbl_nameserver);
 	free(c->scan_opt_out), free(c->scan_source);
+	free_strings(c->outbound_addrs, c->n_outbound_addrs), free(c->self_check_lists);
+	free(c->web_listen);
 	free(c->abuse_store.path), free(c->abuse_store.redis), free(c->abuse_store.prefix);
 	free(c->abuse_store.text);
 	free(c->run_user), free(c->text), free(c->path);
@@ -2244,4 +2255,74 @@ static int do_scan_value(struct parser *p, const struct stmt *s)
 	if (!strcmp(n, "scan-rescan-interval"))
 		return scan_duration(p, s, 0, &c->scan_rescan_interval);
 	return scan_duration(p, s, 0, &c->blocklist_expire_after);
+}
+
+/* ---- the self-check (src/server/self_check.c) ---- */
+
+/* outbound-address ADDR...: IP addresses only (a loopback or private one too: the self-check
+ * checks what the admin names). */
+static int do_outbound_address(struct parser *p, const struct stmt *s)
+{
+	struct conf *c = p->c;
+	for (size_t i = 0; i < s->n; i++) {
+		unsigned char buf[16];
+		const char *a = s->arg[i].text;
+		if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)
+			return error_tok(p, &s->arg[i],
+					 "invalid outbound-address '%s' (expected an IPv4 or IPv6 "
+					 "address)",
+					 show(a).s);
+		char **arr = append_slot(c->outbound_addrs, c->n_outbound_addrs, sizeof(*arr));
+		if (!arr)
+			return oom(p);
+		c->outbound_addrs = arr;
+		if (!(arr[c->n_outbound_addrs] = strdup(a)))
+			return oom(p);
+		c->n_outbound_addrs++;
+	}
+	return 0;
+}
+
+const char *conf_outbound_addr(const struct conf *c, int family)
+{
+	for (size_t i = 0; i < c->n_outbound_addrs; i++) {
+		int v6 = strchr(c->outbound_addrs[i], ':') != NULL;
+		if (v6 == (family == AF_INET6))
+			return c->outbound_addrs[i];
+	}
+	return NULL;
+}
+
+static int do_self_check_interval(struct parser *p, const struct stmt *s)
+{
+	static const struct num_spec spec = {NUM_DURATION, 60, 7 * DAY, "1m..7d"};
+	uint64_t v = 0;
+	if (strcmp(s->arg[0].text, "off") != 0 &&
+	    parse_value(p, &s->arg[0], &spec, s->d->name, &v) < 0)
+		return -1;
+	p->c->self_check_interval = (unsigned)v;
+	return 0;
+}
+
+static int do_self_check_lists(struct parser *p, const struct stmt *s)
+{
+	return set_path(p, s, &p->c->self_check_lists);
+}
+
+/* The blocklist's web page and JSON API (src/web, `relayguard web`). */
+static int do_web_listen(struct parser *p, const struct stmt *s)
+{
+	const struct lex_token *t = &s->arg[0];
+	struct conf_listen *m = calloc(1, sizeof(*m));
+	if (!m)
+		return oom(p);
+	if (parse_hostport(t->text, m) < 0) {
+		free(m);
+		return error_tok(p, t,
+				 "invalid blocklist-web-listen address '%s' (expected IPV4:PORT or "
+				 "[IPV6]:PORT)",
+				 show(t->text).s);
+	}
+	p->c->web_listen = m;
+	return 0;
 }

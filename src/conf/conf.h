@@ -301,6 +301,15 @@ struct conf {
 	unsigned blocklist_expire_after; /* blocklist-expire-after DURATION: default 7d, 0 ok */
 	int scan_allow_reserved;	 /* scan-allow-reserved yes|no: default no */
 	char *scan_source;		 /* scan-source ADDR: connect from, NULL = any */
+	/* the self-check (src/server/self_check.c): outbound-address ADDR...: the addresses the
+	 * server sends mail from (IP text as written, validated), looked up in the lists; none:
+	 * the listeners' public addresses */
+	char **outbound_addrs;
+	size_t n_outbound_addrs;
+	unsigned self_check_interval; /* self-check-interval DURATION|off: 6h; 0 = off */
+	char *self_check_lists;	      /* self-check-lists FILE: a lists file also used, or NULL */
+	/* the blocklist's web page (src/web): blocklist-web-listen ADDR:PORT, NULL = not set */
+	struct conf_listen *web_listen;
 };
 
 #define CONF_DEFAULT_SCAN_TIMEOUT 10
@@ -311,7 +320,8 @@ struct conf {
 #define CONF_DEFAULT_DNSBL_LISTEN "127.0.0.1:53"
 #define CONF_DEFAULT_DNSBL_TTL 300
 
-#define CONF_DEFAULT_SELF_AUDIT 86400 /* once a day */
+#define CONF_DEFAULT_SELF_AUDIT 86400	   /* once a day */
+#define CONF_DEFAULT_SELF_CHECK (6 * 3600) /* self-check-interval */
 
 /* Parse a configuration from memory. Pure: no I/O. name is used in error messages and in rule
  * IDs ("name:line"). On success returns 0 and *out (caller frees with conf_free). On error
@@ -350,6 +360,9 @@ int conf_split_host_port(const char *s, char *host, size_t hostlen, uint16_t *po
 
 /* The dnsbl line for zone (normalised), or NULL. */
 const struct conf_dnsbl *conf_find_dnsbl(const struct conf *c, const char *zone);
+
+/* The first outbound-address of family (AF_INET or AF_INET6), or NULL. */
+const char *conf_outbound_addr(const struct conf *c, int family);
 
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);

@@ -5,6 +5,7 @@
 
 #include "../util/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
@@ -128,6 +130,34 @@ void client_set_callbacks(struct deliver_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/* A socket bound to the configured source address of t's family, or -1 for none (no source
+ * configured, a Unix socket, or one the host does not have: then the kernel chooses). */
+static evutil_socket_t client_source_socket(struct deliver_session *s,
+					    const struct deliver_target *t)
+{
+	int fam = t->addr.ss_family;
+	const char *src = fam == AF_INET ? s->cc->source4 : fam == AF_INET6 ? s->cc->source6 : NULL;
+	struct sockaddr_storage sa;
+	socklen_t len = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (!src)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.ss_family = (sa_family_t)fam;
+	void *where = fam == AF_INET ? (void *)&((struct sockaddr_in *)&sa)->sin_addr
+				     : (void *)&((struct sockaddr_in6 *)&sa)->sin6_addr;
+	int fd = inet_pton(fam, src, where) == 1
+		     ? socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+		     : -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0)
+		return fd;
+	log_msg(LOG_WARN, "deliver: cannot send from outbound-address, the kernel chooses",
+		"qid=%s source=%s error=\"%s\"", s->msg->qid ? s->msg->qid : "-", src,
+		strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* Connect to the first target from s->ti on that accepts a connect() call. */
 static void client_connect_next(struct deliver_session *s)
 {
@@ -136,7 +166,8 @@ static void client_connect_next(struct deliver_session *s)
 		format_host(t, s->res.host, sizeof(s->res.host));
 		s->res.tls[0] = '\0';
 		s->res.ext = 0;
-		s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		s->bev = bufferevent_socket_new(s->base, client_source_socket(s, t),
+						BEV_OPT_CLOSE_ON_FREE);
 		if (!s->bev) {
 			client_note(s, "out of memory");
 			break;

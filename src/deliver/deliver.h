@@ -131,6 +131,9 @@ struct deliver_client_conf {
 	SSL_CTX *tls;	  /* NULL: never STARTTLS; else opportunistic STARTTLS */
 	int lmtp;	  /* speak LMTP (RFC 2033): LHLO, a reply per recipient */
 	unsigned connect_timeout, command_timeout, data_timeout; /* seconds */
+	/* the source address of connections to IPv4 / IPv6 servers (outbound-address), or NULL
+	 * for the kernel's choice; one that is not local (NAT) falls back to the kernel's choice */
+	const char *source4, *source6;
 };
 enum deliver_status {
 	DELIVER_DONE,	  /* a transaction ran: every rcpt has code != 0 */

@@ -1,11 +1,10 @@
-/* check.c — the lookups of one client: every list in parallel at connect time (the A record,
- * then the TXT reason of a listing), each bounded by its list's timeout, answers cached. The
+/* check.c — the lookups of one client: every list in parallel at connect time (ask.c: the A
+ * record, then the TXT reason of a listing, bounded by the list's timeout), answers cached. The
  * session asks for the verdict at RCPT and waits only while a lookup still runs. */
 #include "dnsbl_int.h"
 
 #include "../util/util.h"
 
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,7 @@
 struct dnsbl_lookup {
 	struct dnsbl_check *c;
 	size_t i;
-	struct dns_query *q;
-	struct event *timer;
-	int txt_phase; /* listed: the TXT reason is being asked */
-	uint32_t ttl;
-	char name[DNSBL_NAME_MAX];
+	struct dnsbl_ask *ask; /* running, or NULL */
 };
 
 struct dnsbl_check {
@@ -47,85 +42,42 @@ static void log_answer(const struct dnsbl_check *c, const struct dnsbl_outcome *
 }
 
 /* The lookup of list i is over (answer set in its outcome). */
-static void lookup_finish(struct dnsbl_lookup *k)
+static void lookup_finish(struct dnsbl_lookup *k, uint32_t ttl)
 {
 	struct dnsbl_check *c = k->c;
 	struct dnsbl_outcome *o = &c->o[k->i];
 	struct dnsbl_list *l = dnsbl_engine_find(c->e, o->list->zone);
-	if (k->timer)
-		evtimer_del(k->timer);
 	o->state = DNSBL_S_DONE;
 	log_answer(c, o, 0);
 	if (l)
-		dnsbl_cache_put(&c->e->cache, l->id, c->addr, o->answer, o->code, o->txt, k->ttl,
+		dnsbl_cache_put(&c->e->cache, l->id, c->addr, o->answer, o->code, o->txt, ttl,
 				time(NULL));
 	if (--c->pending == 0 && c->done)
 		c->done(c->arg); /* last: c may be freed by it */
 }
 
-static void lookup_error(struct dnsbl_lookup *k, const char *why)
+static void on_answer(void *arg, const struct dnsbl_ask_result *r)
 {
+	struct dnsbl_lookup *k = arg;
 	struct dnsbl_check *c = k->c;
 	struct dnsbl_outcome *o = &c->o[k->i];
 	struct dnsbl_list *l = dnsbl_engine_find(c->e, o->list->zone);
-	log_msg(LOG_WARN, "dnsbl: lookup error, not a listing",
-		"session=%llu client=%s list=%s error=\"%s\"", (unsigned long long)c->session,
-		c->ip, o->list->zone, why);
-	o->answer = DNSBL_ERROR;
-	if (l && l->m)
-		l->m->errors++;
-	if (l)
-		dnsbl_list_note_error(l);
-	lookup_finish(k);
-}
-
-static void on_txt(void *arg, const struct dns_rr_result *res)
-{
-	struct dnsbl_lookup *k = arg;
-	k->q = NULL;
-	if (res->status == DNS_OK)
-		dnsbl_txt_clean(res->txt, k->c->o[k->i].txt, sizeof(k->c->o[k->i].txt));
-	lookup_finish(k);
-}
-
-static void on_a(void *arg, const struct dns_rr_result *res)
-{
-	struct dnsbl_lookup *k = arg;
-	struct dnsbl_check *c = k->c;
-	struct dnsbl_outcome *o = &c->o[k->i];
-	char why[160];
-	k->q = NULL;
-	o->answer =
-	    dnsbl_classify(res, o->list->codes, o->list->n_codes, &o->code, why, sizeof(why));
-	k->ttl = res->ttl;
-	if (o->answer == DNSBL_ERROR) {
-		lookup_error(k, why);
-		return;
-	}
-	if (o->answer == DNSBL_LISTED) {
-		struct dnsbl_list *l = dnsbl_engine_find(c->e, o->list->zone);
+	k->ask = NULL;
+	o->answer = r->answer;
+	o->code = r->code;
+	util_strlcpy(o->txt, r->txt, sizeof(o->txt));
+	if (r->answer == DNSBL_ERROR) {
+		log_msg(LOG_WARN, "dnsbl: lookup error, not a listing",
+			"session=%llu client=%s list=%s error=\"%s\"",
+			(unsigned long long)c->session, c->ip, o->list->zone, r->why);
 		if (l && l->m)
-			l->m->listed++;
-		k->txt_phase = 1;
-		if ((k->q = dns_resolve_rr(c->e->dns, k->name, DNS_RR_TXT, on_txt, k)))
-			return;
+			l->m->errors++;
+		if (l)
+			dnsbl_list_note_error(l);
+	} else if (r->answer == DNSBL_LISTED && l && l->m) {
+		l->m->listed++;
 	}
-	lookup_finish(k);
-}
-
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct dnsbl_lookup *k = arg;
-	char why[64];
-	(void)fd, (void)what;
-	dns_query_cancel(k->q);
-	k->q = NULL;
-	if (k->txt_phase) { /* listed; only the reason is missing */
-		lookup_finish(k);
-		return;
-	}
-	snprintf(why, sizeof(why), "timeout after %us", k->c->o[k->i].list->timeout);
-	lookup_error(k, why);
+	lookup_finish(k, r->ttl);
 }
 
 /* From the cache, or a lookup started: 1 when one runs now, 0 when answered, -1 on error. */
@@ -149,17 +101,12 @@ static int lookup_start(struct dnsbl_check *c, size_t i)
 		log_answer(c, o, 1);
 		return 0;
 	}
-	struct timeval tv = {(time_t)o->list->timeout, 0};
 	k->c = c;
 	k->i = i;
-	if (dnsbl_query_name(c->addr, o->list->zone, k->name, sizeof(k->name)) < 0 ||
-	    !(k->timer = evtimer_new(c->e->base, on_timeout, k)) ||
-	    evtimer_add(k->timer, &tv) < 0 ||
-	    !(k->q = dns_resolve_rr(c->e->dns, k->name, DNS_RR_A, on_a, k))) {
-		if (k->timer)
-			evtimer_del(k->timer);
+	k->ask = dnsbl_ask_start(c->e->base, c->e->dns, c->addr, o->list->zone, o->list->codes,
+				 o->list->n_codes, o->list->timeout, on_answer, k);
+	if (!k->ask)
 		return -1;
-	}
 	if (l && l->m)
 		l->m->lookups++;
 	return 1;
@@ -218,10 +165,7 @@ void dnsbl_check_free(struct dnsbl_check *c)
 	if (!c)
 		return;
 	for (size_t i = 0; c->lk && i < c->n; i++) {
-		if (c->lk[i].q)
-			dns_query_cancel(c->lk[i].q);
-		if (c->lk[i].timer)
-			event_free(c->lk[i].timer);
+		dnsbl_ask_cancel(c->lk[i].ask);
 	}
 	free(c->lk);
 	free(c->o);

@@ -142,4 +142,111 @@ int dnsbl_check_pending(const struct dnsbl_check *c);
 void dnsbl_check_verdict(struct dnsbl_check *c, struct dnsbl_verdict *v);
 void dnsbl_check_free(struct dnsbl_check *c);
 
+/* ---- one list, one address: the A record, then the TXT reason of a listing ---- */
+
+struct dnsbl_ask;
+struct dnsbl_ask_result {
+	enum dnsbl_answer answer;
+	uint32_t code;		 /* the listing code, or the offending one of an error answer */
+	uint32_t ttl;		 /* of the A answer */
+	char txt[DNSBL_TXT_MAX]; /* cleaned TXT reason of a listing, "" when none */
+	char why[160];		 /* DNSBL_ERROR: "timeout after 5s", "error answer ...", ... */
+};
+/* r is valid during the call only; the ask is already freed when fn runs. */
+typedef void (*dnsbl_ask_fn)(void *arg, const struct dnsbl_ask_result *r);
+
+/* Look addr (16 bytes, IPv4-mapped for IPv4) up in zone on dns, the whole (A, then TXT when
+ * listed) bounded by timeout seconds; answers classified by dnsbl_classify with codes (may be
+ * NULL/0). fn runs once, from the loop (never from inside this call), unless the ask is
+ * cancelled first. NULL on ENOMEM or a name that does not fit (fn never runs then). */
+struct dnsbl_ask *dnsbl_ask_start(struct event_base *base, struct dns_resolver *dns,
+				  const uint8_t addr[16], const char *zone,
+				  const struct conf_dnsbl_codes *codes, size_t n_codes,
+				  unsigned timeout, dnsbl_ask_fn fn, void *arg);
+/* fn will not run. Only before fn ran. */
+void dnsbl_ask_cancel(struct dnsbl_ask *a);
+
+/* ---- known lists: the lists file (etc/dnsbl-lists) and the config's lists (pure) ---- */
+
+enum dnsbl_kind { DNSBL_KIND_BLOCK, DNSBL_KIND_ALLOW };
+struct dnsbl_meaning {
+	uint32_t lo, hi; /* a code range, host order */
+	char *text;
+};
+/* One list as `lookup` and the self-check know it. */
+struct dnsbl_zone {
+	char *zone; /* normalised */
+	enum dnsbl_kind kind;
+	struct dnsbl_meaning *meanings; /* what its return codes mean, where it documents them */
+	size_t n_meanings;
+	char *delist;			      /* the delisting URL, or NULL */
+	const struct conf_dnsbl_codes *codes; /* the config's codes filter (borrowed), or NULL */
+	size_t n_codes;
+	unsigned timeout; /* seconds; 0 = the caller's default */
+	int ipv6;	  /* asked about IPv6 addresses */
+	char origin[64];  /* "lists" or "config" line: "etc/dnsbl-lists:12", "conf:7" */
+};
+struct dnsbl_zones {
+	struct dnsbl_zone *z;
+	size_t n;
+};
+
+#define DNSBL_LISTS_MAX 256   /* zones in a lists file */
+#define DNSBL_LISTS_LINE 4096 /* bytes in one line of it */
+
+/* Parse a lists file ("ZONE block|allow [CODE[-CODE]=MEANING]... [delist=URL] [ipv6=no]", a
+ * MEANING "double-quoted" when it has spaces, # comments) into z (appended; zones already in
+ * z are errors). name is used in errors: "name:line: problem". Pure. 0, or -1 with err. */
+int dnsbl_zones_parse(const char *text, size_t len, const char *name, struct dnsbl_zones *z,
+		      char *err, size_t errlen);
+/* The config's dnsbl lines into z: a zone already there (from the lists file) takes the
+ * config's codes filter, timeout, ipv6 and kind (negative weight: allow), keeping its
+ * meanings and delisting URL; others are appended. c must outlive z. 0, or -1 (ENOMEM). */
+int dnsbl_zones_add_conf(struct dnsbl_zones *z, const struct conf *c);
+void dnsbl_zones_free(struct dnsbl_zones *z);
+/* The zone entry named zone, or NULL. */
+const struct dnsbl_zone *dnsbl_zones_find(const struct dnsbl_zones *z, const char *zone);
+/* What code means in z, or NULL when the list documents nothing for it. */
+const char *dnsbl_zone_meaning(const struct dnsbl_zone *z, uint32_t code);
+
+/* Does a delivery reply name a blocklist? code 5xx (or enh 5.7.1; never an enh 5.1.x
+ * addressing reply) and text naming one (the words blocklist, blacklist, listed but not "not
+ * listed", spamhaus, dnsbl, rbl, or a zone of zones, which may be NULL). Pure. 1 and what
+ * (the word or zone found), or 0. */
+int dnsbl_bounce_match(int code, const char *enh, const char *text, const struct dnsbl_zones *zones,
+		       char *what, size_t whatlen);
+
+/* ---- many lists, many addresses, in parallel (lookup, self-check) ---- */
+
+enum dnsbl_item_state { DNSBL_I_PENDING, DNSBL_I_DONE, DNSBL_I_SKIPPED };
+struct dnsbl_item {
+	uint8_t addr[16];	       /* caller: the address, IPv4-mapped for IPv4 */
+	char ip[64];		       /* caller: its text */
+	const struct dnsbl_zone *zone; /* caller: the list (borrowed) */
+	enum dnsbl_item_state state;   /* SKIPPED: an IPv6 address and a list without ipv6 */
+	struct dnsbl_ask_result r;
+};
+
+struct dnsbl_batch;
+/* Start every item's lookup at once (timeout: for zones without one). done(arg) runs once from
+ * the loop when all are answered (never from inside this call). items must outlive the batch.
+ * NULL on ENOMEM. */
+struct dnsbl_batch *dnsbl_batch_start(struct event_base *base, struct dns_resolver *dns,
+				      struct dnsbl_item *items, size_t n, unsigned timeout,
+				      void (*done)(void *arg), void *arg);
+/* Cancel what still runs (done will not run). NULL is ignored. */
+void dnsbl_batch_free(struct dnsbl_batch *b);
+
+/* The exit status of `relayguard lookup`: 1 when a block list lists an address, else 2 when a
+ * lookup failed, else 0. Pure. */
+int dnsbl_items_exit_code(const struct dnsbl_item *items, size_t n);
+/* One item as a line (no newline): text for people or one JSON object. Pure. */
+void dnsbl_item_format(const struct dnsbl_item *it, int json, struct util_buf *out);
+
+/* `relayguard lookup IP|HOST [-c FILE] [--lists FILE] [--json] [--timeout S]`: exit status as
+ * dnsbl_items_exit_code, 3 on usage and setup errors. */
+int dnsbl_lookup_cli(int argc, char **argv, const char *default_conf);
+/* Read and parse a lists file (dnsbl_zones_parse). 0, or -1 with err. */
+int dnsbl_zones_load(const char *path, struct dnsbl_zones *z, char *err, size_t errlen);
+
 #endif

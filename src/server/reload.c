@@ -252,6 +252,7 @@ static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t
 	srv->reloads++;
 	char err[256];
 	self_audit_conf_changed(srv);
+	self_check_conf_changed(srv);
 	if (server_open_relay_timer(srv, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "server: cannot schedule the open-relay warning", "error=\"%s\"",
 			err);

@@ -259,6 +259,8 @@ static int job_rcpt_result(struct job *j, size_t i, int code, const char *enh, c
 	if (code / 100 == 5 || expired) {
 		int perm = code / 100 == 5;
 		perm ? srv->metrics.bounced++ : srv->metrics.expired++;
+		if (perm && !j->cc.lmtp)
+			self_check_note_bounce(srv, j->domain, n.remote, code, enh, text);
 		n.action = DSN_FAILED;
 		util_strlcpy(n.status, perm ? (enh[0] ? enh : "5.0.0") : "4.4.7", sizeof(n.status));
 		if (!perm) {
@@ -392,7 +394,9 @@ static void job_deliver(struct job *j)
 	    j->cc.lmtp,
 	    c->delivery.connect_timeout,
 	    c->delivery.command_timeout,
-	    c->delivery.data_timeout};
+	    c->delivery.data_timeout,
+	    j->cc.lmtp ? NULL : conf_outbound_addr(c, AF_INET),
+	    j->cc.lmtp ? NULL : conf_outbound_addr(c, AF_INET6)};
 	j->state = JOB_SENDING;
 	j->sess =
 	    deliver_smtp_start(j->srv->base, &j->cc, j->targets, j->n_targets, &j->dm, job_sent, j);

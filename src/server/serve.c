@@ -226,6 +226,7 @@ static void server_free(struct server *srv)
 	metrics_http_stop(srv);
 	smtp_shutdown(&srv->smtp);
 	self_audit_stop(srv); /* after the listeners closed: a run under way ends quickly */
+	self_check_stop(srv);
 	smtp_auth_shutdown(&srv->smtp);
 	abuse_store_free(srv->smtp.abuse); /* checks under way end (their sessions are gone) */
 	srv->smtp.abuse = NULL;
@@ -334,7 +335,8 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		return -1;
 	}
 	/* the AUTH threads start after the drop, like every other thread */
-	if (smtp_auth_init(&srv->smtp, err, errlen) < 0 || self_audit_start(srv, err, errlen) < 0)
+	if (smtp_auth_init(&srv->smtp, err, errlen) < 0 || self_audit_start(srv, err, errlen) < 0 ||
+	    self_check_start(srv, err, errlen) < 0)
 		return -1;
 	/* the abuse-control state (greylisting), as the service user like every file after the
 	 * drop; a Redis store that is down now is retried, not a start error */

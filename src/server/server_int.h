@@ -69,6 +69,7 @@ struct server {
 	struct remote remote;
 	struct privsep privsep;
 	struct self_audit *self_audit; /* the self-audit timer and its thread (self_audit.c) */
+	struct self_check *self_check; /* the DNS-list self-check (self_check.c) */
 };
 
 /* tls_setup.c: the SSL_CTX of c's tls-certificate and tls-key into *out (NULL when c has
@@ -223,5 +224,22 @@ void self_audit_status(const struct server *srv, struct evbuffer *b);
  * ends quickly once nothing answers), log it and free everything. NULL srv->self_audit is
  * ignored. */
 void self_audit_stop(struct server *srv);
+
+/* self_check.c: "am I listed?" by the server itself: at start and every self-check-interval
+ * the outbound addresses (outbound-address, else the listeners' public addresses) are looked up
+ * in the config's lists and the self-check-lists file; a listing is an ALERT line and the
+ * gauge relayguard_self_listed. Also: remote rejections that name a blocklist. */
+/* 0, or -1 with err set (a self-check-lists file that does not parse). */
+int self_check_start(struct server *srv, char *err, size_t errlen);
+/* After a reload switched srv->conf: the lists and the interval followed (a bad lists file
+ * keeps the old lists, logged). */
+void self_check_conf_changed(struct server *srv);
+/* A remote reply for a recipient of destination (a domain) through relay: when it rejects
+ * naming a blocklist (dnsbl_bounce_match), counted and, once per destination and interval,
+ * an ALERT line. */
+void self_check_note_bounce(struct server *srv, const char *destination, const char *relay,
+			    int code, const char *enh, const char *text);
+/* At shutdown: cancel a run under way and free everything. NULL srv->self_check is ignored. */
+void self_check_stop(struct server *srv);
 
 #endif

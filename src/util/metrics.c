@@ -279,6 +279,71 @@ static void format_ratelimit(struct out *o, const struct metrics *m)
 	       m->circuit_breaker_trips);
 }
 
+void metrics_set_self_listed(struct metrics *m, const char *zone, int listed)
+{
+	for (size_t i = 0; i < m->n_self_listed; i++)
+		if (!strcmp(m->self_listed[i].zone, zone)) {
+			m->self_listed[i].listed = listed;
+			return;
+		}
+	if (m->n_self_listed >= METRICS_SELF_LISTED_MAX ||
+	    strlen(zone) >= sizeof(m->self_listed[0].zone))
+		return;
+	struct metrics_self_listed *s = &m->self_listed[m->n_self_listed++];
+	memcpy(s->zone, zone, strlen(zone) + 1);
+	s->listed = listed;
+}
+
+void metrics_count_blocklisted_bounce(struct metrics *m, const char *destination)
+{
+	for (size_t i = 0; i < m->n_blocklisted_bounces; i++)
+		if (!strcmp(m->blocklisted_bounces[i].destination, destination)) {
+			m->blocklisted_bounces[i].n++;
+			return;
+		}
+	if (m->n_blocklisted_bounces >= METRICS_BOUNCE_DEST_MAX ||
+	    strlen(destination) >= sizeof(m->blocklisted_bounces[0].destination)) {
+		m->blocklisted_bounces_other++;
+		return;
+	}
+	struct metrics_bounce_dest *d = &m->blocklisted_bounces[m->n_blocklisted_bounces++];
+	memcpy(d->destination, destination, strlen(destination) + 1);
+	d->n = 1;
+}
+
+static void format_self_check(struct out *o, const struct metrics *m)
+{
+	char esc[512];
+	single(o, "self_check_runs_total", "counter",
+	       "Self-check runs finished (the server's outbound addresses looked up in the DNS "
+	       "lists).",
+	       m->self_check_runs);
+	single(o, "self_check_errors_total", "counter",
+	       "Self-check lookups that failed (timeout, SERVFAIL, error answers): never a "
+	       "listing.",
+	       m->self_check_errors);
+	family(o, "self_listed", "gauge",
+	       "1 when the last self-check found an outbound address of the server listed, by "
+	       "list.");
+	for (size_t i = 0; i < m->n_self_listed; i++) {
+		metrics_escape_label(m->self_listed[i].zone, esc, sizeof(esc));
+		out_printf(o, "relayguard_self_listed{list=\"%s\"} %d\n", esc,
+			   m->self_listed[i].listed != 0);
+	}
+	family(o, "blocklisted_bounces_total", "counter",
+	       "Remote replies rejecting our mail that name a blocklist, by destination domain.");
+	for (size_t i = 0; i < m->n_blocklisted_bounces; i++) {
+		metrics_escape_label(m->blocklisted_bounces[i].destination, esc, sizeof(esc));
+		out_printf(o,
+			   "relayguard_blocklisted_bounces_total{destination=\"%s\"} %" PRIu64 "\n",
+			   esc, m->blocklisted_bounces[i].n);
+	}
+	if (m->blocklisted_bounces_other)
+		out_printf(
+		    o, "relayguard_blocklisted_bounces_total{destination=\"other\"} %" PRIu64 "\n",
+		    m->blocklisted_bounces_other);
+}
+
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0};
@@ -297,6 +362,7 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_abuse(&o, m);
 	format_ratelimit(&o, m);
 	format_dnsbl(&o, m);
+	format_self_check(&o, m);
 	family(
 	    &o, "backpressure_delay_seconds", "gauge",
 	    "Banner delay of the latest new session because of the queue (limit queue-pressure); "

@@ -55,6 +55,17 @@ struct metrics_dnsbl {
 	uint64_t suspensions; /* times the health test suspended it */
 };
 
+#define METRICS_SELF_LISTED_MAX 64 /* lists with a self_listed gauge */
+struct metrics_self_listed {
+	char zone[256];
+	int listed;
+};
+#define METRICS_BOUNCE_DEST_MAX 64 /* destinations counted by name */
+struct metrics_bounce_dest {
+	char destination[256];
+	uint64_t n;
+};
+
 struct metrics_rule {
 	char id[METRICS_RULE_ID_MAX];
 	uint64_t n[METRICS_VERDICTS];
@@ -111,6 +122,16 @@ struct metrics {
 	/* DNS lists by zone (src/dnsbl) */
 	struct metrics_dnsbl dnsbl[METRICS_DNSBL_MAX];
 	size_t n_dnsbl;
+	/* the self-check (src/server/self_check.c): per list, whether the last run found one of
+	 * the server's outbound addresses listed (gauge); runs; lookups that failed */
+	struct metrics_self_listed self_listed[METRICS_SELF_LISTED_MAX];
+	size_t n_self_listed;
+	uint64_t self_check_runs;
+	uint64_t self_check_errors;
+	/* remote replies naming a blocklist, per destination domain (later ones: other) */
+	struct metrics_bounce_dest blocklisted_bounces[METRICS_BOUNCE_DEST_MAX];
+	size_t n_blocklisted_bounces;
+	uint64_t blocklisted_bounces_other;
 	/* back-pressure (src/smtp/session.c): the banner delay given to the latest new session */
 	uint64_t backpressure_delay_ms;
 };
@@ -132,6 +153,13 @@ void metrics_count_sender(struct metrics *m, const char *rule_id, enum metrics_v
 /* The counters of a DNS list zone (created, healthy = 1, when new), or NULL when the table is
  * full. */
 struct metrics_dnsbl *metrics_dnsbl_slot(struct metrics *m, const char *zone);
+
+/* The self-check's gauge of zone set to listed (the slot made when new; nothing when the table
+ * is full). */
+void metrics_set_self_listed(struct metrics *m, const char *zone, int listed);
+/* Count one remote reply naming a blocklist for destination (under "other" when the table is
+ * full). */
+void metrics_count_blocklisted_bounce(struct metrics *m, const char *destination);
 
 /* Write s as the inside of a Prometheus label value into out: backslash, double quote and
  * newline escaped (\\ \" \n), other control bytes, DEL and bytes >= 0x80 as '_', so the output

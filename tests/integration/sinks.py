@@ -291,6 +291,7 @@ class Connection:
         self.transactions = []
         self.opened = time.monotonic()  # when the client connected
         self.closed = None              # when the session ended
+        self.peer = None                # the client's address: (ip, port) for TCP
 
 
 class _Dropped(Exception):
@@ -303,6 +304,7 @@ class _Handler(socketserver.BaseRequestHandler):
     def setup(self):
         self.sink = self.server.sink
         self.conn = self.sink._new_connection()
+        self.conn.peer = self.client_address
         self.script = self.sink._script_for(self.conn.index)
         self.request.settimeout(self.sink.io_timeout)
         self.buf = b""

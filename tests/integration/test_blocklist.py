@@ -245,3 +245,26 @@ def test_rbldnsd_answers_the_same(dnsbl, tmp_path):
     finally:
         rbl.terminate()
         rbl.wait(timeout=5)
+
+
+def test_own_dnsbl_client_rejects_a_client_listed_by_relayguard_dnsbl(dnsbl, make_server, raw):
+    """The two halves together: the MTA asks `relayguard dnsbl` (its dns-server) and rejects a
+    client the blocklist lists, naming the zone and the TXT reason; an unlisted client passes."""
+    port, conf, proc = dnsbl
+    rg(conf, "list", "add", "127.0.0.7", "--reason", "open relay found by the scanner")
+    t0 = time.time()
+    while dig(port, "7.0.0.127." + ZONE)[1] != "127.0.0.2":
+        assert time.time() - t0 < 5, "the new entry was not served"
+        time.sleep(0.05)
+    srv = make_server("dns-server 127.0.0.1:%d\ndnsbl %s timeout 3s\n" % (port, ZONE))
+    for source, code in (("127.0.0.7", 554), ("127.0.0.3", 250)):
+        c = raw(srv.port, source=source)
+        assert c.reply()[0] == 220
+        assert c.cmd("EHLO client.test")[0] == 250
+        assert c.cmd("MAIL FROM:<someone@outside.test>")[0] == 250
+        got, text = c.cmd("RCPT TO:<alice@example.test>")
+        assert got == code, (source, got, text)
+        if code == 554:
+            assert "5.7.1" in text and ZONE in text
+            assert "open relay found by the scanner" in text
+        c.close()
