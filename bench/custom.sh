@@ -29,7 +29,8 @@ abuse-store sqlite $STATE/db/abuse.db
 ratelimit ip-connections 10000000/1m
 ratelimit ip-sessions 1000
 ratelimit ip-messages 10000000/1h
-ratelimit ip-recipients 10000000/1h"
+ratelimit ip-recipients 10000000/1h
+limit max-sessions-per-ip 1000"
 else
 	clients="trusted-network 127.0.0.0/8
 relay allow from trusted id local-host

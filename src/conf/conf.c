@@ -180,7 +180,7 @@ static const struct directive directives[] = {
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
 /* A numeric value: its syntax and its allowed range, with the range as the admin writes it. */
-enum num_kind { NUM_COUNT, NUM_SIZE, NUM_DURATION };
+enum num_kind { NUM_COUNT, NUM_SIZE, NUM_DURATION, NUM_SIZE_PERCENT /* SIZE or 0%..99% */ };
 struct num_spec {
 	enum num_kind kind;
 	uint64_t min, max;
@@ -218,6 +218,23 @@ static const struct limit_def limit_defs[] = {
      15 * 60,
      LIMIT_FIELD(auth_block_time)},
     {"auth-guard-size", {NUM_COUNT, 64, 65536, "64..65536"}, 8192, LIMIT_FIELD(auth_guard_size)},
+    {"max-sessions-per-ip",
+     {NUM_COUNT, 0, 1000000, "0..1000000"},
+     50,
+     LIMIT_FIELD(max_sessions_per_ip)},
+    {"queue-pressure",
+     {NUM_COUNT, 0, 100000000, "0..100000000"},
+     5000,
+     LIMIT_FIELD(queue_pressure)},
+    {"queue-refuse", {NUM_COUNT, 0, 100000000, "0..100000000"}, 20000, LIMIT_FIELD(queue_refuse)},
+    {"queue-pressure-delay",
+     {NUM_DURATION, 1, 60, "1s..60s"},
+     5,
+     LIMIT_FIELD(queue_pressure_delay)},
+    {"spool-min-free",
+     {NUM_SIZE_PERCENT, 0, 1ull << 40, "0..1T or 0%..99%"},
+     0,
+     LIMIT_FIELD(spool_min_free)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
@@ -392,9 +409,20 @@ static int parse_count(const char *s, uint64_t *out)
 static int parse_value(struct parser *p, const struct lex_token *t, const struct num_spec *spec,
 		       const char *what, uint64_t *out)
 {
-	static const char *const kind_names[] = {"number", "size", "duration"};
+	static const char *const kind_names[] = {"number", "size", "duration",
+						 "size or percentage"};
 	uint64_t v = 0;
-	int rc = spec->kind == NUM_SIZE	      ? util_parse_size(t->text, &v)
+	size_t len = strlen(t->text);
+	if (spec->kind == NUM_SIZE_PERCENT && len > 1 && len <= 3 && t->text[len - 1] == '%') {
+		char pct[3] = {t->text[0], len == 3 ? t->text[1] : '\0', '\0'};
+		if (parse_count(pct, &v) < 0)
+			return error_tok(p, t, "invalid percentage '%s' for %s", show(t->text).s,
+					 what);
+		*out = CONF_PERCENT | v;
+		return 0;
+	}
+	int rc = spec->kind == NUM_SIZE || spec->kind == NUM_SIZE_PERCENT
+		     ? util_parse_size(t->text, &v)
 		 : spec->kind == NUM_DURATION ? util_parse_duration(t->text, &v)
 					      : parse_count(t->text, &v);
 	if (rc < 0)

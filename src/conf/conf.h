@@ -95,7 +95,21 @@ struct conf_limits {
 	unsigned auth_block_time; /* limit auth-block-time, s, 15m: the window and the block */
 	unsigned auth_guard_size; /* limit auth-guard-size, 8192: client addresses (IPv6 /64s) the
 				   failed-AUTH guard remembers; restart to change */
+	unsigned max_sessions_per_ip; /* limit max-sessions-per-ip, 50: sessions of one client
+					 (IPv4 address, IPv6 /64) at once; 0 = no limit; trusted
+					 networks are exempt */
+	/* back-pressure (docs/operations.md "Under load"): with this many messages queued, the
+	 * banner of a new session is delayed, growing up to queue_pressure_delay at queue_refuse;
+	 * from queue_refuse on, new sessions get 421 4.3.2. 0 = off. */
+	unsigned queue_pressure;       /* limit queue-pressure N, default 5000 */
+	unsigned queue_refuse;	       /* limit queue-refuse N, default 20000 */
+	unsigned queue_pressure_delay; /* limit queue-pressure-delay DURATION, default 5s */
+	/* limit spool-min-free SIZE|PERCENT, default 0 = off: with less free space than this on the
+	 * spool's filesystem, MAIL and DATA get 452 4.3.1. Bytes, or CONF_PERCENT | N for N % of
+	 * the filesystem (spool_space_low reads it) */
+	uint64_t spool_min_free;
 };
+#define CONF_PERCENT (1ull << 63) /* a limit given as a percentage (spool-min-free) */
 
 /* route DOMAIN|* via HOST[:PORT]: a static next hop (its A/AAAA, never its MX). */
 struct conf_route {

@@ -153,6 +153,12 @@ int spool_msg_hold(struct spool *sp, struct spool_msg *msg, int held);
 int spool_msg_delete(struct spool *sp, struct spool_msg *msg);
 /* The oldest queued message (then follow ->next), or NULL. */
 struct spool_msg *spool_first(struct spool *sp);
+/* How many messages are queued now (held ones included); 0 for NULL. O(1), loop thread. */
+size_t spool_count(const struct spool *sp);
+/* Is the free space of the spool's filesystem (for an unprivileged writer) below min_bytes, or
+ * below min_percent % of its size (either 0 = not checked)? 1 or 0; *avail gets the free
+ * bytes. One fstatvfs: cheap enough for every MAIL. A failing fstatvfs is not "low" (0). */
+int spool_space_low(struct spool *sp, uint64_t min_bytes, unsigned min_percent, uint64_t *avail);
 /* The queued message with this queue ID (16 hex digits, any case), or NULL. */
 struct spool_msg *spool_find(struct spool *sp, const char *qid);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -279,6 +280,7 @@ void spool_msg_link(struct spool *sp, struct spool_msg *m)
 	else
 		sp->msg_head = m;
 	sp->msg_tail = m;
+	sp->n_msgs++;
 }
 
 void spool_msg_unlink(struct spool *sp, struct spool_msg *m)
@@ -292,6 +294,24 @@ void spool_msg_unlink(struct spool *sp, struct spool_msg *m)
 	else
 		sp->msg_tail = m->prev;
 	m->prev = m->next = NULL;
+	sp->n_msgs--;
+}
+
+int spool_space_low(struct spool *sp, uint64_t min_bytes, unsigned min_percent, uint64_t *avail)
+{
+	struct statvfs v;
+	*avail = 0;
+	if ((!min_bytes && !min_percent) || fstatvfs(sp->dirfd, &v) < 0)
+		return 0;
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+	return (min_bytes && *avail < min_bytes) ||
+	       (min_percent && *avail < total / 100 * min_percent);
+}
+
+size_t spool_count(const struct spool *sp)
+{
+	return sp ? sp->n_msgs : 0;
 }
 
 void spool_foreach(struct spool *sp, void (*fn)(void *arg, const struct spool_msg *m), void *arg)
@@ -334,7 +354,7 @@ int spool_stage_write(struct spool_stage *st, const void *buf, size_t len)
 	st->total += len;
 	if (st->fd < 0 && st->len + len <= SPOOL_STAGE_MEM) {
 		if (st->len + len > st->cap) {
-			size_t cap = st->cap ? st->cap * 2 : 8192;
+			size_t cap = st->cap ? st->cap * 2 : SPOOL_STAGE_FIRST;
 			while (cap < st->len + len)
 				cap *= 2;
 			char *m = realloc(st->mem, cap);

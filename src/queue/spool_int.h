@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #define SPOOL_STAGE_MEM (256 * 1024) /* bodies up to this size are staged in memory */
+#define SPOOL_STAGE_FIRST 2048 /* the first allocation of a stage (doubled as the body grows) */
 
 struct spool_segment {
 	uint64_t seq;
@@ -56,6 +57,7 @@ struct spool {
 	int thread_started;
 	uint64_t fsyncs;  /* statistics: fdatasync calls made (under mu) */
 	uint64_t commits; /* statistics: commits made durable (loop thread) */
+	size_t n_msgs;	  /* queued messages (the msg_head list), loop thread */
 };
 
 /* spool.c */

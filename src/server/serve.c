@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -269,6 +270,36 @@ static int server_start_root(struct server *srv, char *err, size_t errlen)
 	return privsep_drop(&srv->privsep, c, err, errlen);
 }
 
+/* Descriptors besides the SMTP sessions: listeners, the spool, logs, the control and metrics
+ * sockets, DNS, the stores, TLS files. */
+#define SERVE_FD_RESERVE 256
+
+/* Raise RLIMIT_NOFILE to what limit max-sessions and delivery concurrency need: the soft limit
+ * up to the hard one, and (as root, before the drop) the hard one too. Short of the need, one
+ * log line with the numbers; the server still starts (sessions past the limit get accept
+ * errors, logged by the listener). */
+static void server_raise_fd_limit(const struct conf *c)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)c->limits.max_sessions + c->delivery.concurrency + SERVE_FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	struct rlimit want = {
+	    need, rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? need : rl.rlim_max};
+	if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+		log_msg(LOG_INFO, "server: file descriptor limit raised",
+			"soft=%llu hard=%llu need=%llu", (unsigned long long)want.rlim_cur,
+			(unsigned long long)want.rlim_max, (unsigned long long)need);
+		return;
+	}
+	want = (struct rlimit){rl.rlim_max, rl.rlim_max};
+	if (rl.rlim_cur < rl.rlim_max && setrlimit(RLIMIT_NOFILE, &want) == 0)
+		rl.rlim_cur = rl.rlim_max;
+	log_msg(LOG_WARN, "server: file descriptor limit below what max-sessions needs",
+		"soft=%llu hard=%llu need=%llu max_sessions=%u", (unsigned long long)rl.rlim_cur,
+		(unsigned long long)rl.rlim_max, (unsigned long long)need, c->limits.max_sessions);
+}
+
 static int server_start(struct server *srv, const char *conf_path, char *err, size_t errlen)
 {
 	struct changelog_who who; /* who started the server: taken before the drop */
@@ -276,6 +307,7 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 	if (conf_load(conf_path, &srv->conf, err, errlen) < 0)
 		return -1;
 	const struct conf *c = srv->conf;
+	server_raise_fd_limit(c);
 	srv->started = srv->conf_loaded = time(NULL);
 	srv->base = event_base_new();
 	if (!srv->base) {

@@ -148,6 +148,21 @@ static int mail_policy(struct smtp_session *s, const struct addr_path *from)
 	return -1;
 }
 
+/* limit spool-min-free: the spool's filesystem is nearly full. 1 when the 452 was given. */
+static int spool_space_refused(struct smtp_session *s)
+{
+	uint64_t v = s->conf->limits.spool_min_free, avail;
+	int pct = (v & CONF_PERCENT) != 0;
+	if (!spool_space_low(s->ctx->spool, pct ? 0 : v, pct ? (unsigned)(v & ~CONF_PERCENT) : 0,
+			     &avail))
+		return 0;
+	log_msg(LOG_WARN, "smtp: spool space low, mail refused",
+		"session=%llu client=%s free=%llu limit=%llu%s", (unsigned long long)s->id, s->ip,
+		(unsigned long long)avail, (unsigned long long)(v & ~CONF_PERCENT), pct ? "%" : "");
+	smtp_reply(s, "452 4.3.1 Insufficient system storage");
+	return 1;
+}
+
 static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *arg, size_t len)
 {
 	struct addr_path from;
@@ -162,6 +177,8 @@ static void cmd_mail(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
+	if (spool_space_refused(s))
+		return;
 	if (parse_path_arg(s, arg, len, 1, &from, &used) < 0)
 		return;
 	enum smtp_param_status ps = smtp_mail_params_parse(arg + used, len - used, &params);
@@ -229,7 +246,14 @@ static void rcpt_dnsbl(struct smtp_session *s, struct policy_verdict *v)
 {
 	if (v->result == POLICY_REJECT || !s->dnsbl || smtp_dnsbl_exempt(s))
 		return;
-	struct dnsbl_verdict *d = &s->dnsbl_v;
+	if (!s->dnsbl_v && !(s->dnsbl_v = malloc(sizeof(*s->dnsbl_v)))) {
+		v->result = POLICY_REJECT; /* the reply is a 451: try again */
+		v->rule_id = "dnsbl";
+		v->reply = "451 4.3.0 Out of resources, try again later";
+		v->mailbox = NULL;
+		return;
+	}
+	struct dnsbl_verdict *d = s->dnsbl_v;
 	dnsbl_check_verdict(s->dnsbl, d);
 	s->dnswl_listed = d->allow_listed; /* no greylisting for it */
 	if (!d->acts)
@@ -334,6 +358,8 @@ static void cmd_data(struct smtp_session *s, enum smtp_verb verb, const char *ar
 		smtp_error(s, "554 5.5.1 No valid recipients");
 		return;
 	}
+	if (spool_space_refused(s))
+		return;
 	smtp_data_begin(s);
 }
 

@@ -206,4 +206,6 @@ void smtp_shutdown(struct smtp_ctx *ctx)
 	ctx->listeners = NULL;
 	while (ctx->sessions)
 		smtp_session_cut(ctx->sessions);
+	smtp_peers_free(ctx->peers);
+	ctx->peers = NULL;
 }

@@ -159,6 +159,46 @@ static void dnsbl_done(void *arg)
 	smtp_session_resume(s);
 }
 
+/* limit max-sessions, then limit max-sessions-per-ip (trusted networks exempt: a relay in front
+ * of us, or our own submission clients, may open many). -1 when the session was refused. */
+static int session_over_limits(struct smtp_session *s)
+{
+	struct smtp_ctx *ctx = s->ctx;
+	const struct conf *c = s->conf;
+	unsigned per_ip = c->limits.max_sessions_per_ip, n = 0;
+	if (ctx->n_sessions > c->limits.max_sessions) {
+		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
+			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
+		ctx->metrics->sessions_rejected[METRICS_REFUSED_MAX_SESSIONS]++;
+		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
+		return -1;
+	}
+	size_t queued = spool_count(ctx->spool);
+	if (c->limits.queue_refuse && queued >= c->limits.queue_refuse) {
+		log_msg(LOG_WARN, "smtp: queue full, session refused",
+			"session=%llu client=%s queued=%zu limit=%u", (unsigned long long)s->id,
+			s->ip, queued, c->limits.queue_refuse);
+		ctx->metrics->sessions_rejected[METRICS_REFUSED_QUEUE]++;
+		smtp_close(s, "421 4.3.2 %s Too much mail queued, try again later", c->hostname);
+		return -1;
+	}
+	if (per_ip == 0 || cidr_set_contains(c->trusted, c->n_trusted, s->client.addr))
+		return 0;
+	if (!ctx->peers)
+		ctx->peers = smtp_peers_new();
+	if (ctx->peers && (n = smtp_peers_add(ctx->peers, s->client.addr)) > 0)
+		s->peer_counted = 1;
+	if (n <= per_ip)
+		return 0; /* out of memory (n = 0) counts nothing and refuses nobody */
+	log_msg(LOG_WARN, "smtp: too many sessions from one client",
+		"session=%llu client=%s sessions=%u limit=%u", (unsigned long long)s->id, s->ip, n,
+		per_ip);
+	ctx->metrics->sessions_rejected[METRICS_REFUSED_PER_IP]++;
+	smtp_close(s, "421 4.7.0 %s Too many connections from your address, try again later",
+		   c->hostname);
+	return -1;
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local, const struct conf_listen *listener)
 {
@@ -185,13 +225,8 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	log_msg(LOG_INFO, "smtp: connect", "session=%llu client=%s listen=%s tls=%s",
 		(unsigned long long)s->id, s->ip, listener->text,
 		listener->tls_implicit ? "implicit" : "no");
-	if (ctx->n_sessions > c->limits.max_sessions) {
-		log_msg(LOG_WARN, "smtp: too many sessions", "session=%llu client=%s limit=%u",
-			(unsigned long long)s->id, s->ip, c->limits.max_sessions);
-		ctx->metrics->sessions_rejected[METRICS_REFUSED_MAX_SESSIONS]++;
-		smtp_close(s, "421 4.7.0 %s Too many connections, try again later", c->hostname);
+	if (session_over_limits(s) < 0)
 		return;
-	}
 	if (!smtp_dnsbl_exempt(s))
 		s->dnsbl =
 		    dnsbl_check_start(ctx->dnsbl, c, s->client.addr, s->ip, s->id, dnsbl_done, s);
@@ -204,12 +239,22 @@ void smtp_session_greet(struct smtp_session *s)
 {
 	struct smtp_ctx *ctx = s->ctx;
 	const struct conf *c = s->conf;
-	if (c->limits.greeting_delay == 0) {
+	/* back-pressure: the queue is long, intake slows down before it is refused */
+	uint64_t ms = smtp_pressure_delay_ms(&c->limits, spool_count(ctx->spool));
+	ctx->metrics->backpressure_delay_ms = ms;
+	if (ms > 0)
+		log_msg(LOG_INFO, "smtp: banner delayed by back-pressure",
+			"session=%llu client=%s queued=%zu delay_ms=%llu",
+			(unsigned long long)s->id, s->ip, spool_count(ctx->spool),
+			(unsigned long long)ms);
+	if (ms < (uint64_t)c->limits.greeting_delay * 1000)
+		ms = (uint64_t)c->limits.greeting_delay * 1000;
+	if (ms == 0) {
 		s->state = SMTP_STATE_COMMAND;
 		smtp_reply(s, "220 %s ESMTP relayguard", c->hostname);
 		return;
 	}
-	struct timeval tv = {(time_t)c->limits.greeting_delay, 0};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	s->greet = evtimer_new(ctx->base, greeting_cb, s);
 	if (!s->greet || evtimer_add(s->greet, &tv) < 0) {
 		smtp_close(s, "421 4.3.0 %s Out of resources, try again later", c->hostname);
@@ -227,6 +272,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_greylist_detach(s);
 	smtp_ratelimit_detach(s);
 	dnsbl_check_free(s->dnsbl);
+	free(s->dnsbl_v);
 	smtp_tx_free(s->tx);
 	if (s->greet)
 		event_free(s->greet);
@@ -238,6 +284,8 @@ void smtp_session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	ctx->n_sessions--;
 	ctx->metrics->sessions_active--;
+	if (s->peer_counted)
+		smtp_peers_remove(ctx->peers, s->client.addr);
 	log_msg(LOG_INFO, "smtp: disconnect", "session=%llu client=%s tls=\"%s\"",
 		(unsigned long long)s->id, s->ip, s->tls_info);
 	smtp_tls_close(s);
@@ -291,16 +339,43 @@ void smtp_session_cut(struct smtp_session *s)
 	smtp_session_free(s);
 }
 
+/* A command line has been arriving for limit command-timeout without ending (slowloris): 1 when
+ * the session was closed for it. */
+static int line_too_slow(struct smtp_session *s)
+{
+	struct timeval now;
+	event_base_gettimeofday_cached(s->ctx->base, &now);
+	if (!s->line_since) {
+		s->line_since = now.tv_sec;
+		return 0;
+	}
+	if (now.tv_sec - s->line_since < (time_t)s->conf->limits.command_timeout)
+		return 0;
+	log_msg(LOG_INFO, "smtp: timeout", "session=%llu client=%s state=%d slow_line=yes",
+		(unsigned long long)s->id, s->ip, (int)s->state);
+	smtp_close(s, "421 4.4.2 %s Timeout, closing connection", s->conf->hostname);
+	return 1;
+}
+
 /* Drop input up to and including the next LF of a line that was too long. */
 static int discard_long_line(struct smtp_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, NULL);
 	if (lf.pos < 0) {
+		s->discarded += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
-		return 0;
+		if (s->discarded <= SMTP_DISCARD_MAX)
+			return line_too_slow(s) ? -1 : 0;
+		log_msg(LOG_WARN, "smtp: endless command line", "session=%llu client=%s bytes=%zu",
+			(unsigned long long)s->id, s->ip, s->discarded);
+		smtp_close(s, "500 5.5.6 Line too long (limit %u), closing connection",
+			   s->conf->limits.line_length);
+		return -1;
 	}
 	evbuffer_drain(in, (size_t)lf.pos + 1);
 	s->discarding = 0;
+	s->line_since = 0;
+	s->discarded = 0;
 	return smtp_error(s, "500 5.5.6 Line too long (limit %u)", s->conf->limits.line_length);
 }
 
@@ -335,8 +410,11 @@ static int command_input(struct smtp_session *s, struct evbuffer *in)
 	if (!p)
 		return 0;
 	enum smtp_line_status st = smtp_line_split(p, n, max, &linelen, &used);
-	if (st == SMTP_LINE_MORE)
+	if (st == SMTP_LINE_MORE) {
+		line_too_slow(s);
 		return 0;
+	}
+	s->line_since = 0;
 	if (st == SMTP_LINE_TOO_LONG) {
 		s->discarding = 1;
 		return 1;

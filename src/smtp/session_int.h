@@ -4,17 +4,23 @@
 
 #include "smtp.h"
 #include "parse.h"
+#include "peers.h"
+#include "pressure.h"
 #include "../addr/addr.h"
 #include "../policy/policy.h"
 #include "../tls/tls.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <time.h>
 
 struct evbuffer;
 
 #define SMTP_OUT_MAX (64 * 1024)    /* replies queued for a client that does not read */
 #define SMTP_DATA_CHUNK (16 * 1024) /* DATA bytes handled per step */
+/* A command line past the limit is dropped up to its LF; one that has not ended after this
+ * many bytes is a client sending garbage without end: 500 and close, instead of reading on. */
+#define SMTP_DISCARD_MAX (1024 * 1024)
 
 enum smtp_state {
 	SMTP_STATE_GREETING, /* greeting-delay running: the client must not talk yet */
@@ -82,7 +88,15 @@ struct smtp_session {
 	struct smtp_greylist *greylist;	  /* the RCPT's greylist check under way, or NULL */
 	struct smtp_ratelimit *ratelimit; /* the rate-limit check under way, or NULL */
 	struct dnsbl_check *dnsbl;	  /* the DNS list lookups of the client, or NULL */
-	struct dnsbl_verdict dnsbl_v;	  /* the last verdict (its strings back a RCPT reply) */
+	/* the last verdict (its strings back a RCPT reply); allocated at the first RCPT that
+	 * consults the lists (1.3 KB most sessions never need), freed with the session */
+	struct dnsbl_verdict *dnsbl_v;
+	int peer_counted; /* counted in ctx->peers (to be removed at free) */
+	/* when the command line now arriving began (the loop's clock, seconds; 0 = none): a line
+	 * must end within limit command-timeout, however slowly its bytes trickle in (the
+	 * bufferevent's timeout alone is reset by every byte: slowloris) */
+	time_t line_since;
+	size_t discarded; /* bytes of the too-long line dropped so far */
 };
 
 /* session.c */

@@ -52,6 +52,9 @@ struct smtp_ctx {
 	/* DNS lists (src/dnsbl): every session of an untrusted client starts its lookups at
 	 * connect; NULL: none are made */
 	struct dnsbl_engine *dnsbl;
+	/* live sessions per client (limit max-sessions-per-ip), made at the first session, freed
+	 * by smtp_shutdown */
+	struct smtp_peers *peers;
 };
 
 /* Start SMTP AUTH for ctx->conf (base, conf and metrics set): GNU SASL over the store at

@@ -104,7 +104,8 @@ static void single(struct out *o, const char *name, const char *type, const char
 
 static const char *const verdict_names[METRICS_VERDICTS] = {"accept", "reject"};
 static const char *const method_names[METRICS_METHODS] = {"maildir", "lmtp", "smtp"};
-static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet"};
+static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet",
+							    "max-sessions-per-ip", "queue-refuse"};
 
 static void format_sessions(struct out *o, const struct metrics *m)
 {
@@ -362,5 +363,11 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_ratelimit(&o, m);
 	format_dnsbl(&o, m);
 	format_self_check(&o, m);
+	family(
+	    &o, "backpressure_delay_seconds", "gauge",
+	    "Banner delay of the latest new session because of the queue (limit queue-pressure); "
+	    "0 when the queue is below it.");
+	out_printf(&o, "relayguard_backpressure_delay_seconds %" PRIu64 ".%03u\n",
+		   m->backpressure_delay_ms / 1000, (unsigned)(m->backpressure_delay_ms % 1000));
 	return o.pos;
 }

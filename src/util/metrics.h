@@ -22,6 +22,8 @@ enum metrics_method { METRICS_MAILDIR, METRICS_LMTP, METRICS_SMTP, METRICS_METHO
 enum metrics_refusal {
 	METRICS_REFUSED_MAX_SESSIONS, /* "max-sessions": limit max-sessions reached */
 	METRICS_REFUSED_PREGREET,     /* "pregreet": talked before the greeting */
+	METRICS_REFUSED_PER_IP,	      /* "max-sessions-per-ip": that client has too many open */
+	METRICS_REFUSED_QUEUE,	      /* "queue-refuse": limit queue-refuse messages queued */
 	METRICS_REFUSALS,
 };
 
@@ -130,6 +132,8 @@ struct metrics {
 	struct metrics_bounce_dest blocklisted_bounces[METRICS_BOUNCE_DEST_MAX];
 	size_t n_blocklisted_bounces;
 	uint64_t blocklisted_bounces_other;
+	/* back-pressure (src/smtp/session.c): the banner delay given to the latest new session */
+	uint64_t backpressure_delay_ms;
 };
 
 /* The queue as seen at scrape time (computed by the caller). */

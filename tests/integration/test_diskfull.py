@@ -58,3 +58,36 @@ def test_full_disk_while_appending_to_the_spool(make_server, small_fs):
     msgs = srv.wait_messages("alice", len(acked))
     subjects = sorted(int(m.read_bytes().split(b"Subject: ")[1].split(b"\n")[0]) for m in msgs)
     assert subjects == acked
+
+
+@pytest.fixture
+def fs_4m(tmp_path):
+    mnt = tmp_path / "small4"
+    mnt.mkdir()
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                        capture_output=True)
+    if rc.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % rc.stderr.decode().strip())
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+@pytest.mark.parametrize("threshold", ["3M", "60%"])
+def test_spool_min_free_refuses_new_mail_before_the_disk_is_full(make_server, fs_4m,
+                                                                   threshold):
+    """limit spool-min-free: once the spool's filesystem has less free space than the
+    threshold, MAIL gets 452 4.3.1 before the client sends a byte of the message."""
+    srv = make_server("limit message-size 5M\nlimit spool-min-free %s" % threshold, start=False)
+    srv.conf.write_text(srv.conf.read_text().replace("spool %s/spool" % srv.tmp,
+                                                     "spool %s/spool" % fs_4m))
+    srv.start()
+    big = "Subject: big\r\n\r\n" + ("z" * 998 + "\r\n") * 2000  # 2 MB of the 4 MB
+    with smtplib.SMTP("127.0.0.1", srv.port, source_address=("127.0.0.2", 0)) as s:
+        s.sendmail("a@outside.example", ["alice@example.test"], big)  # 4 MB free: fits
+        with pytest.raises(smtplib.SMTPSenderRefused) as e:
+            s.sendmail("a@outside.example", ["alice@example.test"], "Subject: s\r\n\r\nx\r\n")
+        assert e.value.smtp_code == 452 and b"4.3.1" in e.value.smtp_error
+        assert s.noop()[0] == 250  # the session goes on
+    assert "smtp: spool space low, mail refused" in srv.logtext()
+    msgs = srv.wait_messages("alice", 1)
+    assert len(msgs) == 1 and b"Subject: big" in msgs[0].read_bytes()

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from conftest import BIN, BASE_CONF, free_port
 
-SAMPLE = re.compile(r'^(relayguard_[a-z_]+)(\{[^}]*\})? ([0-9]+)$')
+SAMPLE = re.compile(r'^(relayguard_[a-z_]+)(\{[^}]*\})? ([0-9]+(?:\.[0-9]+)?)$')
 LABEL = re.compile(r'([a-z]+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -33,7 +33,8 @@ def parse(text):
         assert m, "bad sample line %r" % line
         assert m.group(1) in typed, "sample before its TYPE: %r" % line
         labels = tuple(sorted(LABEL.findall(m.group(2) or "")))
-        samples[(m.group(1), labels)] = int(m.group(3))
+        v = m.group(3)
+        samples[(m.group(1), labels)] = float(v) if "." in v else int(v)
     return samples
 
 

@@ -181,6 +181,12 @@ static void describe(const struct conf *c, const char *key, char *out, size_t le
 		    (unsigned long long)l->message_size, l->recipients, l->line_length,
 		    (unsigned long long)l->header_size, l->command_timeout, l->data_timeout,
 		    l->max_sessions, l->max_errors, l->greeting_delay);
+	else if (!strcmp(key, "scale"))
+		add(out, len, "per-ip=%u pressure=%u refuse=%u delay=%u min-free=%llu%s",
+		    l->max_sessions_per_ip, l->queue_pressure, l->queue_refuse,
+		    l->queue_pressure_delay,
+		    (unsigned long long)(l->spool_min_free & ~CONF_PERCENT),
+		    l->spool_min_free & CONF_PERCENT ? "%" : "");
 	else if (!strcmp(key, "misc"))
 		add(out, len, "ip-literal=%d bare=%s workers=%u segment=%llu",
 		    c->ip_literal_recipients,
@@ -279,6 +285,12 @@ static void test_valid(void)
 	     "limits",
 	     "msg=52428800 rcpt=100000 line=512 hdr=1024 cmd=3600 data=90 sess=1 err=1000 "
 	     "greet=60"},
+	    {"", "scale", "per-ip=50 pressure=5000 refuse=20000 delay=5 min-free=0"},
+	    {"limit max-sessions-per-ip 0\nlimit queue-pressure 10\nlimit queue-refuse 0\n"
+	     "limit queue-pressure-delay 1m\nlimit spool-min-free 5%\n",
+	     "scale", "per-ip=0 pressure=10 refuse=0 delay=60 min-free=5%"},
+	    {"limit spool-min-free 100M\n", "scale",
+	     "per-ip=50 pressure=5000 refuse=20000 delay=5 min-free=104857600"},
 	    {"limit message-size 1G\nlimit line-length 65536\nlimit command-timeout 1s\n", "limits",
 	     "msg=1073741824 rcpt=100 line=65536 hdr=262144 cmd=1 data=600 sess=1000 err=10 "
 	     "greet=0"},
@@ -476,6 +488,13 @@ static const struct {
     {"limit max-errors 1001\n", "t:1:18: value 1001 out of range 1..1000 for limit max-errors"},
     {"limit greeting-delay 61s\n",
      "t:1:22: value 61s out of range 0s..60s for limit greeting-delay"},
+    {"limit spool-min-free 100%\n",
+     "t:1:22: invalid size or percentage '100%' for limit spool-min-free"},
+    {"limit spool-min-free x%\n", "t:1:22: invalid percentage 'x%' for limit spool-min-free"},
+    {"limit spool-min-free 2000G\n",
+     "t:1:22: value 2000G out of range 0..1T or 0%..99% for limit spool-min-free"},
+    {"limit queue-pressure-delay 0s\n",
+     "t:1:28: value 0s out of range 1s..60s for limit queue-pressure-delay"},
     {"limit max-recipients 10\n", "t:1:7: unknown limit 'max-recipients'"},
     {"limit recipients\n", "t:1:1: 'limit' expects NAME VALUE"},
     {"limit recipients 1 2\n", "t:1:20: 'limit' expects NAME VALUE"},

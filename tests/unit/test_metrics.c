@@ -104,7 +104,7 @@ static int valid_exposition(const char *text)
 			const char *q = p + n;
 			if (*q == '{')
 				q = strchr(q, '}') + 1;
-			if (*q++ != ' ' || strspn(q, "0123456789") != (size_t)(nl - q))
+			if (*q++ != ' ' || strspn(q, "0123456789.") != (size_t)(nl - q))
 				return 0;
 		}
 		p = nl + 1;
@@ -175,10 +175,12 @@ static void test_format(void)
 	      "truncated: full length returned, NUL-terminated");
 	CHECK(strncmp(small, buf, sizeof(small) - 1) == 0, "truncated: a prefix");
 	m->rules_other[METRICS_ACCEPT] = 9;
+	m->backpressure_delay_ms = 1234;
 	n = metrics_format(m, &q, NULL, 0);
 	char *buf2 = malloc(n + 1);
 	if (buf2) {
 		metrics_format(m, &q, buf2, n + 1);
+		CHECK(strstr(buf2, "relayguard_backpressure_delay_seconds 1.234\n"), "delay gauge");
 		CHECK(strstr(buf2, "relayguard_rcpt_total{rule=\"other\",verdict=\"accept\"} 9\n"),
 		      "overflow row");
 	}
