@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "list"))
 		return blocklist_list_cli(argc - 2, argv + 2, DEFAULT_CONF);
 	if (!strcmp(argv[1], "dnsbl"))
-		return blocklist_dnsbl_cli(argc - 2, argv + 2, DEFAULT_CONF);
+		return blocklist_dnsbl_cli(argc - 2, argv + 2, DEFAULT_CONF, NULL);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
 	if (!strcmp(argv[1], "audit-now") && (path = conf_arg(argc, argv, 2)))

@@ -194,10 +194,20 @@ void blocklist_txt_compose(const char *reason, const char *url, const char *ip, 
 /* ---- commands ---- */
 struct conf;
 struct conf_listen;
-/* Serve c's blocklist-zone from the store at db_path on l until SIGINT/SIGTERM. 0 or -1 (err). */
+/* What runs beside the DNS server (the scanner's rescan thread): started is called once the
+ * sockets are bound and, started as root, root is dropped (src/privdrop: the store given to
+ * the `user`), before the loop runs; 0, or -1 with err set to stop the server. */
+struct blocklist_dnsbl_hook {
+	int (*started)(void *arg, char *err, size_t errlen);
+	void *arg;
+};
+/* Serve c's blocklist-zone from the store at db_path on l until SIGINT/SIGTERM; hook may be
+ * NULL. Started as root: runs as c->run_user once l is bound. 0 or -1 (err). */
 int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct conf_listen *l,
-			char *err, size_t errlen);
+			const struct blocklist_dnsbl_hook *hook, char *err, size_t errlen);
 int blocklist_list_cli(int argc, char **argv, const char *default_conf);
-int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf);
+/* `relayguard dnsbl [-c FILE]`; hook as for blocklist_dnsbl_run (NULL: none). */
+int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf,
+			const struct blocklist_dnsbl_hook *hook);
 
 #endif

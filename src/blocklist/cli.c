@@ -262,7 +262,8 @@ static int default_listen(struct conf_listen *l)
 	return inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr) == 1 ? 0 : -1;
 }
 
-int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf)
+int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf,
+			const struct blocklist_dnsbl_hook *hook)
 {
 	const char *path = default_conf;
 	char err[512] = "";
@@ -283,8 +284,8 @@ int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf)
 		fprintf(stderr, "dnsbl: %s: no blocklist-zone\n", path);
 	else if (!c->dnsbl_listen && default_listen(&l) < 0)
 		fprintf(stderr, "dnsbl: bad default address\n");
-	else if (blocklist_dnsbl_run(c, db_path(c), c->dnsbl_listen ? c->dnsbl_listen : &l, err,
-				     sizeof(err)) < 0)
+	else if (blocklist_dnsbl_run(c, db_path(c), c->dnsbl_listen ? c->dnsbl_listen : &l, hook,
+				     err, sizeof(err)) < 0)
 		fprintf(stderr, "dnsbl: %s\n", err);
 	else
 		rc = 0;

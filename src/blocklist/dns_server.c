@@ -5,6 +5,7 @@
 #include "blocklist.h"
 
 #include "../conf/conf.h"
+#include "../privdrop/privdrop.h"
 #include "../util/workq.h"
 
 #include <errno.h>
@@ -343,8 +344,37 @@ static void server_free(struct dnsbl_server *s)
 	free(s);
 }
 
-int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct conf_listen *l,
+/* Root (when started as root) only to bind: the store is given to the user, root dropped, and
+ * only then is the store opened and are the threads (the refresh worker, the hook's) started. */
+static int server_start(struct dnsbl_server *s, const struct conf *c, const char *db_path,
+			const struct conf_listen *l, const struct blocklist_dnsbl_hook *hook,
 			char *err, size_t errlen)
+{
+	struct privdrop pd;
+	struct privdrop_path store = {"blocklist-database", db_path, PRIVDROP_DB};
+	if (server_rrl(s, &c->blocklist_rate, err, errlen) < 0 ||
+	    privdrop_init(&pd, "dnsbl", c->run_user, c->path, err, errlen) < 0)
+		return -1;
+	if (!(s->base = event_base_new())) {
+		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
+		return -1;
+	}
+	if (server_sockets(s, l, err, errlen) < 0 ||
+	    privdrop_store_daemon(&pd, &store, c->path, err, errlen) < 0 ||
+	    blocklist_open(db_path, &s->db, err, errlen) < 0)
+		return -1;
+	if (!(s->index = blocklist_index_load(s->db, err, errlen)) ||
+	    blocklist_data_version(s->db, &s->version) < 0)
+		return -1;
+	if (!(s->q = workq_create(1)) || server_events(s) < 0) {
+		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
+		return -1;
+	}
+	return hook && hook->started ? hook->started(hook->arg, err, errlen) : 0;
+}
+
+int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct conf_listen *l,
+			const struct blocklist_dnsbl_hook *hook, char *err, size_t errlen)
 {
 	struct dnsbl_server *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -369,18 +399,7 @@ int blocklist_dnsbl_run(const struct conf *c, const char *db_path, const struct 
 	int rc = -1;
 	udp_setup(&s->udp);
 	signal(SIGPIPE, SIG_IGN);
-	if (server_rrl(s, &c->blocklist_rate, err, errlen) < 0)
-		goto out;
-	if (blocklist_open(db_path, &s->db, err, errlen) < 0)
-		goto out;
-	if (!(s->index = blocklist_index_load(s->db, err, errlen)) ||
-	    blocklist_data_version(s->db, &s->version) < 0)
-		goto out;
-	if (!(s->base = event_base_new()) || !(s->q = workq_create(1)) || server_events(s) < 0) {
-		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
-		goto out;
-	}
-	if (server_sockets(s, l, err, errlen) < 0)
+	if (server_start(s, c, db_path, l, hook, err, errlen) < 0)
 		goto out;
 	log_msg(LOG_INFO, "dnsbl serving", "zone=%s listen=%s entries=%zu rate-limit=%u/s slip=%u",
 		s->zone.zone, l->text, blocklist_index_size(s->index), c->blocklist_rate.rate,

@@ -15,6 +15,7 @@ struct rescan_thread {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	int running; /* the thread was started: rescan_stop joins it */
 	pthread_t t;
 };
 
@@ -98,26 +99,37 @@ static void rescan_stop(struct rescan_thread *r)
 	pthread_mutex_destroy(&r->mu);
 }
 
+/* The DNS server's hook: the thread starts once root is dropped, so what it writes to the
+ * store is the service user's. */
+static int rescan_started(void *arg, char *err, size_t errlen)
+{
+	struct rescan_thread *r = arg;
+	if (rescan_start(r, r->c) < 0) {
+		snprintf(err, errlen, "cannot start the rescan thread");
+		return -1;
+	}
+	r->running = 1;
+	fprintf(stderr, "dnsbl: rescanning listed hosts every %us (scan-rescan yes)\n",
+		r->c->scan_rescan_interval);
+	return 0;
+}
+
 /* `relayguard dnsbl [-c FILE]`, with the rescan thread when scan-rescan yes. */
 static int dnsbl_cli(int argc, char **argv, const char *default_conf)
 {
 	const char *path = argc == 2 && !strcmp(argv[0], "-c") ? argv[1] : default_conf;
 	struct conf *c = NULL;
-	struct rescan_thread r;
+	struct rescan_thread r = {0};
 	char err[512];
 	if (conf_load(path, &c, err, sizeof(err)) < 0 || !c->scan_rescan) {
 		conf_free(c); /* blocklist_dnsbl_cli reports the error itself */
-		return blocklist_dnsbl_cli(argc, argv, default_conf);
+		return blocklist_dnsbl_cli(argc, argv, default_conf, NULL);
 	}
-	if (rescan_start(&r, c) < 0) {
-		fprintf(stderr, "dnsbl: cannot start the rescan thread\n");
-		conf_free(c);
-		return 1;
-	}
-	fprintf(stderr, "dnsbl: rescanning listed hosts every %us (scan-rescan yes)\n",
-		c->scan_rescan_interval);
-	int rc = blocklist_dnsbl_cli(argc, argv, default_conf);
-	rescan_stop(&r);
+	r.c = c;
+	struct blocklist_dnsbl_hook hook = {rescan_started, &r};
+	int rc = blocklist_dnsbl_cli(argc, argv, default_conf, &hook);
+	if (r.running)
+		rescan_stop(&r);
 	conf_free(c);
 	return rc;
 }

@@ -260,7 +260,7 @@ static int server_start_root(struct server *srv, char *err, size_t errlen)
 	const struct conf *c = srv->conf;
 	if (privsep_prepare(&srv->privsep, c, err, errlen) < 0 ||
 	    control_open(srv, err, errlen) < 0 ||
-	    privsep_chown(&srv->privsep, c->control_socket, err, errlen) < 0)
+	    privdrop_chown(&srv->privsep, c->control_socket, err, errlen) < 0)
 		return -1;
 	srv->smtp.conf = srv->conf;
 	srv->smtp.base = srv->base;

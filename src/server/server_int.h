@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include "../conf/conf.h"
+#include "../privdrop/privdrop.h"
 #include "../probe/probe.h"
 #include "../queue/queue.h"
 #include "../smtp/smtp.h"
@@ -36,14 +37,6 @@ struct remote {
 	struct event *kick; /* runs the destinations' ready jobs from the loop */
 };
 
-/* Privilege separation (privsep.c): who serve becomes when started as root. */
-struct privsep {
-	int drop; /* started as root: privsep_drop switches to uid/gid */
-	uid_t uid;
-	gid_t gid;
-	char user[65];
-};
-
 struct server {
 	struct conf *conf; /* the current config: the server's reference (conf_ref) */
 	struct event_base *base;
@@ -67,7 +60,7 @@ struct server {
 	struct metrics metrics;	   /* counters for the metrics endpoint (loop thread only) */
 	struct metrics_http *http; /* the metrics-listen endpoint, or NULL */
 	struct remote remote;
-	struct privsep privsep;
+	struct privdrop privsep;       /* privsep.c: who serve becomes when started as root */
 	struct self_audit *self_audit; /* the self-audit timer and its thread (self_audit.c) */
 	struct self_check *self_check; /* the DNS-list self-check (self_check.c) */
 };
@@ -193,20 +186,19 @@ void submit_cmd(struct server *srv, struct control_req *req, int argc, char **ar
 int metrics_http_start(struct server *srv, char *err, size_t errlen);
 void metrics_http_stop(struct server *srv);
 
-/* privsep.c: started as root, serve runs as conf->run_user. Order at start: prepare, bind
- * every socket (and read what only root may), privsep_chown the control socket, drop; only
+/* privsep.c: started as root, serve runs as conf->run_user (src/privdrop does the work; this
+ * says which paths serve writes and keeps CAP_NET_BIND_SERVICE). Order at start: prepare, bind
+ * every socket (and read what only root may), privdrop_chown the control socket, drop; only
  * then start threads or read a client byte. */
 /* As root: look the user up (missing, or uid/gid 0: error naming the fix) and create the
  * spool, mail-root and the control socket's directory for it (the spool and mail-root, and
  * the files directly in the spool, are given to the user even when they exist). Not root:
  * nothing to do (an info line when user names someone else). 0, or -1 with err set. */
-int privsep_prepare(struct privsep *ps, const struct conf *c, char *err, size_t errlen);
-/* Give path (a socket made as root) to the user; nothing when not dropping. 0 or -1 + err. */
-int privsep_chown(const struct privsep *ps, const char *path, char *err, size_t errlen);
+int privsep_prepare(struct privdrop *ps, const struct conf *c, char *err, size_t errlen);
 /* Become the user for good: its groups, gid, uid (real, effective, saved), only
  * CAP_NET_BIND_SERVICE kept, no_new_privs; verified, then "server: running as" is logged and
  * the spool and mail-root are checked as the user. Nothing when not dropping. 0 or -1 + err. */
-int privsep_drop(struct privsep *ps, const struct conf *c, char *err, size_t errlen);
+int privsep_drop(struct privdrop *ps, const struct conf *c, char *err, size_t errlen);
 
 /* self_audit.c: the relay probe against the server's own listeners, every `self-audit`
  * interval (the first run SELF_AUDIT_FIRST_DELAY seconds after start, or sooner when the

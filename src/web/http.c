@@ -6,6 +6,7 @@
 #include "web_int.h"
 
 #include "../conf/conf.h"
+#include "../privdrop/privdrop.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -412,6 +413,17 @@ static struct MHD_Daemon *daemon_start(struct web_server *s, int fd)
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, (void *)s, MHD_OPTION_END);
 }
 
+/* Started as root: the listening socket is bound, MHD has no thread yet; the store (written
+ * by delisting requests) is given to the user and root is dropped for good. */
+static int web_drop_root(const struct conf *c, const char *db_path, char *err, size_t errlen)
+{
+	struct privdrop pd;
+	struct privdrop_path store = {"blocklist-database", db_path, PRIVDROP_DB};
+	if (privdrop_init(&pd, "web", c->run_user, c->path, err, errlen) < 0)
+		return -1;
+	return privdrop_store_daemon(&pd, &store, c->path, err, errlen);
+}
+
 /* SIGINT and SIGTERM are blocked before MHD makes its threads (they inherit the mask) and
  * taken here with sigwait: no signal handler, no flag shared with the threads. */
 static void wait_for_stop(const sigset_t *set)
@@ -439,6 +451,10 @@ int web_http_run(const struct conf *c, const char *db_path, char *err, size_t er
 	int fd = open_socket(cl, err, errlen);
 	if (fd < 0)
 		return -1;
+	if (web_drop_root(c, db_path, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
 	struct MHD_Daemon *d = daemon_start(&s, fd);
 	if (!d) {
 		close(fd);

@@ -1,6 +1,8 @@
 """Privilege separation: `relayguard serve` started as root binds its ports (below 1024 too),
 then runs as the user "relayguard" with only CAP_NET_BIND_SERVICE; `user root` and a missing
-user are refused; started as another user it runs as that user and drops nothing."""
+user are refused; started as another user it runs as that user and drops nothing. `relayguard
+dnsbl` and `relayguard web` do the same with no capability at all, after giving the user the
+blocklist store that `list` made as root; their threads (rescan, delisting) still write it."""
 import os
 import pwd
 import random
@@ -8,9 +10,15 @@ import smtplib
 import socket
 import subprocess
 
+import sqlite3
+import time
+
 import pytest
-from conftest import BIN, Server
+from conftest import BIN, Server, free_port
 from smtp_helpers import wait_log
+from test_blocklist import free_udp_tcp_port
+from test_scan import port_free_on, relayguard_on
+from web_helpers import Web, get, post_json
 
 CAP_NET_BIND_SERVICE = 1 << 10
 
@@ -174,4 +182,142 @@ def test_no_directory_of_the_config_file_is_given_away(tmp_path):
     srv = Server(tmp_path, "auth-database %s/users.db" % tmp_path)
     err = serve_fails(srv)
     assert "auth-database %s/users.db: %s also holds the config file %s" % (tmp_path, tmp_path, srv.conf) in err
+    assert os.stat(tmp_path).st_uid == 0
+
+
+def low_udp_tcp_port():
+    """A port below 1024 free for UDP and TCP on a loopback address other than 127.0.0.1/2."""
+    for _ in range(200):
+        addr, port = low_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            try:
+                u.bind((addr, port))
+            except OSError:
+                continue
+        return addr, port
+    raise RuntimeError("no free UDP and TCP port below 1024")
+
+
+def assert_dropped_without_caps(pid, user):
+    for st in status(pid):  # every thread: the loop, the store worker, the rescan or MHD ones
+        assert ids(st, "Uid") == [user.pw_uid] * 4 and ids(st, "Gid") == [user.pw_gid] * 4
+        assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
+        assert int(st["CapInh"], 16) == 0 and int(st["CapBnd"], 16) == 0
+        assert st["NoNewPrivs"] == "1"
+        assert st["Groups"].split() == [str(user.pw_gid)]
+
+
+def assert_store_owned(db, user):
+    for p in [db.parent, db] + [db.with_name(db.name + s) for s in ("-wal", "-shm")]:
+        if p.exists():
+            assert (os.stat(p).st_uid, os.stat(p).st_gid) == (user.pw_uid, user.pw_gid), p
+
+
+def wait_for_line(path, text, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and text in path.read_text():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def list_cli(conf, *args):
+    out = subprocess.run([BIN, "list", *args, "-c", str(conf)], capture_output=True, text=True,
+                         timeout=20)
+    assert out.returncode in (0, 1), out.stderr
+    return out
+
+
+def test_dnsbl_binds_a_low_port_then_runs_as_relayguard_and_rescans(tmp_path):
+    """The store made by `list add` as root is given to the user; the DNS server answers on
+    port < 1024 from a process with no capability left; the rescan thread, started after the
+    drop, writes the store (a closed host's entry expires, by "scan:rescan")."""
+    user = pwd.getpwnam("relayguard")
+    addr, dport = low_udp_tcp_port()
+    host_addr = "127.0.1.13"
+    sport = port_free_on([host_addr])
+    host = relayguard_on(tmp_path / "h", host_addr, sport)  # a closed relay
+    conf = tmp_path / "dnsbl.conf"
+    db = tmp_path / "db" / "blocklist.db"
+    conf.write_text("hostname bl.example.test\nlisten 127.0.0.1:9\n"
+                    f"spool {tmp_path}/spool\nblocklist-database {db}\n"
+                    f"blocklist-zone bl.example.test\nblocklist-listen {addr}:{dport}\n"
+                    f"scan-ports {sport}\nscan-source 127.0.0.2\nscan-timeout 5\n"
+                    "scan-allow-reserved yes\nscan-rescan yes\nscan-rescan-interval 1s\n"
+                    "blocklist-expire-after 0\n")
+    list_cli(conf, "add", "192.0.2.9", "--reason", "listed by root")
+    list_cli(conf, "add", host_addr, "--reason", "was open")
+    assert os.stat(db).st_uid == 0 and os.stat(db.parent).st_uid == 0  # root's for now
+    log_path = tmp_path / "dnsbl.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([BIN, "dnsbl", "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        line = "dnsbl: running as user=relayguard uid=%d gid=%d" % (user.pw_uid, user.pw_gid)
+        assert wait_for_line(log_path, "dnsbl serving"), log_path.read_text()
+        assert line in log_path.read_text()
+        assert_dropped_without_caps(proc.pid, user)
+        assert_store_owned(db, user)
+        dig = subprocess.run(["dig", "@" + addr, "-p", str(dport), "+time=2", "+tries=1",
+                              "+short", "9.2.0.192.bl.example.test", "A"],
+                             capture_output=True, text=True, timeout=10)
+        assert dig.stdout.strip() == "127.0.0.2", dig
+        deadline = time.time() + 15
+        while time.time() < deadline and '"state":"expired"' not in \
+                list_cli(conf, "show", host_addr, "--json").stdout:
+            time.sleep(0.2)
+        shown = list_cli(conf, "show", host_addr, "--json").stdout
+        assert '"state":"expired"' in shown and '"who":"scan:rescan"' in shown, \
+            log_path.read_text()
+        assert_store_owned(db, user)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        host.stop()
+    assert proc.returncode == 0, log_path.read_text()
+
+
+def test_web_runs_as_relayguard_and_writes_delisting_requests(tmp_path):
+    user = pwd.getpwnam("relayguard")
+    (tmp_path / "web").mkdir()
+    web = Web(tmp_path / "web", extra="scan-source 127.0.0.2\n")
+    db = tmp_path / "web" / "db" / "blocklist.db"
+    list_cli(web.conf, "add", "192.0.2.1", "--reason", "open relay, listed by root")
+    assert os.stat(db).st_uid == 0
+    web.start()
+    try:
+        assert "web: running as user=relayguard uid=%d" % user.pw_uid in web.log_path.read_text()
+        assert_dropped_without_caps(web.proc.pid, user)
+        assert_store_owned(db, user)
+        status_code, _, body = get(web.base + "/lookup?ip=192.0.2.1")
+        assert status_code == 200 and "192.0.2.1 is listed" in body
+        # a delisting request writes its row (the rate limit) to the store, as the user
+        status_code, _, body = post_json(web.base + "/api/v1/delist", {"ip": "203.0.113.5"})
+        assert status_code == 200 and '"status":"not-listed"' in body.replace(" ", ""), body
+        status_code, _, body = post_json(web.base + "/api/v1/delist", {"ip": "203.0.113.5"})
+        assert '"status":"rate-limited"' in body.replace(" ", ""), body
+        con = sqlite3.connect(db)
+        try:
+            n = con.execute("SELECT count(*) FROM delist_requests").fetchone()[0]
+        finally:
+            con.close()
+        assert n >= 1
+        assert_store_owned(db, user)
+    finally:
+        web.stop()
+
+
+def test_dnsbl_and_web_refuse_a_store_in_the_config_directory(tmp_path):
+    conf = tmp_path / "bl.conf"
+    conf.write_text("hostname bl.example.test\nlisten 127.0.0.1:9\n"
+                    f"spool {tmp_path}/spool\nblocklist-database {tmp_path}/blocklist.db\n"
+                    "blocklist-zone bl.example.test\nblocklist-listen 127.0.0.1:%d\n"
+                    "blocklist-web-listen 127.0.0.1:%d\n" % (free_udp_tcp_port(), free_port()))
+    for cmd in ("dnsbl", "web"):
+        out = subprocess.run([BIN, cmd, "-c", str(conf)], capture_output=True, text=True,
+                             timeout=10)
+        assert out.returncode == 1, out.stderr
+        assert "blocklist-database %s/blocklist.db: %s also holds the config file" \
+            % (tmp_path, tmp_path) in out.stderr
     assert os.stat(tmp_path).st_uid == 0

@@ -1,6 +1,7 @@
 """`relayguard web` for the web tests: a config with a blocklist store and a free port, the
 server started and stopped, and small urllib helpers that return (status, headers, body)."""
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -32,6 +33,10 @@ class Web:
     """A running `relayguard web`; base is its URL."""
 
     def __init__(self, tmp_path, extra=""):
+        # run as root, `web` drops to the user "relayguard" (as `serve` does): the store's
+        # directory must be reachable by it (a tmp_path_factory directory is 0700)
+        for d in (tmp_path.parent, tmp_path):
+            os.chmod(d, os.stat(d).st_mode | 0o011)
         self.port = free_port()
         self.conf = write_conf(tmp_path, self.port, extra)
         self.base = f"http://127.0.0.1:{self.port}"
