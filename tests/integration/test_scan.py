@@ -11,7 +11,7 @@ import time
 
 import pytest
 import postfix_peer
-from conftest import BIN, Server
+from conftest import BIN, Server, free_port
 from sinks import Script, ScriptedSink
 from test_blocklist import dig, free_udp_tcp_port
 
@@ -277,3 +277,32 @@ def test_dnsbl_rescans_listed_hosts_on_a_schedule(tmp_path):
             assert proc.returncode == 0
         log.close()
         host.stop()
+
+
+
+def test_scan_over_ipv6(tmp_path):
+    """IPv6 targets over the wire, from ::1: a relayguard that trusts ::1 (so relays for the
+    scanner) is found open and listed under its IPv6 address; one that does not trust it scans
+    clean and is recorded as scanned, not listed."""
+    from conftest import BASE_CONF
+    open_port, closed_port = free_port("::1"), free_port("::1")
+    opened = relayguard_on(tmp_path / "v6open", "[::1]", open_port)
+    closed_tmp = tmp_path / "v6closed"
+    closed_tmp.mkdir()
+    closed = Server(closed_tmp, "listen [::1]:%d\n" % closed_port,
+                    BASE_CONF.replace("trusted-network 127.0.0.1 ::1", "trusted-network 127.0.0.1"))
+    closed.start()
+    try:
+        conf = scanner_conf(tmp_path, open_port)
+        p, res, _ = scan(conf, "::1/128", extra=("--ports", str(open_port), "--source", "::1"))
+        assert p.returncode == 1 and res["::1"]["result"] == "open", p.stdout + p.stderr
+        e = show(conf, "::1")
+        assert e["listed"] and e["evidence"]["scanner"] == "::1", e
+        (tmp_path / "second").mkdir()
+        conf2 = scanner_conf(tmp_path / "second", closed_port)  # a store of its own
+        p, res, _ = scan(conf2, "::1", extra=("--ports", str(closed_port), "--source", "::1"))
+        assert p.returncode == 0 and res["::1"]["result"] == "clean", p.stdout + p.stderr
+        assert not show(conf2, "::1")["listed"]
+    finally:
+        opened.stop()
+        closed.stop()
