@@ -2,7 +2,7 @@
 CC      ?= cc
 BUILD   ?= build
 PKGS     = libevent libevent_openssl libssl libcrypto libcares libmicrohttpd libidn2 zlib \
-           libgsasl sqlite3 libcap libgit2 hiredis ldns
+           libgsasl sqlite3 libcap libgit2 hiredis ldns jansson
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

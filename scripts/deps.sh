@@ -4,7 +4,7 @@
 #   scripts/deps.sh build   - compiler and libraries (make run), the user
 #   scripts/deps.sh test    - plus the test tools (make test)
 set -eu
-BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev libmicrohttpd-dev libgsasl-dev libcap-dev libgit2-dev libhiredis-dev libldns-dev openssl"
+BUILD="build-essential pkg-config libevent-dev libssl-dev libsqlite3-dev libc-ares-dev libidn2-dev zlib1g-dev libmicrohttpd-dev libgsasl-dev libcap-dev libgit2-dev libhiredis-dev libldns-dev libjansson-dev openssl"
 TEST="python3 python3-pytest swaks libnet-ssleay-perl clang libclang-rt-14-dev strace dnsmasq-base postfix gsasl nmap redis-server dnsutils rbldnsd dnsperf chromium chromium-driver python3-selenium"
 case "${1:-build}" in
 build) want="$BUILD" ;;

@@ -38,8 +38,8 @@ static const char *const sql_text[SQL_N] = {
     [SQL_READ_EXP] = "SELECT value, expires FROM abuse WHERE key = ? AND expires > ?",
     [SQL_WRITE] = "INSERT OR REPLACE INTO abuse (key, value, expires) VALUES (?, ?, ?)",
     [SQL_DEL] = "DELETE FROM abuse WHERE key = ?",
-    [SQL_LIST] = "SELECT key, value, expires FROM abuse WHERE substr(key, 1, length(?1)) = ?1 "
-		 "AND expires > ?2 ORDER BY key",
+    [SQL_LIST] = ("SELECT key, value, expires FROM abuse WHERE substr(key, 1, length(?1)) = ?1 "
+		  "AND expires > ?2 ORDER BY key"),
     [SQL_SWEEP] = "DELETE FROM abuse WHERE expires <= ?",
 };
 

@@ -18,6 +18,8 @@
 #define WEB_CSRF_TOKEN_MAX 96	  /* "SLOT.HEX64" + NUL */
 #define WEB_HISTORY_MAX 100	  /* changes shown: the latest ones */
 #define WEB_EVIDENCE_TESTS_MAX 64 /* tests of one evidence kept */
+#define WEB_JSON_MAX (1 << 20)	  /* bytes of JSON read at most (evidence, API bodies) */
+#define WEB_JSON_DEPTH_MAX 32	  /* nesting of a JSON document read, the top object included */
 
 /* ---- escaping (pure) ---- */
 /* s[0..len) as HTML text or attribute value: & < > " ' as entities; control characters
@@ -45,7 +47,10 @@ void web_csrf_make(const uint8_t secret[WEB_CSRF_SECRET_LEN], int64_t now,
  * compare), else 0 (missing, malformed, expired, from the future, tampered). */
 int web_csrf_check(const uint8_t secret[WEB_CSRF_SECRET_LEN], int64_t now, const char *token);
 
-/* ---- reading JSON (pure) ---- */
+/* ---- reading JSON (pure; jansson) ---- */
+/* Every reader below takes json[0..len) only when it is one JSON object (RFC 8259, UTF-8) with
+ * nothing after it but white space, at most WEB_JSON_MAX bytes, nested at most
+ * WEB_JSON_DEPTH_MAX, no member repeated in any object and no NUL (\u0000) in any string. */
 /* A scan's evidence as the store writes it: {"tests":[..],"depth":N,"transcript":"..",
  * "time":T,"scanner":".."}; other members are skipped, missing ones stay empty/0. */
 struct web_evidence {
@@ -55,14 +60,15 @@ struct web_evidence {
 	int64_t time;
 	char *transcript, *scanner; /* NULL when absent */
 };
-/* 0, or -1 when json[0..len) is not one JSON object (nesting at most 32) or a known member
- * has the wrong type. ev is cleared first; call web_evidence_clear either way. */
+/* 0, or -1 when json[0..len) is not such an object or a known member has the wrong type
+ * (depth: an integer 0..65535; time: an integer >= 0). ev is cleared first; call
+ * web_evidence_clear either way. */
 int web_evidence_parse(const char *json, size_t len, struct web_evidence *ev);
 void web_evidence_clear(struct web_evidence *ev);
 /* The string member key of the JSON object json[0..len): 1 found (decoded into out), 0 absent,
  * -1 not a JSON object, not a string, or longer than outlen-1. */
 int web_json_get_string(const char *json, size_t len, const char *key, char *out, size_t outlen);
-/* Is json[0..len) exactly one JSON object (nesting at most 32)? 1 or 0. */
+/* Is json[0..len) exactly one such JSON object? 1 or 0. */
 int web_json_is_object(const char *json, size_t len);
 
 /* ---- what a lookup found (filled from the store by web_lookup_load) ---- */

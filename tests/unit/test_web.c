@@ -151,15 +151,15 @@ static void test_evidence(void)
 {
 	static const char good[] =
 	    "{\"tests\":[\"nmap-01\",\"percent-hack\"],\"depth\":2,"
-	    "\"transcript\":\"220 hi\\r\\nRCPT TO:<a@b>\\r\\n\\u00e9\\ud83d\\ude00\\ud800x\","
+	    "\"transcript\":\"220 hi\\r\\nRCPT TO:<a@b>\\r\\n\\u00e9\\ud83d\\ude00x\","
 	    "\"time\":1700000000,\"scanner\":\"192.0.2.9\",\"future\":{\"x\":[1,2.5e3,null]}}";
 	struct web_evidence ev;
 	CHECK(web_evidence_parse(good, strlen(good), &ev) == 0, "good");
 	CHECK(ev.n_tests == 2 && ev.n_tests_total == 2, "tests %zu", ev.n_tests);
 	CHECK_STR(ev.tests[1], "percent-hack", "test name");
 	CHECK(ev.depth == 2 && ev.time == 1700000000, "numbers");
-	CHECK_STR(ev.transcript, "220 hi\r\nRCPT TO:<a@b>\r\n\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx",
-		  "transcript decoded (lone surrogate: U+FFFD)");
+	CHECK_STR(ev.transcript, "220 hi\r\nRCPT TO:<a@b>\r\n\xc3\xa9\xf0\x9f\x98\x80x",
+		  "transcript decoded (surrogate pair)");
 	CHECK_STR(ev.scanner, "192.0.2.9", "scanner");
 	web_evidence_clear(&ev);
 
@@ -177,16 +177,21 @@ static void test_evidence(void)
 	    "",
 	    "[]",
 	    "{",
-	    "{\"tests\":\"x\"}",	    /* wrong type */
-	    "{\"depth\":-1}",		    /* negative */
-	    "{\"depth\":1.5}",		    /* not an integer */
-	    "{\"time\":\"now\"}",	    /* wrong type */
-	    "{\"transcript\":\"a\nb\"}",    /* raw control character */
-	    "{\"transcript\":\"\\x\"}",	    /* bad escape */
-	    "{\"transcript\":\"\\u12\"}",   /* short \u */
-	    "{\"transcript\":\"\\u0000\"}", /* NUL */
-	    "{\"a\":1}x",		    /* trailing garbage */
-	    "{\"a\":01}",		    /* leading zero */
+	    "{\"tests\":\"x\"}",	     /* wrong type */
+	    "{\"depth\":-1}",		     /* negative */
+	    "{\"depth\":1.5}",		     /* not an integer */
+	    "{\"time\":\"now\"}",	     /* wrong type */
+	    "{\"transcript\":\"a\nb\"}",     /* raw control character */
+	    "{\"transcript\":\"\\x\"}",	     /* bad escape */
+	    "{\"transcript\":\"\\u12\"}",    /* short \u */
+	    "{\"transcript\":\"\\u0000\"}",  /* NUL */
+	    "{\"transcript\":\"\\ud800x\"}", /* lone surrogate */
+	    "{\"transcript\":\"\xff\"}",     /* not UTF-8 */
+	    "{\"time\":1,\"time\":2}",	     /* repeated member */
+	    "{\"a\":{\"b\":1,\"b\":2}}",     /* repeated member, nested */
+	    "{\"a\":1}\n{}",		     /* two objects */
+	    "{\"a\":1}x",		     /* trailing garbage */
+	    "{\"a\":01}",		     /* leading zero */
 	    "{\"a\":tru}",
 	    "{\"a\":1,}",
 	    "{\"a\" 1}",
@@ -202,6 +207,47 @@ static void test_evidence(void)
 	CHECK(web_evidence_parse(" { } ", 5, &ev) == 0 && ev.n_tests == 0 && !ev.transcript,
 	      "empty object");
 	web_evidence_clear(&ev);
+}
+
+/* {"x":[[..]]} with arrays nested arrays, in out (256 bytes): its length. */
+static size_t nested_json(char *out, int arrays)
+{
+	size_t n = (size_t)snprintf(out, 256, "{\"x\":");
+	for (int i = 0; i < arrays; i++)
+		out[n++] = '[';
+	for (int i = 0; i < arrays; i++)
+		out[n++] = ']';
+	out[n++] = '}';
+	out[n] = '\0';
+	return n;
+}
+
+/* The bounds: nesting WEB_JSON_DEPTH_MAX (the top object included) and WEB_JSON_MAX bytes. */
+static void test_json_limits(void)
+{
+	char nest[256];
+	size_t n = nested_json(nest, WEB_JSON_DEPTH_MAX - 1);
+	CHECK(web_json_is_object(nest, n) == 1, "nesting %d", WEB_JSON_DEPTH_MAX);
+	n = nested_json(nest, WEB_JSON_DEPTH_MAX);
+	CHECK(web_json_is_object(nest, n) == 0, "nesting %d + 1", WEB_JSON_DEPTH_MAX);
+
+	char *big = malloc(WEB_JSON_MAX + 2);
+	CHECK(big != NULL, "malloc");
+	if (!big)
+		return;
+	memcpy(big, "{\"transcript\":\"", 15);
+	memset(big + 15, 'a', WEB_JSON_MAX - 17);
+	memcpy(big + WEB_JSON_MAX - 2, "\"}", 3);
+	struct web_evidence ev;
+	CHECK(web_evidence_parse(big, WEB_JSON_MAX, &ev) == 0 && ev.transcript &&
+		  strlen(ev.transcript) == WEB_JSON_MAX - 17,
+	      "WEB_JSON_MAX bytes");
+	web_evidence_clear(&ev);
+	memmove(big + 1, big, WEB_JSON_MAX + 1);
+	big[0] = ' ';
+	CHECK(web_evidence_parse(big, WEB_JSON_MAX + 1, &ev) == -1, "one byte more");
+	web_evidence_clear(&ev);
+	free(big);
 }
 
 static void test_json_get_string(void)
@@ -220,6 +266,10 @@ static void test_json_get_string(void)
 	    {"[\"ip\"]", -1, NULL},
 	    {"ip=192.0.2.1", -1, NULL}, /* a form body is not JSON */
 	    {"{\"ip\":\"0123456789012345678901234567890123456789\"}", -1, NULL},
+	    {"{\"ip\":\"0123456789012345678901234567890\"}", 1, "0123456789012345678901234567890"},
+	    {"{\"ip\":\"192.0.2.1\",\"ip\":\"192.0.2.2\"}", -1, NULL}, /* repeated */
+	    {"{\"ip\":\"192.0.2.1\\u0000\"}", -1, NULL},
+	    {"{\"ip\":\"192.0.2.1\"} {}", -1, NULL},
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		char out[32] = "";
@@ -322,6 +372,7 @@ int main(void)
 	test_form_get();
 	test_csrf();
 	test_evidence();
+	test_json_limits();
 	test_json_get_string();
 	test_pages();
 	return check_report("test_web");
