@@ -2159,7 +2159,8 @@ static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s)
 	return set_domain(p, s, &p->c->dnsbl_nameserver);
 }
 
-static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
+/* A daemon's one listening address (blocklist-listen, blocklist-web-listen): HOST:PORT. */
+static int set_hostport(struct parser *p, const struct stmt *s, struct conf_listen **dst)
 {
 	const struct lex_token *t = &s->arg[0];
 	struct conf_listen *m = calloc(1, sizeof(*m));
@@ -2168,12 +2169,16 @@ static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
 	if (parse_hostport(t->text, m) < 0) {
 		free(m);
 		return error_tok(p, t,
-				 "invalid blocklist-listen address '%s' (expected IPV4:PORT or "
-				 "[IPV6]:PORT)",
-				 show(t->text).s);
+				 "invalid %s address '%s' (expected IPV4:PORT or [IPV6]:PORT)",
+				 s->d->name, show(t->text).s);
 	}
-	p->c->dnsbl_listen = m;
+	*dst = m;
 	return 0;
+}
+
+static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
+{
+	return set_hostport(p, s, &p->c->dnsbl_listen);
 }
 
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s)
@@ -2321,19 +2326,7 @@ static int do_self_check_lists(struct parser *p, const struct stmt *s)
 /* The blocklist's web page and JSON API (src/web, `relayguard web`). */
 static int do_web_listen(struct parser *p, const struct stmt *s)
 {
-	const struct lex_token *t = &s->arg[0];
-	struct conf_listen *m = calloc(1, sizeof(*m));
-	if (!m)
-		return oom(p);
-	if (parse_hostport(t->text, m) < 0) {
-		free(m);
-		return error_tok(p, t,
-				 "invalid blocklist-web-listen address '%s' (expected IPV4:PORT or "
-				 "[IPV6]:PORT)",
-				 show(t->text).s);
-	}
-	p->c->web_listen = m;
-	return 0;
+	return set_hostport(p, s, &p->c->web_listen);
 }
 
 /* blocklist-rate-limit N/s|off: answers per second per client network of `relayguard dnsbl`. */

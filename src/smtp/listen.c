@@ -53,22 +53,8 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
 
 static int open_socket(const struct conf_listen *cl, char *err, size_t errlen)
 {
-	int one = 1;
-	int fd = socket(cl->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "listen %s: socket: %s", cl->text, strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (cl->addr.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addrlen) < 0 ||
-	    listen(fd, SMTP_LISTEN_BACKLOG) < 0) {
-		snprintf(err, errlen, "listen %s: %s", cl->text, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return util_tcp_listen((const struct sockaddr *)&cl->addr, cl->addrlen, 1,
+			       SMTP_LISTEN_BACKLOG, "listen", cl->text, err, errlen);
 }
 
 static void log_listening(const struct smtp_listener *l, const char *what)

@@ -1,7 +1,8 @@
-/* io.c — writes that finish (short writes and EINTR are retried), and mkdir -p. */
+/* io.c — writes that finish (short writes and EINTR are retried), mkdir -p, listening sockets. */
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,4 +55,25 @@ int util_mkdirs_for(const char *file, mode_t mode)
 		return 0;
 	*slash = '\0';
 	return util_mkdirs(dir, mode);
+}
+
+int util_tcp_listen(const struct sockaddr *sa, socklen_t salen, int nonblock, int backlog,
+		    const char *what, const char *text, char *err, size_t errlen)
+{
+	int one = 1;
+	int fd =
+	    socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: socket: %s", what, text, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, sa, salen) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "%s %s: %s", what, text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
- * at most U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
+size_t util_utf8_seq_len(const unsigned char *s, size_t len)
 {
 	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
 	if (s[0] >= 0xf5 || n == 0 || n > len)
@@ -46,7 +44,7 @@ static size_t json_unit(const unsigned char *s, size_t len, char unit[8], size_t
 		unit[0] = (char)s[0];
 		return 1;
 	}
-	size_t n = utf8_seq_len(s, len);
+	size_t n = util_utf8_seq_len(s, len);
 	if (n == 0) { /* not UTF-8: the replacement character, so the document stays valid */
 		memcpy(unit, "\\ufffd", 6);
 		return 6;

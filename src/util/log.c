@@ -68,3 +68,13 @@ const char *log_quote_path(const char *addr, char *buf, size_t buflen)
 	return log_quote(path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1, buf,
 			 buflen);
 }
+
+void log_library(const char *msg, const char *fmt, va_list ap)
+{
+	char text[512], q[1100];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	log_msg(LOG_WARN, msg, "error=%s", log_quote(text, len, q, sizeof(q)));
+}

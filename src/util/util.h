@@ -51,6 +51,15 @@ int cidr_set_contains(const struct cidr *set, size_t n, const uint8_t addr[16]);
 /* Text of a socket address without port ("127.0.0.2", "::1"). */
 void util_sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
+ * at most U+10FFFF; len >= 1), or 0. Pure. */
+size_t util_utf8_seq_len(const unsigned char *s, size_t len);
+
+/* A TCP socket bound to sa and listening (SO_REUSEADDR, IPV6_V6ONLY for an IPv6 address,
+ * close-on-exec, non-blocking when nonblock): the fd, or -1 with err "WHAT TEXT: reason". */
+int util_tcp_listen(const struct sockaddr *sa, socklen_t salen, int nonblock, int backlog,
+		    const char *what, const char *text, char *err, size_t errlen);
+
 /* Write all len bytes to fd, at offset off (pwrite), or at the file position when off < 0.
  * Retries short writes and EINTR. Returns 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len, long long off);
@@ -86,6 +95,10 @@ void log_msg(enum log_level lvl, const char *msg, const char *fields, ...)
 /* Render s as a log-safe value into buf: printable ASCII kept, others as \xNN, quoted if it
  * contains a space, quote or '='. Always NUL-terminated; truncated with "..." if too long. */
 const char *log_quote(const char *s, size_t slen, char *buf, size_t buflen);
+
+/* A library's own printf-style error message (libmicrohttpd's logger) as one warn line:
+ * "msg error=QUOTED", trailing line ends dropped, cut at 511 bytes. */
+void log_library(const char *msg, const char *fmt, va_list ap);
 
 /* An address as one log value: "<addr>" rendered by log_quote, brackets inside the quotes, so
  * client text cannot pose as another field. */

@@ -5,21 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	if (n == 0 || n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
-
 /* The replacement of one ASCII byte, or NULL when it stands for itself. */
 static const char *html_entity(unsigned char c, char tmp[8])
 {
@@ -56,7 +41,7 @@ void web_html_escape(struct util_buf *b, const char *s, size_t len)
 		size_t n = 1;
 		if (p[i] < 0x80)
 			rep = html_entity(p[i], tmp);
-		else if ((n = utf8_len(p + i, len - i)) == 0) {
+		else if ((n = util_utf8_seq_len(p + i, len - i)) == 0) {
 			rep = "\xef\xbf\xbd"; /* U+FFFD */
 			n = 1;
 		}

@@ -353,13 +353,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 
 static void http_log(void *arg, const char *fmt, va_list ap)
 {
-	char msg[512], q[1100];
 	(void)arg;
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
-		len--;
-	log_msg(LOG_WARN, "web: http", "error=%s", log_quote(msg, len, q, sizeof(q)));
+	log_library("web: http", fmt, ap);
 }
 
 /* ---- start and stop ---- */
@@ -382,23 +377,8 @@ static int csp_make(struct web_server *s)
 
 static int open_socket(const struct conf_listen *cl, char *err, size_t errlen)
 {
-	int one = 1;
-	int fd = socket(cl->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "blocklist-web-listen %s: socket: %s", cl->text,
-			 strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (cl->addr.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addrlen) < 0 ||
-	    listen(fd, WEB_HTTP_BACKLOG) < 0) {
-		snprintf(err, errlen, "blocklist-web-listen %s: %s", cl->text, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return util_tcp_listen((const struct sockaddr *)&cl->addr, cl->addrlen, 0, WEB_HTTP_BACKLOG,
+			       "blocklist-web-listen", cl->text, err, errlen);
 }
 
 static struct MHD_Daemon *daemon_start(struct web_server *s, int fd)

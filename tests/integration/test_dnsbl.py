@@ -65,6 +65,20 @@ def dns_query(port, name, qtype=1):
     return flags & 15, ancount
 
 
+def wait_rbldnsd(rbl, port, name="2.0.0.127.bl.test", timeout=10):
+    """Until rbldnsd (the Popen rbl, on port) answers name with one record; bounded."""
+    deadline = time.time() + timeout
+    while True:
+        assert rbl.poll() is None, rbl.stderr.read().decode()
+        try:
+            if dns_query(port, name) == (0, 1):
+                return
+        except OSError:
+            pass
+        assert time.time() < deadline, "rbldnsd did not answer"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def lists(tmp_path):
     """rbldnsd with the zones above, dnsmasq in front; yields the dns-server line."""
@@ -81,16 +95,7 @@ def lists(tmp_path):
                  for z in ("bl.test", "all.test", "w1.test", "w2.test", "wl.test")]
     dns.args.append("--cache-size=0")  # a zone file changed by a test is seen at once
     try:
-        deadline = time.time() + 10
-        while True:
-            assert rbl.poll() is None, rbl.stderr.read().decode()
-            try:
-                if dns_query(port, "2.0.0.127.bl.test") == (0, 1):
-                    break
-            except OSError:
-                pass
-            assert time.time() < deadline, "rbldnsd did not answer"
-            time.sleep(0.05)
+        wait_rbldnsd(rbl, port)
         with dns:
             yield {"dns": "dns-server %s\n" % dns.server, "zones": zdir}
     finally:

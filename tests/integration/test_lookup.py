@@ -10,7 +10,6 @@ Zones:
 import json
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -18,7 +17,7 @@ from conftest import BASE_CONF, BIN, DEAD_DNS
 from dnsserver import DnsServer, free_udp_port
 from remote_helpers import conf as remote_conf, send
 from sinks import Script, ScriptedSink, free_port, wait_until
-from test_dnsbl import RBLDNSD, dns_query, wait_log
+from test_dnsbl import RBLDNSD, wait_log, wait_rbldnsd
 from test_metrics import scrape, value
 
 ZONES = {
@@ -52,16 +51,7 @@ def dnsbl(tmp_path_factory):
     dns.args += ["--server=/%s/127.0.0.1#%d" % (z, port) for z in ("bl.test", "err.test")]
     dns.args.append("--cache-size=0")
     try:
-        deadline = time.time() + 10
-        while True:
-            assert rbl.poll() is None, rbl.stderr.read().decode()
-            try:
-                if dns_query(port, "2.0.0.127.bl.test") == (0, 1):
-                    break
-            except OSError:
-                pass
-            assert time.time() < deadline, "rbldnsd did not answer"
-            time.sleep(0.05)
+        wait_rbldnsd(rbl, port)
         with dns:
             yield dns.server
     finally:
