@@ -39,6 +39,7 @@ static void test_html_escape(void)
 	    {S("bad\xff\xc3"), "bad\xef\xbf\xbd\xef\xbf\xbd"}, /* not UTF-8: U+FFFD */
 	    {S("\xc0\xbc"), "\xef\xbf\xbd\xef\xbf\xbd"},       /* overlong '<' is not '<' */
 	    {S("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+	    {S("\xf5\x80\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* no lead byte */
 	    {S(""), ""},
 	};
 	for (size_t i = 0; i < N(cases); i++)
