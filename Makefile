@@ -81,7 +81,7 @@ test: test-deps
 
 # The same suite with AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: test-deps
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit integration
+	RELAYGUARD_SANITIZED=1 $(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit integration
 
 # libFuzzer targets (clang, ASan + UBSan), each run for FUZZ_SECONDS from its seed corpus.
 # FUZZ_TARGETS picks some (make fuzz FUZZ_TARGETS="fuzz_auth fuzz_dns"). fuzz-long is the

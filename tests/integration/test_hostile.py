@@ -2,6 +2,7 @@
 command floods, thousands of RCPTs, huge headers. In every case the abuser gets the right reply
 or a clean close, the server's memory stays bounded, and a normal client sends a real message
 in the middle that is delivered. Every load loop is bounded in count and time."""
+import os
 import select
 import smtplib
 import socket
@@ -9,6 +10,20 @@ import threading
 import time
 
 from smtp_helpers import expect, session, wait_log
+
+
+# How much the server's RSS may grow in a hostile case. Under AddressSanitizer (make asan sets
+# RELAYGUARD_SANITIZED) freed memory waits in ASan's quarantine (256 MB by default) and every
+# allocation has redzones, so RSS follows allocation churn, not what the server holds: the
+# memory bound is checked by the normal build (`make test`) only; ASan checks the rest.
+GROWTH_MAX_KIB = 8 * 1024
+SANITIZED = bool(os.environ.get("RELAYGUARD_SANITIZED"))
+
+
+def assert_memory_bounded(srv, before):
+    if not SANITIZED:
+        grown = rss_kib(srv) - before
+        assert grown < GROWTH_MAX_KIB, "RSS grew by %d KiB" % grown
 
 
 def rss_kib(srv):
@@ -110,7 +125,7 @@ def test_client_that_never_reads_is_bounded_and_cut(make_server, raw):
             break  # the server stopped reading us: its output buffer is full
     assert sent < cap  # back-pressure: the server did not swallow them all
     send_real_message(srv, 1)  # others are served meanwhile
-    assert rss_kib(srv) - before < 8 * 1024
+    assert_memory_bounded(srv, before)
     assert wait_log(srv, "smtp: disconnect", "client=127.0.0.2", timeout=15)
 
 
@@ -128,7 +143,7 @@ def test_endless_command_line_is_cut_without_buffering(make_server, raw):
     except OSError:
         pass
     assert sent < 100  # closed after SMTP_DISCARD_MAX (1 MiB), not after reading 100 MB
-    assert rss_kib(srv) - before < 8 * 1024
+    assert_memory_bounded(srv, before)
     assert wait_log(srv, "smtp: endless command line", "client=127.0.0.2")
     send_real_message(srv, 1)
 
@@ -145,7 +160,7 @@ def test_endless_line_in_data_is_refused_at_the_dot(make_server, raw):
             send_real_message(srv, 1)
     c.send(b"\r\n.\r\n")
     expect(c.reply(), 552, "5.3.4")
-    assert rss_kib(srv) - before < 8 * 1024
+    assert_memory_bounded(srv, before)
     expect(c.cmd("NOOP"), 250)  # the session goes on
 
 
@@ -201,7 +216,7 @@ def test_huge_header_and_deep_mime(make_server, raw):
         c.send(b"X-Big-%d: " % i + b"h" * 1000 + b"\r\n")
     c.send(b"\r\nbody\r\n.\r\n")
     expect(c.reply(), 552, "5.3.4", "header")
-    assert rss_kib(srv) - before < 8 * 1024
+    assert_memory_bounded(srv, before)
     send_real_message(srv, 1)
     # MIME nested 5000 deep: relayguard does not parse MIME, so it is only bytes to it
     expect(c.cmd("MAIL FROM:<x@outside.example>"), 250)

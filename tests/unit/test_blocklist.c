@@ -350,7 +350,8 @@ static size_t make_query(uint8_t *p, const char *name, uint16_t counts[3], const
 	p[n++] = 0;
 	const uint8_t qt[4] = {0, 1, 0, 1};
 	memcpy(p + n, qt, 4);
-	memcpy(p + n + 4, tail, tail_len);
+	if (tail_len)
+		memcpy(p + n + 4, tail, tail_len);
 	return n + 4 + tail_len;
 }
 
