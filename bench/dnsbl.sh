@@ -27,7 +27,7 @@ cat > "$DIR/rg.conf" <<CONF
 hostname ns.bench.test
 listen 127.0.0.1:9
 spool $DIR/spool
-blocklist-database $DIR/blocklist.db
+blocklist-database $DIR/db/blocklist.db
 blocklist-zone $ZONE
 blocklist-listen 127.0.0.1:$P1
 blocklist-url https://bl.bench.test/lookup?ip=
@@ -35,7 +35,7 @@ blocklist-rate-limit off
 CONF
 "$BIN" list add 192.0.2.1 --reason "bench" -c "$DIR/rg.conf"
 # N listed /32s in 10.0.0.0/8 and up (every other address), straight into the store's schema
-/usr/bin/python3 - "$DIR/blocklist.db" "$N" "$Q" "$ZONE" "$DIR/queries" <<'PY'
+/usr/bin/python3 - "$DIR/db/blocklist.db" "$N" "$Q" "$ZONE" "$DIR/queries" <<'PY'
 import random, sqlite3, sys
 db, n, q, zone, qfile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 def ip(i):
@@ -62,10 +62,17 @@ PIDS+=($!)
 rbldnsd -n -u nobody -b 127.0.0.1/$P2 -w "$DIR" $ZONE:ip4set:ip4 $ZONE:ip6trie:ip6 2>"$DIR/rbldnsd.log" &
 PIDS+=($!)
 for p in $P1 $P2; do
+	up=no
 	for _ in $(seq 1 600); do
-		[ "$(dig +short +time=1 +tries=1 @127.0.0.1 -p $p 2.0.0.127.$ZONE A)" = 127.0.0.2 ] && break
+		[ "$(dig +short +time=1 +tries=1 @127.0.0.1 -p $p 2.0.0.127.$ZONE A)" = 127.0.0.2 ] &&
+			up=yes && break
 		sleep 0.1
 	done
+	if [ $up = no ]; then
+		echo "dnsbl.sh: the server on port $p does not answer" >&2
+		cat "$DIR/dnsbl.log" "$DIR/rbldnsd.log" >&2
+		exit 1
+	fi
 done
 run() { # name port → "qps avg_ms"
 	dnsperf -s 127.0.0.1 -p "$2" -d "$DIR/queries" -l "$SECONDS_PER" -c 1 -q 200 2>&1 |
