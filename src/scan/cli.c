@@ -19,9 +19,9 @@ struct scan_args {
 	int allow_reserved, json, dry_run, rescan_listed;
 };
 
-static int scan_usage(void)
+static int scan_usage(FILE *out, int status)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: relayguard scan [-c FILE] TARGET... [-f FILE] [--ports 25,587,465]\n"
 		"         [--concurrency N] [--rate N] [--timeout S] [--min-interval DUR]\n"
 		"         [--max-hosts N] [--opt-out FILE] [--allow-reserved] [--source ADDR]\n"
@@ -30,7 +30,7 @@ static int scan_usage(void)
 		"[--json]\n"
 		"TARGET: IP, CIDR (IPv4 or IPv6) or host name. Exit: 0 none open, 1 open relay "
 		"found, 2 errors.\n");
-	return 2;
+	return status;
 }
 
 static int num_arg(const char *s, unsigned long max, unsigned long *out)
@@ -208,9 +208,11 @@ int scan_cli_scan(int argc, char **argv, const char *default_conf)
 	uint16_t ports[CONF_SCAN_PORTS_MAX];
 	char err[512] = "";
 	int rc = 2;
+	if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")))
+		return scan_usage(stdout, 0);
 	if (scan_parse_args(argc, argv, &a) < 0) {
 		free(a.targets), free(a.files);
-		return scan_usage();
+		return scan_usage(stderr, 2);
 	}
 	if (conf_load(a.conf, &c, err, sizeof(err)) == 0 &&
 	    scan_opts_make(&a, c, &o, ports, err, sizeof(err)) == 0 &&

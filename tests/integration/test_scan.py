@@ -306,3 +306,11 @@ def test_scan_over_ipv6(tmp_path):
     finally:
         opened.stop()
         closed.stop()
+
+
+def test_scan_help_and_usage_errors(tmp_path):
+    p = subprocess.run([BIN, "scan", "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and p.stdout.startswith("usage: relayguard scan"), p
+    p = subprocess.run([BIN, "scan", "--no-such-option"], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 2 and "bad option" in p.stderr and "usage:" in p.stderr, p
