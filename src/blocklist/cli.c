@@ -21,14 +21,15 @@ struct list_args {
 	int n_pos;
 };
 
-static int list_usage(void)
+static int list_usage(FILE *out, int status)
 {
-	fprintf(stderr, "usage: relayguard list add IP|CIDR --reason TEXT [--code N] [-c FILE]\n"
-			"       relayguard list del IP|CIDR --reason TEXT [-c FILE]\n"
-			"       relayguard list show IP|CIDR [--json] [-c FILE]\n"
-			"       relayguard list export rbldnsd FILE [--ip6 FILE6] [-c FILE]\n"
-			"       relayguard list export bind FILE [--zone NAME] [-c FILE]\n");
-	return 2;
+	fprintf(out, "usage: relayguard list add IP|CIDR --reason TEXT [--code N] [-c FILE]\n"
+		     "       relayguard list del IP|CIDR --reason TEXT [-c FILE]\n"
+		     "       relayguard list show IP|CIDR [--json] [-c FILE]\n"
+		     "       relayguard list export rbldnsd FILE [--ip6 FILE6] [-c FILE]\n"
+		     "       relayguard list export bind FILE [--zone NAME] [-c FILE]\n"
+		     "       relayguard list request-delist IP [--json] [-c FILE]\n");
+	return status;
 }
 
 static int list_parse_args(int argc, char **argv, struct list_args *a)
@@ -165,7 +166,7 @@ static int list_export(struct blocklist *b, const struct conf *c, const struct l
 		       char *err, size_t errlen)
 {
 	if (a->n_pos != 3)
-		return list_usage();
+		return list_usage(stderr, 2);
 	const char *file = a->pos[2];
 	if (!strcmp(a->pos[1], "rbldnsd")) {
 		char six[4096];
@@ -174,7 +175,7 @@ static int list_export(struct blocklist *b, const struct conf *c, const struct l
 						errlen) < 0;
 	}
 	if (strcmp(a->pos[1], "bind"))
-		return list_usage();
+		return list_usage(stderr, 2);
 	char hostmaster[300];
 	const char *zone = a->zone ? a->zone : c->dnsbl_zone;
 	if (!zone) {
@@ -226,8 +227,10 @@ int blocklist_list_cli(int argc, char **argv, const char *default_conf)
 	char err[512] = "";
 	struct conf *c = NULL;
 	struct blocklist *b = NULL;
+	if (argc == 1 && (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help")))
+		return list_usage(stdout, 0);
 	if (list_parse_args(argc, argv, &a) < 0)
-		return list_usage();
+		return list_usage(stderr, 2);
 	if (conf_load(a.conf, &c, err, sizeof(err)) < 0 ||
 	    blocklist_open(db_path(c), &b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "list: %s\n", err);
@@ -243,7 +246,7 @@ int blocklist_list_cli(int argc, char **argv, const char *default_conf)
 	else if (!strcmp(a.pos[0], "export"))
 		rc = list_export(b, c, &a, err, sizeof(err));
 	else
-		rc = list_usage();
+		rc = list_usage(stderr, 2);
 	if (rc == 1 && err[0])
 		fprintf(stderr, "%s\n", err);
 	blocklist_close(b);

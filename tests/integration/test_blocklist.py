@@ -305,3 +305,10 @@ def test_own_dnsbl_client_rejects_a_client_listed_by_relayguard_dnsbl(dnsbl, mak
             assert "5.7.1" in text and ZONE in text
             assert "open relay found by the scanner" in text
         c.close()
+
+
+def test_list_help_names_every_subcommand():
+    p = subprocess.run([BIN, "list", "help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p
+    for sub in ("add", "del", "show", "export rbldnsd", "export bind", "request-delist"):
+        assert "relayguard list " + sub in p.stdout, p.stdout
