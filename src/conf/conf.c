@@ -235,6 +235,7 @@ static const struct limit_def limit_defs[] = {
      {NUM_SIZE_PERCENT, 0, 1ull << 40, "0..1T or 0%..99%"},
      0,
      LIMIT_FIELD(spool_min_free)},
+    {"stage-memory", {NUM_SIZE, 0, 16ull << 30, "0..16G"}, 64u << 20, LIMIT_FIELD(stage_memory)},
 };
 #define N_LIMITS (sizeof(limit_defs) / sizeof(limit_defs[0]))
 
@@ -1746,7 +1747,7 @@ static const struct rate_def {
 	unsigned def_window; /* the window a bare COUNT gets; 0 = a plain number (ip-sessions) */
 } rate_defs[] = {
     {"ip-connections", RATE_FIELD(ip_connections), 60},
-    {"ip-sessions", RATE_FIELD(ip_sessions), 0},
+    {"ip-sessions", 0, 0}, /* another name of limit max-sessions-per-ip */
     {"ip-messages", RATE_FIELD(ip_messages), 3600},
     {"ip-recipients", RATE_FIELD(ip_recipients), 3600},
     {"user-messages-hour", RATE_FIELD(user_messages[0]), 3600},
@@ -1786,7 +1787,7 @@ static int do_ratelimit(struct parser *p, const struct stmt *s)
 			return -1;
 	}
 	if (d->def_window == 0) {
-		*(unsigned *)field = (unsigned)n;
+		p->c->limits.max_sessions_per_ip = (unsigned)n;
 		return 0;
 	}
 	*(struct conf_rate *)field = (struct conf_rate){(unsigned)n, (unsigned)w};
@@ -1839,7 +1840,6 @@ static struct conf *conf_new(const char *name)
 	c->self_audit = CONF_DEFAULT_SELF_AUDIT;
 	c->self_check_interval = CONF_DEFAULT_SELF_CHECK;
 	c->greylist = (struct conf_greylist){0, 300, 2 * 86400, 36 * 86400, 5, 24, 64};
-	c->ratelimit.ip_sessions = 50;
 	c->dnsbl_threshold = DEFAULT_DNSBL_THRESHOLD;
 	c->dnsbl_action = CONF_DNSBL_REJECT;
 	c->dnsbl_health_interval = DEFAULT_DNSBL_HEALTH_INTERVAL;

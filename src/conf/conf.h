@@ -108,6 +108,9 @@ struct conf_limits {
 	 * spool's filesystem, MAIL and DATA get 452 4.3.1. Bytes, or CONF_PERCENT | N for N % of
 	 * the filesystem (spool_space_low reads it) */
 	uint64_t spool_min_free;
+	/* limit stage-memory SIZE, default 64M: what the message bodies being received may hold in
+	 * memory together (each at most 256 KiB); beyond it they go to their temporary files */
+	uint64_t stage_memory;
 };
 #define CONF_PERCENT (1ull << 63) /* a limit given as a percentage (spool-min-free) */
 
@@ -195,7 +198,6 @@ struct conf_rate {
  * ip-sessions 50. */
 struct conf_ratelimit {
 	struct conf_rate ip_connections;     /* per client IP: connections (421 4.7.0 at connect) */
-	unsigned ip_sessions;		     /* per client IP: concurrent sessions, 0 = off */
 	struct conf_rate ip_messages;	     /* per client IP: MAIL commands (450 4.7.1) */
 	struct conf_rate ip_recipients;	     /* per client IP: RCPT commands (450 4.7.1) */
 	struct conf_rate user_messages[2];   /* per login: relayed messages, [0] hour [1] day */

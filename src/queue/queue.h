@@ -126,6 +126,11 @@ void spool_close(struct spool *sp);
 uint64_t spool_qid_new(struct spool *sp);
 
 struct spool_stage *spool_stage_new(struct spool *sp);
+/* limit stage-memory: what the in-memory stages of all transactions may hold together (the
+ * default, until called: SPOOL_STAGE_BUDGET_DEFAULT). A stage that would pass it goes to
+ * its temporary file at once, so 5,000 stalled DATA transactions cost no more than this. */
+void spool_set_stage_budget(struct spool *sp, size_t bytes);
+#define SPOOL_STAGE_BUDGET_DEFAULT (64u << 20)
 int spool_stage_write(struct spool_stage *st, const void *buf, size_t len); /* 0 or -errno */
 void spool_stage_free(struct spool_stage *st);
 

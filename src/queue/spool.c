@@ -50,6 +50,7 @@ static struct spool *spool_alloc(const char *dir, int readonly, char *err, size_
 	}
 	sp->dirfd = sp->lockfd = sp->notify_fd = -1;
 	sp->readonly = readonly;
+	sp->stage_budget = SPOOL_STAGE_BUDGET_DEFAULT;
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_cond_init(&sp->cv, NULL);
 	int rc = readonly ? 0 : mkdir_p(dir, 0700);
@@ -333,6 +334,20 @@ struct spool_stage *spool_stage_new(struct spool *sp)
 	return st;
 }
 
+void spool_set_stage_budget(struct spool *sp, size_t bytes)
+{
+	sp->stage_budget = bytes;
+}
+
+/* The stage's memory goes back to the spool's budget. */
+static void stage_release(struct spool_stage *st)
+{
+	st->sp->stage_mem -= st->cap;
+	free(st->mem);
+	st->mem = NULL;
+	st->cap = 0;
+}
+
 static int stage_spill(struct spool_stage *st)
 {
 	/* in the spool's own file system, unlinked: an abort or a crash leaves nothing */
@@ -342,9 +357,30 @@ static int stage_spill(struct spool_stage *st)
 	int rc = util_write_all(st->fd, st->mem, st->len, -1);
 	if (rc < 0)
 		return rc;
-	free(st->mem);
-	st->mem = NULL;
-	st->cap = 0;
+	stage_release(st);
+	return 0;
+}
+
+/* Room for len more bytes in memory: 0, 1 when the stage must go to its file instead (past
+ * SPOOL_STAGE_MEM, or past the budget of all stages), -ENOMEM. */
+static int stage_grow(struct spool_stage *st, size_t len)
+{
+	struct spool *sp = st->sp;
+	if (st->fd >= 0 || st->len + len > SPOOL_STAGE_MEM)
+		return 1;
+	if (st->len + len <= st->cap)
+		return 0;
+	size_t cap = st->cap ? st->cap * 2 : SPOOL_STAGE_FIRST;
+	while (cap < st->len + len)
+		cap *= 2;
+	if (sp->stage_mem - st->cap + cap > sp->stage_budget)
+		return 1;
+	char *m = realloc(st->mem, cap);
+	if (!m)
+		return -ENOMEM;
+	sp->stage_mem += cap - st->cap;
+	st->mem = m;
+	st->cap = cap;
 	return 0;
 }
 
@@ -352,22 +388,15 @@ int spool_stage_write(struct spool_stage *st, const void *buf, size_t len)
 {
 	st->crc = (uint32_t)crc32(st->crc, buf, (uInt)len);
 	st->total += len;
-	if (st->fd < 0 && st->len + len <= SPOOL_STAGE_MEM) {
-		if (st->len + len > st->cap) {
-			size_t cap = st->cap ? st->cap * 2 : SPOOL_STAGE_FIRST;
-			while (cap < st->len + len)
-				cap *= 2;
-			char *m = realloc(st->mem, cap);
-			if (!m)
-				return -ENOMEM;
-			st->mem = m;
-			st->cap = cap;
-		}
+	int rc = stage_grow(st, len);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
 		memcpy(st->mem + st->len, buf, len);
 		st->len += len;
 		return 0;
 	}
-	int rc = st->fd < 0 ? stage_spill(st) : 0;
+	rc = st->fd < 0 ? stage_spill(st) : 0;
 	return rc == 0 ? util_write_all(st->fd, buf, len, -1) : rc;
 }
 
@@ -377,7 +406,7 @@ void spool_stage_free(struct spool_stage *st)
 		return;
 	if (st->fd >= 0)
 		close(st->fd);
-	free(st->mem);
+	stage_release(st);
 	free(st);
 }
 

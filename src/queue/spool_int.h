@@ -58,6 +58,9 @@ struct spool {
 	uint64_t fsyncs;  /* statistics: fdatasync calls made (under mu) */
 	uint64_t commits; /* statistics: commits made durable (loop thread) */
 	size_t n_msgs;	  /* queued messages (the msg_head list), loop thread */
+	/* in-memory stages of every transaction together (loop thread): bytes allocated, and the
+	 * most they may hold (spool_set_stage_budget; beyond it a stage goes to its file) */
+	size_t stage_mem, stage_budget;
 };
 
 /* spool.c */

@@ -330,6 +330,7 @@ static int server_start(struct server *srv, const char *conf_path, char *err, si
 		       errlen) < 0)
 		return -1;
 	srv->smtp.spool = srv->spool;
+	spool_set_stage_budget(srv->spool, (size_t)c->limits.stage_memory);
 	if (server_events(srv) < 0) {
 		snprintf(err, errlen, "cannot register events");
 		return -1;

@@ -250,29 +250,11 @@ static struct smtp_ratelimit *rl_new(struct smtp_session *s, enum ratelimit_stag
 	return r;
 }
 
-static unsigned sessions_from(const struct smtp_session *s)
-{
-	unsigned n = 0;
-	for (const struct smtp_session *o = s->ctx->sessions; o; o = o->next)
-		n += memcmp(o->client.addr, s->client.addr, sizeof(o->client.addr)) == 0;
-	return n;
-}
-
 int smtp_ratelimit_connect(struct smtp_session *s)
 {
-	unsigned max = s->conf->ratelimit.ip_sessions;
+	/* concurrent sessions per client (ratelimit ip-sessions = limit max-sessions-per-ip) are
+	 * counted in memory by the session itself (session.c, smtp_peers) */
 	int exempt = client_exempt(s);
-	if (max && !exempt && sessions_from(s) > max) {
-		log_msg(LOG_WARN, "ratelimit: refused",
-			"session=%llu client=%s rule=ratelimit:ip-sessions count=%u limit=%u",
-			(unsigned long long)s->id, s->ip, sessions_from(s), max);
-		s->ctx->metrics->ratelimit_rejected[METRICS_RL_IP_SESSIONS]++;
-		smtp_close(s,
-			   "421 4.7.0 %s Too many concurrent sessions from your address, try "
-			   "again later",
-			   s->conf->hostname);
-		return -1;
-	}
 	struct smtp_ratelimit *r = rl_new(s, RATELIMIT_CONNECT, "");
 	struct ratelimit_subject sub = {.ip = s->ip, .login = "", .exempt = exempt};
 	return r ? start(s, r, &sub) : 0;

@@ -159,8 +159,9 @@ static void dnsbl_done(void *arg)
 	smtp_session_resume(s);
 }
 
-/* limit max-sessions, then limit max-sessions-per-ip (trusted networks exempt: a relay in front
- * of us, or our own submission clients, may open many). -1 when the session was refused. */
+/* limit max-sessions, then limit max-sessions-per-ip, also named ratelimit ip-sessions (trusted
+ * networks and auth-allowlist exempt: a relay in front of us, or our own submission clients, may
+ * open many). -1 when the session was refused. */
 static int session_over_limits(struct smtp_session *s)
 {
 	struct smtp_ctx *ctx = s->ctx;
@@ -182,7 +183,8 @@ static int session_over_limits(struct smtp_session *s)
 		smtp_close(s, "421 4.3.2 %s Too much mail queued, try again later", c->hostname);
 		return -1;
 	}
-	if (per_ip == 0 || cidr_set_contains(c->trusted, c->n_trusted, s->client.addr))
+	if (per_ip == 0 || cidr_set_contains(c->trusted, c->n_trusted, s->client.addr) ||
+	    cidr_set_contains(c->auth_allowlist, c->n_auth_allowlist, s->client.addr))
 		return 0;
 	if (!ctx->peers)
 		ctx->peers = smtp_peers_new();

@@ -257,11 +257,11 @@ static void format_abuse(struct out *o, const struct metrics *m)
 }
 
 const char *const metrics_ratelimit_rules[METRICS_RL_RULES] = {
-    "ratelimit:ip-connections",	      "ratelimit:ip-sessions",
-    "ratelimit:ip-messages",	      "ratelimit:ip-recipients",
-    "ratelimit:user-messages-hour",   "ratelimit:user-messages-day",
-    "ratelimit:user-recipients-hour", "ratelimit:user-recipients-day",
-    "ratelimit:circuit-breaker",      "ratelimit:account-tripped",
+    "ratelimit:ip-connections",	     "ratelimit:ip-messages",
+    "ratelimit:ip-recipients",	     "ratelimit:user-messages-hour",
+    "ratelimit:user-messages-day",   "ratelimit:user-recipients-hour",
+    "ratelimit:user-recipients-day", "ratelimit:circuit-breaker",
+    "ratelimit:account-tripped",
 };
 
 static void format_ratelimit(struct out *o, const struct metrics *m)

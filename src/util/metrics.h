@@ -30,7 +30,6 @@ enum metrics_refusal {
 /* Rate-limit rules (label rule="ratelimit:..."): a verdict that refused, per rule. */
 enum metrics_ratelimit {
 	METRICS_RL_IP_CONNECTIONS,  /* ratelimit:ip-connections */
-	METRICS_RL_IP_SESSIONS,	    /* ratelimit:ip-sessions */
 	METRICS_RL_IP_MESSAGES,	    /* ratelimit:ip-messages */
 	METRICS_RL_IP_RECIPIENTS,   /* ratelimit:ip-recipients */
 	METRICS_RL_USER_MSGS_HOUR,  /* ratelimit:user-messages-hour */

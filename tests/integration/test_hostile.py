@@ -247,3 +247,28 @@ def test_fd_limit_too_low_is_logged_once(make_server):
     lines = wait_log(srv, "file descriptor limit below what max-sessions needs")
     assert len(lines) == 1 and "soft=3000 hard=3000 need=5356 max_sessions=5000" in lines[0]
     send_real_message(srv, 1)  # it serves all the same
+
+
+def test_stalled_data_sessions_share_one_stage_budget(make_server, raw):
+    """limit stage-memory: 60 clients stall mid-DATA with 200 KB each (12 MB in all, each under
+    the 256 KiB a body may keep in memory); with a 1 MiB budget the server holds at most that in
+    memory and the rest in the bodies' temporary files, and every message still arrives whole."""
+    srv = make_server("limit stage-memory 1M\nlimit max-sessions-per-ip 0")
+    before = rss_kib(srv)
+    part = ("x" * 998 + "\r\n") * 200  # 200 KB
+    clients = []
+    for i in range(60):
+        c = session(raw, srv.port, "rcpt")
+        expect(c.cmd("DATA"), 354)
+        c.send(("Subject: stalled %d\r\n\r\n" % i + part).encode())
+        clients.append(c)
+    time.sleep(0.5)  # the server has read what they sent
+    if not SANITIZED:
+        grown = rss_kib(srv) - before
+        assert grown < 4 * 1024, "RSS grew by %d KiB with 60 stalled bodies" % grown
+    for i, c in enumerate(clients):
+        c.send(b"\r\n.\r\n")
+        expect(c.reply(), 250)
+    msgs = srv.wait_messages("alice", 60)
+    assert len(msgs) == 60
+    assert all(len(m.read_bytes()) > 200000 for m in msgs)

@@ -74,11 +74,13 @@ def test_ip_sessions(make_server, tmp_path):
     assert all(h[1] == 220 for h in held)
     c, code, msg = session(srv)
     c.close()
-    assert code == 421 and "concurrent sessions" in msg, msg
+    assert code == 421 and "4.7.0" in msg and "Too many connections from your address" in msg, msg
     for h in held:
         h[0].quit()
     wait_log(srv, "smtp: disconnect")
-    assert "rule=ratelimit:ip-sessions" in srv.logtext()
+    # the same setting as limit max-sessions-per-ip: counted in memory, refused at connect
+    assert "smtp: too many sessions from one client" in srv.logtext()
+    assert "limit=2" in srv.logtext()
 
 
 def test_ip_messages_and_recipients(make_server, tmp_path):

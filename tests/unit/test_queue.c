@@ -1,6 +1,7 @@
 /* test_queue.c — the spool: record and envelope codecs as tables, then a real spool in a
  * temporary directory (commit → done → recover), and staging past the memory threshold. */
 #include "queue/queue.h"
+#include "queue/spool_int.h" /* the stage budget test looks inside a stage */
 #include "check.h"
 
 #include <ctype.h>
@@ -305,6 +306,37 @@ static void test_spool_admin(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* limit stage-memory: the stages of all transactions share one budget; a stage that would pass
+ * it goes to its file at once, and what a freed stage held is given back. */
+static void test_stage_budget(void)
+{
+	char dir[] = "/tmp/rg-test-stage-XXXXXX", err[256], body[3000];
+	struct spool *sp;
+	struct seen seen = {0};
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	CHECK(spool_open(dir, 1 << 20, on_queued, &seen, &sp, err, sizeof(err)) == 0, "%s", err);
+	memset(body, 'x', sizeof(body));
+	spool_set_stage_budget(sp, 4096);
+	struct spool_stage *a = spool_stage_new(sp), *b = spool_stage_new(sp);
+	CHECK(spool_stage_write(a, body, sizeof(body)) == 0 && a->fd < 0 && a->cap == 4096,
+	      "the first stage in memory, the whole budget");
+	CHECK(sp->stage_mem == 4096, "counted: %zu", sp->stage_mem);
+	CHECK(spool_stage_write(b, body, 100) == 0 && b->fd >= 0 && !b->mem,
+	      "the second goes to its file");
+	CHECK(spool_stage_write(b, body, sizeof(body)) == 0 && b->total == 3100, "and stays there");
+	spool_stage_free(a);
+	CHECK(sp->stage_mem == 0, "a freed stage gives its memory back");
+	struct spool_stage *c = spool_stage_new(sp);
+	CHECK(spool_stage_write(c, body, 100) == 0 && c->fd < 0, "then memory again");
+	spool_stage_free(b);
+	spool_stage_free(c);
+	CHECK(sp->stage_mem == 0, "all given back");
+	spool_close(sp);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	test_spool_admin();
@@ -312,5 +344,6 @@ int main(void)
 	test_envelope();
 	test_envelope_dsn();
 	test_spool_cycle();
+	test_stage_budget();
 	return check_report("test_queue");
 }

@@ -31,7 +31,6 @@ static struct conf_ratelimit all_on(void)
 {
 	struct conf_ratelimit rl = {0};
 	rl.ip_connections = (struct conf_rate){10, 60};
-	rl.ip_sessions = 5;
 	rl.ip_messages = (struct conf_rate){100, 3600};
 	rl.ip_recipients = (struct conf_rate){500, 3600};
 	rl.user_messages[0] = (struct conf_rate){50, 3600};
@@ -149,7 +148,7 @@ static void test_conf(void)
 	if (c) {
 		const struct conf_ratelimit *r = &c->ratelimit;
 		CHECK(r->ip_connections.count == 30 && r->ip_connections.window == 60, "conn");
-		CHECK(r->ip_sessions == 0, "the last line wins (off)");
+		CHECK(c->limits.max_sessions_per_ip == 0, "ip-sessions: the last line wins (off)");
 		CHECK(r->ip_messages.count == 100 && r->ip_messages.window == 3600, "bare count");
 		CHECK(r->user_recipients[1].count == 1000 && r->user_recipients[1].window == 86400,
 		      "day");
@@ -160,7 +159,7 @@ static void test_conf(void)
 	static const char def[] = "listen 127.0.0.1:25\n";
 	CHECK(conf_parse(def, strlen(def), "t", &c, err, sizeof(err)) == 0, err);
 	if (c) {
-		CHECK(c->ratelimit.ip_sessions == 50 && c->ratelimit.ip_messages.count == 0 &&
+		CHECK(c->limits.max_sessions_per_ip == 50 && c->ratelimit.ip_messages.count == 0 &&
 			  c->ratelimit.circuit_breaker.count == 0 &&
 			  !c->ratelimit.tempfail_on_store_error,
 		      "defaults");
