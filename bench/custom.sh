@@ -29,8 +29,7 @@ abuse-store sqlite $STATE/db/abuse.db
 ratelimit ip-connections 10000000/1m
 ratelimit ip-sessions 1000
 ratelimit ip-messages 10000000/1h
-ratelimit ip-recipients 10000000/1h
-limit max-sessions-per-ip 1000"
+ratelimit ip-recipients 10000000/1h"
 else
 	clients="trusted-network 127.0.0.0/8
 relay allow from trusted id local-host

@@ -76,7 +76,6 @@ mailbox user
 dns-server 127.0.0.1:9
 limit max-sessions $((N + 100))
 limit max-sessions-per-ip 0
-ratelimit ip-sessions off
 limit command-timeout 10m
 limit data-timeout 10m
 CONF
