@@ -1,14 +1,18 @@
-/* fuzz.h — what every libFuzzer target shares: REQUIRE, an invariant that aborts (a crash
- * libFuzzer reports and keeps the input of) when it does not hold. */
+/* fuzz.h — what every libFuzzer target shares: REQUIRE, an invariant that must hold in every
+ * build (not assert(): NDEBUG or not); when it does not, it is printed and the target aborts (a
+ * crash libFuzzer reports and keeps the input of). */
 #ifndef RG_FUZZ_H
 #define RG_FUZZ_H
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define REQUIRE(c)                                                                                 \
 	do {                                                                                       \
-		if (!(c))                                                                          \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
 			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #endif

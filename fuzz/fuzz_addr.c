@@ -1,21 +1,13 @@
 /* fuzz_addr.c — libFuzzer target for addr_parse_path and addr_format: every input is parsed with
  * and without SMTPUTF8, and the promises of addr.h are checked as invariants, so that a hostile
  * path can neither crash the parser nor reach the policy in a shape it does not expect. */
+#include "fuzz.h"
 #include "addr/addr.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Not assert(): it must hold in every build, NDEBUG or not. */
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static int has_byte_in(const char *s, const char *set)
 {
@@ -50,39 +42,39 @@ static int same_path(const struct addr_path *a, const struct addr_path *b)
 static void check_domain(const struct addr_path *a)
 {
 	size_t n = strlen(a->domain);
-	ENSURE(n <= ADDR_DOMAIN_MAX);
+	REQUIRE(n <= ADDR_DOMAIN_MAX);
 	if (a->literal) {
-		ENSURE(n >= 3 && a->domain[0] == '[' && a->domain[n - 1] == ']');
+		REQUIRE(n >= 3 && a->domain[0] == '[' && a->domain[n - 1] == ']');
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = a->domain[i];
-		ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+		REQUIRE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
 	}
-	ENSURE(n == 0 || (a->domain[0] != '.' && a->domain[n - 1] != '.'));
+	REQUIRE(n == 0 || (a->domain[0] != '.' && a->domain[n - 1] != '.'));
 }
 
 static void check_ok(const struct addr_path *a, const uint8_t *data, size_t used, int smtputf8)
 {
 	int eight;
-	ENSURE(used >= 2 && used <= ADDR_PATH_MAX);
-	ENSURE(data[0] == '<' && data[used - 1] == '>');
-	ENSURE(memchr(a->local, '\0', sizeof(a->local)) != NULL);
-	ENSURE(memchr(a->domain, '\0', sizeof(a->domain)) != NULL);
-	ENSURE(strlen(a->local) <= ADDR_LOCAL_MAX); /* unquoted is never longer than received */
-	ENSURE(!has_8bit_or_ctl(a->local, &eight));
-	ENSURE(!eight || (smtputf8 && a->utf8));
-	ENSURE(a->routing == has_byte_in(a->local, "%!@"));
+	REQUIRE(used >= 2 && used <= ADDR_PATH_MAX);
+	REQUIRE(data[0] == '<' && data[used - 1] == '>');
+	REQUIRE(memchr(a->local, '\0', sizeof(a->local)) != NULL);
+	REQUIRE(memchr(a->domain, '\0', sizeof(a->domain)) != NULL);
+	REQUIRE(strlen(a->local) <= ADDR_LOCAL_MAX); /* unquoted is never longer than received */
+	REQUIRE(!has_8bit_or_ctl(a->local, &eight));
+	REQUIRE(!eight || (smtputf8 && a->utf8));
+	REQUIRE(a->routing == has_byte_in(a->local, "%!@"));
 	check_domain(a);
 	if (a->null) {
-		ENSURE(!a->local[0] && !a->domain[0] && !a->unqualified && !a->quoted);
-		ENSURE(!a->source_route && !a->literal && !a->utf8);
+		REQUIRE(!a->local[0] && !a->domain[0] && !a->unqualified && !a->quoted);
+		REQUIRE(!a->source_route && !a->literal && !a->utf8);
 	} else if (a->unqualified) {
-		ENSURE(a->local[0] && !a->domain[0] && !a->literal && !a->source_route);
+		REQUIRE(a->local[0] && !a->domain[0] && !a->literal && !a->source_route);
 	} else {
-		ENSURE(a->local[0] && a->domain[0]);
+		REQUIRE(a->local[0] && a->domain[0]);
 	}
-	ENSURE(smtputf8 || !a->utf8);
+	REQUIRE(smtputf8 || !a->utf8);
 }
 
 /* Formatting never overruns (exact-size heap buffer), and what it writes parses back to the
@@ -91,23 +83,23 @@ static void check_format(const struct addr_path *a, int smtputf8, size_t small)
 {
 	char buf[1024], path[1030];
 	char *tiny = malloc(small);
-	ENSURE(tiny != NULL);
+	REQUIRE(tiny != NULL);
 	addr_format(a, tiny, small);
-	ENSURE(small == 0 || memchr(tiny, '\0', small) != NULL);
+	REQUIRE(small == 0 || memchr(tiny, '\0', small) != NULL);
 	free(tiny);
 
 	addr_format(a, buf, sizeof(buf));
 	int n = snprintf(path, sizeof(path), "<%s>", buf);
-	ENSURE(n > 0 && (size_t)n < sizeof(path));
+	REQUIRE(n > 0 && (size_t)n < sizeof(path));
 	struct addr_path b;
 	size_t used;
 	enum addr_status st = addr_parse_path(path, (size_t)n, smtputf8, &b, &used);
-	ENSURE(st == ADDR_OK || st == ADDR_ERR_TOO_LONG);
+	REQUIRE(st == ADDR_OK || st == ADDR_ERR_TOO_LONG);
 	if (st == ADDR_OK) {
-		ENSURE(used == (size_t)n && b.null == a->null && b.unqualified == a->unqualified);
-		ENSURE(strcmp(b.local, a->local) == 0 && strcmp(b.domain, a->domain) == 0);
-		ENSURE(b.literal == a->literal &&
-		       memcmp(b.literal_addr, a->literal_addr, sizeof(b.literal_addr)) == 0);
+		REQUIRE(used == (size_t)n && b.null == a->null && b.unqualified == a->unqualified);
+		REQUIRE(strcmp(b.local, a->local) == 0 && strcmp(b.domain, a->domain) == 0);
+		REQUIRE(b.literal == a->literal &&
+			memcmp(b.literal_addr, a->literal_addr, sizeof(b.literal_addr)) == 0);
 	}
 }
 
@@ -116,8 +108,8 @@ static void check_prefix(const struct addr_path *a, const uint8_t *data, size_t 
 {
 	struct addr_path b;
 	size_t used2;
-	ENSURE(addr_parse_path((const char *)data, used, smtputf8, &b, &used2) == ADDR_OK);
-	ENSURE(used2 == used && same_path(a, &b));
+	REQUIRE(addr_parse_path((const char *)data, used, smtputf8, &b, &used2) == ADDR_OK);
+	REQUIRE(used2 == used && same_path(a, &b));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -127,11 +119,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int u = 0; u < 2; u++) {
 		size_t used = (size_t)-1;
 		st[u] = addr_parse_path((const char *)data, size, u, &a[u], &used);
-		ENSURE(st[u] >= ADDR_OK && st[u] <= ADDR_ERR_DOMAIN);
-		ENSURE(addr_status_text(st[u]) != NULL);
-		ENSURE(used <= size);
+		REQUIRE(st[u] >= ADDR_OK && st[u] <= ADDR_ERR_DOMAIN);
+		REQUIRE(addr_status_text(st[u]) != NULL);
+		REQUIRE(used <= size);
 		if (st[u] != ADDR_OK) {
-			ENSURE(used == 0 && !a[u].local[0] && !a[u].domain[0]);
+			REQUIRE(used == 0 && !a[u].local[0] && !a[u].domain[0]);
 			continue;
 		}
 		check_ok(&a[u], data, used, u);
@@ -140,10 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* SMTPUTF8 only widens what is accepted; ASCII paths parse the same either way. */
 	if (st[0] == ADDR_OK)
-		ENSURE(st[1] == ADDR_OK && same_path(&a[0], &a[1]));
+		REQUIRE(st[1] == ADDR_OK && same_path(&a[0], &a[1]));
 	if (st[0] == ADDR_ERR_8BIT)
-		ENSURE(st[1] != ADDR_ERR_8BIT);
+		REQUIRE(st[1] != ADDR_ERR_8BIT);
 	else
-		ENSURE(st[1] == st[0]);
+		REQUIRE(st[1] == st[0]);
 	return 0;
 }

@@ -1,20 +1,13 @@
 /* fuzz_base64.c — util_base64_decode on any bytes: the output is bounded, and whatever decodes
  * encodes back to exactly the input (strictness: one encoding per byte string). Any bytes also
  * encode to something that decodes back to them. */
+#include "fuzz.h"
 #include "util/base64.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,13 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	long n = util_base64_decode((const char *)data, size, out, sizeof(out));
 	if (n >= 0) {
-		ENSURE((size_t)n <= size / 4 * 3);
-		ENSURE(util_base64_encode(out, (size_t)n, enc, sizeof(enc)) == (long)size);
-		ENSURE(memcmp(enc, data, size) == 0);
+		REQUIRE((size_t)n <= size / 4 * 3);
+		REQUIRE(util_base64_encode(out, (size_t)n, enc, sizeof(enc)) == (long)size);
+		REQUIRE(memcmp(enc, data, size) == 0);
 	}
 	long e = util_base64_encode(data, size, enc, sizeof(enc));
-	ENSURE(e == (long)UTIL_BASE64_LEN(size));
-	ENSURE(util_base64_decode(enc, (size_t)e, back, sizeof(back)) == (long)size);
-	ENSURE(memcmp(back, data, size) == 0);
+	REQUIRE(e == (long)UTIL_BASE64_LEN(size));
+	REQUIRE(util_base64_decode(enc, (size_t)e, back, sizeof(back)) == (long)size);
+	REQUIRE(memcmp(back, data, size) == 0);
 	return 0;
 }

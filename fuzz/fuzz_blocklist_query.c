@@ -4,20 +4,13 @@
  * keeps UDP answers within the EDNS maximum (and within a small caller buffer), echoes the
  * question of an answered query byte for byte; the slip form (TC) of an answer is no longer
  * than it; the same bytes as a reversed name must parse or fail cleanly. */
+#include "fuzz.h"
 #include "blocklist/blocklist.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static const struct blocklist_zone *fuzz_zone(void)
 {
@@ -28,7 +21,7 @@ static const struct blocklist_zone *fuzz_zone(void)
 					  300,
 					  1};
 	if (z.wire.apex_len == 0)
-		ENSURE(blocklist_zone_prepare(&z) == 0);
+		REQUIRE(blocklist_zone_prepare(&z) == 0);
 	return &z;
 }
 
@@ -39,13 +32,13 @@ static struct blocklist_index *fuzz_index(void)
 	if (x)
 		return x;
 	x = blocklist_index_new();
-	ENSURE(x != NULL);
+	REQUIRE(x != NULL);
 	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
 		struct cidr c;
-		ENSURE(cidr_parse(nets[i], &c) == 0);
-		ENSURE(blocklist_index_add(x, &c, 2 + (unsigned)i, "fuzz entry") == 0);
+		REQUIRE(cidr_parse(nets[i], &c) == 0);
+		REQUIRE(blocklist_index_add(x, &c, 2 + (unsigned)i, "fuzz entry") == 0);
 	}
-	ENSURE(blocklist_index_finish(x) == 0);
+	REQUIRE(blocklist_index_finish(x) == 0);
 	return x;
 }
 
@@ -59,7 +52,7 @@ static void check_echo(const uint8_t *data, size_t size, const uint8_t *out, siz
 	while (q < size && data[q] != 0)
 		q += 1 + (size_t)data[q];
 	q += 1 + 4;
-	ENSURE(q <= size && q <= n && memcmp(out + 12, data + 12, q - 12) == 0);
+	REQUIRE(q <= size && q <= n && memcmp(out + 12, data + 12, q - 12) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,14 +65,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = blocklist_query_answer(z, x, data, size, out, cap, tcp == 1);
 		if (n == 0)
 			continue;
-		ENSURE(size >= 12 && !(data[2] & 0x80));
-		ENSURE(n >= 12 && n <= cap);
-		ENSURE(out[0] == data[0] && out[1] == data[1] && (out[2] & 0x80));
+		REQUIRE(size >= 12 && !(data[2] & 0x80));
+		REQUIRE(n >= 12 && n <= cap);
+		REQUIRE(out[0] == data[0] && out[1] == data[1] && (out[2] & 0x80));
 		if (tcp != 1)
-			ENSURE(n <= BLOCKLIST_EDNS_MAX);
+			REQUIRE(n <= BLOCKLIST_EDNS_MAX);
 		check_echo(data, size, out, n);
 		size_t t = blocklist_answer_truncate(out, n);
-		ENSURE(t <= n && (t == 0 || (out[2] & 0x02)));
+		REQUIRE(t <= n && (t == 0 || (out[2] & 0x02)));
 	}
 	char name[300];
 	size_t len = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
@@ -90,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char back[80];
 		uint8_t again[16];
 		blocklist_name_format(addr, back, sizeof(back));
-		ENSURE(blocklist_name_parse(back, again) == 0 && memcmp(addr, again, 16) == 0);
+		REQUIRE(blocklist_name_parse(back, again) == 0 && memcmp(addr, again, 16) == 0);
 	}
 	return 0;
 }

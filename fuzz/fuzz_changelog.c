@@ -1,20 +1,13 @@
 /* fuzz_changelog.c — the changelog reader on any bytes (a log file that may be corrupted):
  * changelog_verify walks it without reading out of bounds, every record it accepts re-encodes
  * to exactly the line it came from, and changelog_parse on the whole input agrees with itself. */
+#include "fuzz.h"
 #include "changelog/changelog.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 struct walk {
 	const char *data;
@@ -29,11 +22,11 @@ static int on_record(void *arg, const struct changelog_record *r)
 	char *line;
 	size_t len;
 	const char *nl = memchr(w->data + w->pos, '\n', w->len - w->pos);
-	ENSURE(nl != NULL);
-	ENSURE(r->id == ++w->n);
-	ENSURE(changelog_format(&copy, &line, &len) == 0);
-	ENSURE(len == (size_t)(nl - (w->data + w->pos)) && !memcmp(line, w->data + w->pos, len));
-	ENSURE(!strcmp(copy.hash, r->hash));
+	REQUIRE(nl != NULL);
+	REQUIRE(r->id == ++w->n);
+	REQUIRE(changelog_format(&copy, &line, &len) == 0);
+	REQUIRE(len == (size_t)(nl - (w->data + w->pos)) && !memcmp(line, w->data + w->pos, len));
+	REQUIRE(!strcmp(copy.hash, r->hash));
 	free(line);
 	w->pos = (size_t)(nl - w->data) + 1;
 	return 0;
@@ -46,10 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned long bad;
 	char why[256];
 	unsigned long good = changelog_verify(w.data, size, on_record, &w, &bad, why, sizeof(why));
-	ENSURE(good == w.n);
-	ENSURE(bad == 0 ? w.pos == size : bad == good + 1 && why[0]);
+	REQUIRE(good == w.n);
+	REQUIRE(bad == 0 ? w.pos == size : bad == good + 1 && why[0]);
 	if (changelog_parse(w.data, size, &r, why, sizeof(why)) == 0)
-		ENSURE(r.unchanged == (r.diff == NULL) && strlen(r.hash) == 64);
+		REQUIRE(r.unchanged == (r.diff == NULL) && strlen(r.hash) == 64);
 	changelog_record_clear(&r);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * (from configs and domains), and MX sets as a hostile DNS server may send them (any names, any
  * preferences, many records): ordering must drop root exchanges, keep preference order, keep
  * at most the cap, and only ever reorder (never invent or lose a record below the cap). */
+#include "fuzz.h"
 #include "dns/mx.h"
 
 #include <arpa/inet.h>
@@ -9,14 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 struct bytes {
 	const uint8_t *p;
@@ -35,14 +28,14 @@ static void check_literals(const char *s)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	if (dns_parse_ip_literal(s, 25, &ss, &len) == 0) {
-		ENSURE(ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
-		ENSURE(len == (ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						       : sizeof(struct sockaddr_in6)));
-		ENSURE(ntohs(((struct sockaddr_in *)&ss)->sin_port) == 25);
+		REQUIRE(ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+		REQUIRE(len == (ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							: sizeof(struct sockaddr_in6)));
+		REQUIRE(ntohs(((struct sockaddr_in *)&ss)->sin_port) == 25);
 	}
 	struct dns_server srv;
 	if (dns_parse_server(s, &srv) == 0)
-		ENSURE((srv.family == AF_INET || srv.family == AF_INET6) && srv.port > 0);
+		REQUIRE((srv.family == AF_INET || srv.family == AF_INET6) && srv.port > 0);
 }
 
 /* Lines "PREF NAME": one MX record each (at most 64). */
@@ -63,16 +56,16 @@ static void check_mx(char *text, const uint8_t *data, size_t size)
 	struct bytes b = {data, size, 0};
 	size_t kept = dns_mx_order(rrs, n, DNS_MAX_HOSTS, from_input, &b);
 	size_t want = n - roots < DNS_MAX_HOSTS ? n - roots : DNS_MAX_HOSTS;
-	ENSURE(kept == want);
+	REQUIRE(kept == want);
 	for (size_t i = 0; i < kept; i++) {
-		ENSURE(!dns_mx_is_root(rrs[i].name));
-		ENSURE(i == 0 || rrs[i - 1].pref <= rrs[i].pref);
+		REQUIRE(!dns_mx_is_root(rrs[i].name));
+		REQUIRE(i == 0 || rrs[i - 1].pref <= rrs[i].pref);
 		size_t same_in = 0, same_out = 0;
 		for (size_t j = 0; j < n; j++)
 			same_in += orig[j].name == rrs[i].name && orig[j].pref == rrs[i].pref;
 		for (size_t j = 0; j < kept; j++)
 			same_out += rrs[j].name == rrs[i].name && rrs[j].pref == rrs[i].pref;
-		ENSURE(same_out <= same_in);
+		REQUIRE(same_out <= same_in);
 	}
 }
 

@@ -3,6 +3,7 @@
  * outside 127.0.0.0/8 or in 127.255.255.0/24 must never be a listing, and the TXT reason that
  * reaches an SMTP reply must be printable ASCII without CR/LF, bounded. The first byte picks
  * the record type and a code filter. */
+#include "fuzz.h"
 #include "dnsbl/dnsbl.h"
 
 #include <stdint.h>
@@ -10,49 +11,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
 static void check_a(const struct dns_rr_result *r, int filtered)
 {
 	static const struct conf_dnsbl_codes filter[] = {{0x7f000002, 0x7f000003}};
 	uint32_t code;
 	char why[128];
-	ENSURE(r->n_a <= DNS_RR_MAX_A);
+	REQUIRE(r->n_a <= DNS_RR_MAX_A);
 	enum dnsbl_answer a =
 	    dnsbl_classify(r, filtered ? filter : NULL, filtered ? 1 : 0, &code, why, sizeof(why));
-	ENSURE(strlen(why) < sizeof(why));
+	REQUIRE(strlen(why) < sizeof(why));
 	if (r->status != DNS_OK) {
-		ENSURE(a != DNSBL_LISTED);
+		REQUIRE(a != DNSBL_LISTED);
 		return;
 	}
 	int bad = 0;
 	for (size_t i = 0; i < r->n_a; i++)
 		bad |= (r->a[i] >> 24) != 127 || (r->a[i] >> 8) == 0x7fffff;
 	if (bad || r->n_a == 0)
-		ENSURE(a == DNSBL_ERROR);
+		REQUIRE(a == DNSBL_ERROR);
 	if (a == DNSBL_LISTED) {
-		ENSURE((code >> 24) == 127);
+		REQUIRE((code >> 24) == 127);
 		if (filtered)
-			ENSURE(code >= 0x7f000002 && code <= 0x7f000003);
+			REQUIRE(code >= 0x7f000002 && code <= 0x7f000003);
 	}
 }
 
 static void check_txt(const struct dns_rr_result *r)
 {
 	char clean[DNSBL_TXT_MAX];
-	ENSURE(strlen(r->txt) < sizeof(r->txt));
+	REQUIRE(strlen(r->txt) < sizeof(r->txt));
 	dnsbl_txt_clean(r->txt, clean, sizeof(clean));
 	size_t n = strlen(clean);
-	ENSURE(n < DNSBL_TXT_MAX);
+	REQUIRE(n < DNSBL_TXT_MAX);
 	for (size_t i = 0; i < n; i++)
-		ENSURE(clean[i] >= 0x20 && clean[i] <= 0x7e);
-	ENSURE(n == 0 || (clean[0] != ' ' && clean[n - 1] != ' '));
+		REQUIRE(clean[i] >= 0x20 && clean[i] <= 0x7e);
+	REQUIRE(n == 0 || (clean[0] != ' ' && clean[n - 1] != ' '));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_rr_result r;
 	enum dns_rr_type type = data[0] & 1 ? DNS_RR_TXT : DNS_RR_A;
 	dns_parse_rr_reply(data + 1, size - 1, type, &r);
-	ENSURE(strlen(r.error) < sizeof(r.error));
+	REQUIRE(strlen(r.error) < sizeof(r.error));
 	if (type == DNS_RR_A)
 		check_a(&r, data[0] & 2);
 	else

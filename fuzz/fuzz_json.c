@@ -1,6 +1,7 @@
 /* fuzz_json.c — util_json_escape on any bytes, through output buffers of every small size: the
  * output is bounded and NUL-terminated, has no raw control character, quote or lone backslash,
  * and the pieces, escaped again from where the last call stopped, cover the whole input. */
+#include "fuzz.h"
 #include "util/util.h"
 
 #include <stdint.h>
@@ -8,22 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENSURE(cond)                                                                               \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
 static void check_piece(const char *out, size_t n)
 {
-	ENSURE(strlen(out) == n);
+	REQUIRE(strlen(out) == n);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)out[i];
-		ENSURE(c >= 0x20 && c != 0x7f && c != '"');
+		REQUIRE(c >= 0x20 && c != 0x7f && c != '"');
 		if (c == '\\') {
-			ENSURE(i + 1 < n && strchr("\"\\nrtu", out[i + 1]));
+			REQUIRE(i + 1 < n && strchr("\"\\nrtu", out[i + 1]));
 			i++;
 		}
 	}
@@ -37,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t left = size;
 		while (left > 0) {
 			size_t used, n = util_json_escape(s, left, out, outlen, &used);
-			ENSURE(n < outlen && used > 0 && used <= left);
+			REQUIRE(n < outlen && used > 0 && used <= left);
 			check_piece(out, n);
 			s += used;
 			left -= used;
