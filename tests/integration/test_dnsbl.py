@@ -65,6 +65,20 @@ def dns_query(port, name, qtype=1):
     return flags & 15, ancount
 
 
+def start_rbldnsd(tmp, zones, datasets):
+    """rbldnsd on a free loopback UDP port serving the zone files zones (name: text) written to
+    tmp/zones: (that directory, the port, the Popen)."""
+    zdir = tmp / "zones"
+    zdir.mkdir()
+    for name, text in zones.items():
+        (zdir / name).write_text(text)
+    port = free_udp_port()
+    rbl = subprocess.Popen([RBLDNSD, "-n", "-t", "300", "-c", "1", "-w", str(zdir),
+                            "-b", "127.0.0.1/%d" % port, *datasets],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return zdir, port, rbl
+
+
 def wait_rbldnsd(rbl, port, name="2.0.0.127.bl.test", timeout=10):
     """Until rbldnsd (the Popen rbl, on port) answers name with one record; bounded."""
     deadline = time.time() + timeout
@@ -82,14 +96,7 @@ def wait_rbldnsd(rbl, port, name="2.0.0.127.bl.test", timeout=10):
 @pytest.fixture
 def lists(tmp_path):
     """rbldnsd with the zones above, dnsmasq in front; yields the dns-server line."""
-    zdir = tmp_path / "zones"
-    zdir.mkdir()
-    for name, text in ZONES.items():
-        (zdir / name).write_text(text)
-    port = free_udp_port()
-    rbl = subprocess.Popen([RBLDNSD, "-n", "-t", "300", "-c", "1", "-w", str(zdir),
-                            "-b", "127.0.0.1/%d" % port, *DATASETS],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    zdir, port, rbl = start_rbldnsd(tmp_path, ZONES, DATASETS)
     dns = DnsServer(tmp_path, zones=("invalid",), timeout=["slow.test"])
     dns.args += ["--server=/%s/127.0.0.1#%d" % (z, port)
                  for z in ("bl.test", "all.test", "w1.test", "w2.test", "wl.test")]

@@ -14,10 +14,10 @@ import subprocess
 import pytest
 
 from conftest import BASE_CONF, BIN, DEAD_DNS
-from dnsserver import DnsServer, free_udp_port
+from dnsserver import DnsServer
 from remote_helpers import conf as remote_conf, send
 from sinks import Script, ScriptedSink, free_port, wait_until
-from test_dnsbl import RBLDNSD, wait_log, wait_rbldnsd
+from test_dnsbl import start_rbldnsd, wait_log, wait_rbldnsd
 from test_metrics import scrape, value
 
 ZONES = {
@@ -39,14 +39,7 @@ slow.test block
 def dnsbl(tmp_path_factory):
     """rbldnsd with the zones above, dnsmasq in front; yields its "IP:PORT"."""
     tmp = tmp_path_factory.mktemp("lookup-dns")
-    zdir = tmp / "zones"
-    zdir.mkdir()
-    for name, text in ZONES.items():
-        (zdir / name).write_text(text)
-    port = free_udp_port()
-    rbl = subprocess.Popen([RBLDNSD, "-n", "-t", "300", "-c", "1", "-w", str(zdir),
-                            "-b", "127.0.0.1/%d" % port, *DATASETS],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, port, rbl = start_rbldnsd(tmp, ZONES, DATASETS)
     dns = DnsServer(tmp, zones=("invalid",), timeout=["slow.test"])
     dns.args += ["--server=/%s/127.0.0.1#%d" % (z, port) for z in ("bl.test", "err.test")]
     dns.args.append("--cache-size=0")
