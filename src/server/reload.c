@@ -270,6 +270,7 @@ static int reload_apply(struct server *srv, struct reload *r, char *kept, size_t
 	conf_unref(old); /* freed when the last session or delivery under it ends */
 	dnsbl_engine_update(srv->smtp.dnsbl, srv->conf);
 	spool_set_stage_budget(srv->spool, (size_t)srv->conf->limits.stage_memory);
+	server_raise_fd_limit(srv->conf);
 	srv->open_relay_tests = r->relay_tests;
 	srv->conf_loaded = time(NULL);
 	srv->reloads++;

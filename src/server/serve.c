@@ -275,10 +275,11 @@ static int server_start_root(struct server *srv, char *err, size_t errlen)
 #define SERVE_FD_RESERVE 256
 
 /* Raise RLIMIT_NOFILE to what limit max-sessions and delivery concurrency need: the soft limit
- * up to the hard one, and (as root, before the drop) the hard one too. Short of the need, one
- * log line with the numbers; the server still starts (sessions past the limit get accept
- * errors, logged by the listener). */
-static void server_raise_fd_limit(const struct conf *c)
+ * up to the hard one, and (as root, before the drop) the hard one too. At start and on every
+ * reload (after the drop only the soft limit can move). Short of the need, one log line with
+ * the numbers; the server still runs (sessions past the limit get accept errors, logged by the
+ * listener). */
+void server_raise_fd_limit(const struct conf *c)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)c->limits.max_sessions + c->delivery.concurrency + SERVE_FD_RESERVE;

@@ -80,6 +80,7 @@ void server_open_relay_error(const struct conf *c, const char *action, size_t n,
 /* After srv->conf and srv->open_relay_tests changed: start (and announce) or stop the hourly
  * OPEN RELAY warning. 0, or -1 with err set when the timer cannot be made. */
 int server_open_relay_timer(struct server *srv, char *err, size_t errlen);
+void server_raise_fd_limit(const struct conf *c);
 
 /* conf_record.c: the config changelog */
 struct changelog_who;

@@ -3,6 +3,8 @@ command floods, thousands of RCPTs, huge headers. In every case the abuser gets 
 or a clean close, the server's memory stays bounded, and a normal client sends a real message
 in the middle that is delivered. Every load loop is bounded in count and time."""
 import os
+import pathlib
+import re
 import select
 import smtplib
 import socket
@@ -237,6 +239,20 @@ def test_fd_limit_raised_for_max_sessions(make_server):
     srv.start()
     # 5000 sessions + delivery concurrency 100 + 256 of reserve
     assert wait_log(srv, "server: file descriptor limit raised", "soft=5356", "need=5356")
+
+
+def test_reload_raises_fd_limit_for_more_sessions(make_server):
+    srv = make_server("limit max-sessions 1000", start=False)
+    srv.wrap = ["prlimit", "--nofile=1000:20000"]
+    srv.start()
+    assert wait_log(srv, "server: file descriptor limit raised", "soft=1356")
+    srv.conf.write_text(srv.conf.read_text().replace("limit max-sessions 1000",
+                                                     "limit max-sessions 5000"))
+    out = srv.ctl("reload")
+    assert out.returncode == 0, out.stderr
+    assert wait_log(srv, "server: file descriptor limit raised", "soft=5356", "need=5356")
+    limits = pathlib.Path("/proc/%d/limits" % srv.proc.pid).read_text()
+    assert re.search(r"^Max open files\s+5356\s+20000\s", limits, re.M), limits
 
 
 def test_fd_limit_too_low_is_logged_once(make_server):
