@@ -88,7 +88,8 @@ asan: test-deps
 # campaign (fuzz/campaign.sh: FUZZ_RUNS executions per target, totals kept in fuzz/campaign.tsv).
 FUZZ_TARGETS ?= $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_BIN = $(FUZZ_TARGETS:%=build-fuzz/%)
-FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+  -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_RUNS ?= 100000000
 
 fuzz-build: test-deps
@@ -97,7 +98,7 @@ fuzz-build: test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/librelayguard.a
-	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
+	clang -std=c11 -D_GNU_SOURCE $(subst fuzzer-no-link,fuzzer,$(FUZZ_CFLAGS)) -Isrc -o $@ $< \
 	  build-fuzz/librelayguard.a $(LDLIBS)
 
 fuzz: fuzz-build
