@@ -108,6 +108,8 @@ CONF
 			"per_session_pss=$(((p - p0) * 1000 / (held > 0 ? held : 1)))e-3KiB"
 		unhold
 		echo "relayguard after $mode closed: rss=$(rss $rg_pid)KiB fds=$(fds $rg_pid)"
+		grep "memory returned to the system" "$STATE/rg/server.log" | tail -1 |
+			sed 's/^/  relayguard log: /'
 	done
 	kill $rg_pid
 	wait $rg_pid 2>/dev/null || true

@@ -194,4 +194,7 @@ void smtp_shutdown(struct smtp_ctx *ctx)
 		smtp_session_cut(ctx->sessions);
 	smtp_peers_free(ctx->peers);
 	ctx->peers = NULL;
+	if (ctx->trim_ev)
+		event_free(ctx->trim_ev);
+	ctx->trim_ev = NULL;
 }

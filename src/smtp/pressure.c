@@ -13,3 +13,8 @@ uint64_t smtp_pressure_delay_ms(const struct conf_limits *l, size_t queued)
 	uint64_t d = max * ((uint64_t)queued - l->queue_pressure + 1) / span;
 	return d < max ? d : max;
 }
+
+int smtp_trim_due(unsigned peak, unsigned open)
+{
+	return open <= peak / 2 && peak - open >= SMTP_TRIM_MIN_CLOSED;
+}

@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,45 @@ static int session_over_limits(struct smtp_session *s)
 	return -1;
 }
 
+/* Resident memory of this process in KiB (/proc/self/statm), 0 if unknown. */
+static unsigned long rss_kib(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	int n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024) : 0;
+}
+
+/* A second after a peak of sessions has passed: glibc keeps what they freed for reuse; give it
+ * back to the kernel (the heap's top and its free pages). */
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_ctx *ctx = arg;
+	(void)fd, (void)what;
+	if (!smtp_trim_due(ctx->peak_sessions, ctx->n_sessions))
+		return; /* the load came back meanwhile */
+	unsigned long before = rss_kib();
+	malloc_trim(0);
+	log_msg(LOG_INFO, "smtp: memory returned to the system",
+		"sessions=%u peak=%u rss_before_kib=%lu rss_after_kib=%lu", ctx->n_sessions,
+		ctx->peak_sessions, before, rss_kib());
+	ctx->peak_sessions = ctx->n_sessions;
+}
+
+static void trim_schedule(struct smtp_ctx *ctx)
+{
+	struct timeval second = {1, 0};
+	if (ctx->draining || !smtp_trim_due(ctx->peak_sessions, ctx->n_sessions))
+		return;
+	if (!ctx->trim_ev && !(ctx->trim_ev = evtimer_new(ctx->base, trim_cb, ctx)))
+		return; /* out of memory: the memory stays with malloc, as without the timer */
+	if (!evtimer_pending(ctx->trim_ev, NULL))
+		evtimer_add(ctx->trim_ev, &second);
+}
+
 void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *peer,
 			const struct sockaddr *local, const struct conf_listen *listener)
 {
@@ -220,7 +260,8 @@ void smtp_session_start(struct smtp_ctx *ctx, int fd, const struct sockaddr *pee
 	if (ctx->sessions)
 		ctx->sessions->prev = s;
 	ctx->sessions = s;
-	ctx->n_sessions++;
+	if (++ctx->n_sessions > ctx->peak_sessions)
+		ctx->peak_sessions = ctx->n_sessions;
 	ctx->metrics->sessions_total++;
 	ctx->metrics->sessions_active++;
 	smtp_session_attach(s);
@@ -295,6 +336,7 @@ void smtp_session_free(struct smtp_session *s)
 	SSL_CTX_free(s->tls_ctx);
 	conf_unref(s->conf);
 	free(s);
+	trim_schedule(ctx);
 	if (ctx->draining && ctx->n_sessions == 0 && ctx->on_drained)
 		ctx->on_drained(ctx->drained_arg);
 }

@@ -26,6 +26,10 @@ struct smtp_ctx {
 	struct spool *spool;
 	struct metrics *metrics; /* the server's counters; sessions and RCPT verdicts */
 	unsigned n_sessions;
+	/* the most sessions open since freed memory was last given back, and the timer that gives
+	 * it back once the load has passed (smtp_trim_due) */
+	unsigned peak_sessions;
+	struct event *trim_ev;
 	uint64_t next_session_id;
 	struct smtp_session *sessions; /* all live sessions, for shutdown */
 	struct smtp_listener *listeners;

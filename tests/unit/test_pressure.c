@@ -1,5 +1,6 @@
 /* test_pressure.c — the back-pressure banner delay: off below queue-pressure, growing up to
- * queue-pressure-delay before queue-refuse, the edge cases of the limits. */
+ * queue-pressure-delay before queue-refuse, the edge cases of the limits; when memory goes back
+ * to the kernel after a peak of sessions. */
 #include "smtp/pressure.h"
 #include "check.h"
 
@@ -31,5 +32,22 @@ int main(void)
 		CHECK(got == cases[i].want_ms, "case %zu: got %llu want %llu", i,
 		      (unsigned long long)got, (unsigned long long)cases[i].want_ms);
 	}
+	static const struct {
+		unsigned peak, open;
+		int due;
+	} trims[] = {
+	    {0, 0, 0},	      /* nothing ever opened */
+	    {255, 0, 0},      /* a small peak: too little to give back */
+	    {256, 0, 1},      /* exactly SMTP_TRIM_MIN_CLOSED closed, all of them */
+	    {5000, 2500, 1},  /* half the peak */
+	    {5000, 2501, 0},  /* more than half still open */
+	    {5000, 4744, 0},  /* 256 closed but most still open */
+	    {600, 300, 1},    /* half, 300 closed */
+	    {400, 200, 0},    /* half, but only 200 closed */
+	    {UINT32_MAX, 0, 1},
+	};
+	for (size_t i = 0; i < sizeof(trims) / sizeof(trims[0]); i++)
+		CHECK(smtp_trim_due(trims[i].peak, trims[i].open) == trims[i].due,
+		      "trim case %zu: peak %u open %u", i, trims[i].peak, trims[i].open);
 	return check_report("test_pressure");
 }
