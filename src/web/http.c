@@ -257,16 +257,20 @@ static const struct route routes[] = {
 
 /* ---- dispatch ---- */
 
-/* The route for url and method; NULL with *path_known when only the method differs. */
+/* The route for url and method (HEAD takes a GET route: libmicrohttpd sends the headers of the
+ * answer without its body); NULL with *allow set (the Allow header) when only the method
+ * differs. */
 static const struct route *route_find(const char *url, const char *method, const char **allow)
 {
+	int head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
 	*allow = NULL;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (strcmp(routes[i].path, url) != 0)
 			continue;
-		if (!strcmp(routes[i].method, method))
+		int get = !strcmp(routes[i].method, MHD_HTTP_METHOD_GET);
+		if (!strcmp(routes[i].method, method) || (head && get))
 			return &routes[i];
-		*allow = routes[i].method;
+		*allow = get ? "GET, HEAD" : routes[i].method;
 	}
 	return NULL;
 }

@@ -167,11 +167,17 @@ def test_not_found_and_methods(web):
     assert status == 404 and "no such page" in body
     status, headers, body = get(web.base + "/api/v1/nope")
     assert status == 404 and headers["Content-Type"] == "application/json"
-    for method, path, allow in (("PUT", "/", "GET"), ("DELETE", "/lookup", "GET"),
-                                ("GET", "/delist", "POST"), ("POST", "/lookup", "GET"),
-                                ("GET", "/api/v1/delist", "POST"), ("HEAD", "/", "GET")):
+    for method, path, allow in (("PUT", "/", "GET, HEAD"), ("DELETE", "/lookup", "GET, HEAD"),
+                                ("GET", "/delist", "POST"), ("POST", "/lookup", "GET, HEAD"),
+                                ("GET", "/api/v1/delist", "POST"), ("HEAD", "/delist", "POST")):
         status, headers, _ = request(web.base + path, method, b"" if method != "GET" else None)
         assert status == 405 and headers["Allow"] == allow, (method, path)
+    # HEAD of a page: GET's status and headers, no body (RFC 9110 9.3.2)
+    for path in ("/", "/howto", "/api/v1/lookup?ip=192.0.2.1"):
+        status, headers, body = request(web.base + path, "HEAD")
+        _, got, _ = get(web.base + path)
+        assert status == 200 and body == "", path
+        assert headers["Content-Type"] == got["Content-Type"], path
 
 
 def test_body_too_large(web):
