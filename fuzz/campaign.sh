@@ -12,6 +12,10 @@
 # -entropic=0: clang 14's entropic scheduler spent 27-63% of the time of the targets with the
 # most features (fuzz_conf, fuzz_smtp_line, fuzz_smtp_data) in UpdateFeatureFrequency (perf);
 # without it fuzz_conf runs 3.1x the executions per second. `make fuzz` keeps the default.
+# ASan's quarantine of freed memory is 16 MB instead of 256 MB (unless ASAN_OPTIONS is set):
+# still far more than one execution frees (inputs are at most 4 KB), so a use after free within
+# an execution is still caught, and memory is reused while hot instead of faulted in again
+# (10-25% more executions per second for fuzz_conf, fuzz_web and fuzz_smtp_line).
 set -u
 cd "$(dirname "$0")/.."
 TSV=fuzz/campaign.tsv
@@ -28,6 +32,7 @@ report() {
 if [ "${1:-}" = "--report" ]; then report; exit 0; fi
 
 total=$1; shift
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
 secs=${FUZZ_LONG_SECONDS:-3600}
 jobs=${FUZZ_JOBS:-2}
 

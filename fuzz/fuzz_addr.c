@@ -39,7 +39,7 @@ static int same_path(const struct addr_path *a, const struct addr_path *b)
 }
 
 /* The domain the policy compares: lower-case LDH name, or a bracketed literal. */
-static void check_domain(const struct addr_path *a)
+FUZZ_CHECKER static void check_domain(const struct addr_path *a)
 {
 	size_t n = strlen(a->domain);
 	REQUIRE(n <= ADDR_DOMAIN_MAX);
@@ -54,7 +54,8 @@ static void check_domain(const struct addr_path *a)
 	REQUIRE(n == 0 || (a->domain[0] != '.' && a->domain[n - 1] != '.'));
 }
 
-static void check_ok(const struct addr_path *a, const uint8_t *data, size_t used, int smtputf8)
+FUZZ_CHECKER static void check_ok(const struct addr_path *a, const uint8_t *data, size_t used,
+				  int smtputf8)
 {
 	int eight;
 	REQUIRE(used >= 2 && used <= ADDR_PATH_MAX);
@@ -79,7 +80,7 @@ static void check_ok(const struct addr_path *a, const uint8_t *data, size_t used
 
 /* Formatting never overruns (exact-size heap buffer), and what it writes parses back to the
  * same address — or is too long, as A-labels and canonical literals may be longer. */
-static void check_format(const struct addr_path *a, int smtputf8, size_t small)
+FUZZ_CHECKER static void check_format(const struct addr_path *a, int smtputf8, size_t small)
 {
 	char buf[1024], path[1030];
 	char *tiny = malloc(small);
@@ -104,7 +105,8 @@ static void check_format(const struct addr_path *a, int smtputf8, size_t small)
 }
 
 /* Parsing exactly the consumed prefix gives the same answer: nothing after '>' was looked at. */
-static void check_prefix(const struct addr_path *a, const uint8_t *data, size_t used, int smtputf8)
+FUZZ_CHECKER static void check_prefix(const struct addr_path *a, const uint8_t *data, size_t used,
+				      int smtputf8)
 {
 	struct addr_path b;
 	size_t used2;

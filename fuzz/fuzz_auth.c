@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void check_prep(const uint8_t *data, size_t size)
+FUZZ_CHECKER static void check_prep(const uint8_t *data, size_t size)
 {
 	char out[AUTH_PASSWORD_MAX + 1];
 	size_t outlen = 0;

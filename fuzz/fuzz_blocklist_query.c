@@ -43,7 +43,7 @@ static struct blocklist_index *fuzz_index(void)
 }
 
 /* An answered query (rcode NOERROR/NXDOMAIN/REFUSED) starts with the question it was asked. */
-static void check_echo(const uint8_t *data, size_t size, const uint8_t *out, size_t n)
+FUZZ_CHECKER static void check_echo(const uint8_t *data, size_t size, const uint8_t *out, size_t n)
 {
 	unsigned rcode = out[3] & 0x0f;
 	if (out[5] != 1 || (rcode != 0 && rcode != 3 && rcode != 5))

@@ -3,12 +3,13 @@
  * nothing leaked either way. The control-socket peek (which CLI commands use instead of the full
  * parse) must always answer, and agree with the parser on every file the parser accepts. */
 #include "conf/conf.h"
+#include "fuzz.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void check_invariants(const struct conf *c)
+FUZZ_CHECKER static void check_invariants(const struct conf *c)
 {
 	/* Mailbox domains are checked after the whole file: none may escape that check. */
 	for (size_t i = 0; i < c->n_mailboxes; i++)

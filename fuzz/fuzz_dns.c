@@ -23,7 +23,7 @@ static uint32_t from_input(void *ctx, uint32_t bound)
 	return v % bound;
 }
 
-static void check_literals(const char *s)
+FUZZ_CHECKER static void check_literals(const char *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -39,7 +39,7 @@ static void check_literals(const char *s)
 }
 
 /* Lines "PREF NAME": one MX record each (at most 64). */
-static void check_mx(char *text, const uint8_t *data, size_t size)
+FUZZ_CHECKER static void check_mx(char *text, const uint8_t *data, size_t size)
 {
 	struct dns_mx_rr rrs[64], orig[64];
 	size_t n = 0;

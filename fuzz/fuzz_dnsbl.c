@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_a(const struct dns_rr_result *r, int filtered)
+FUZZ_CHECKER static void check_a(const struct dns_rr_result *r, int filtered)
 {
 	static const struct conf_dnsbl_codes filter[] = {{0x7f000002, 0x7f000003}};
 	uint32_t code;
@@ -36,7 +36,7 @@ static void check_a(const struct dns_rr_result *r, int filtered)
 	}
 }
 
-static void check_txt(const struct dns_rr_result *r)
+FUZZ_CHECKER static void check_txt(const struct dns_rr_result *r)
 {
 	char clean[DNSBL_TXT_MAX];
 	REQUIRE(strlen(r->txt) < sizeof(r->txt));

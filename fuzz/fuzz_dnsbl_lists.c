@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_zones(const struct dnsbl_zones *z)
+FUZZ_CHECKER static void check_zones(const struct dnsbl_zones *z)
 {
 	REQUIRE(z->n <= DNSBL_LISTS_MAX);
 	for (size_t i = 0; i < z->n; i++) {

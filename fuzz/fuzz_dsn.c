@@ -14,7 +14,7 @@
 
 #define NFIELDS 8
 
-static void check_lines(const char *s, size_t len)
+FUZZ_CHECKER static void check_lines(const char *s, size_t len)
 {
 	size_t col = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -30,7 +30,7 @@ static void check_lines(const char *s, size_t len)
 	}
 }
 
-static void check_report(const char *out, size_t len, const struct dsn_report *r)
+FUZZ_CHECKER static void check_report(const char *out, size_t len, const struct dsn_report *r)
 {
 	/* the boundary of the report's own Content-Type (a header before it, e.g. the recipient's
 	 * To:, may hold the text boundary=" and means nothing to a MIME parser) */

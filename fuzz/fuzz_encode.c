@@ -27,7 +27,7 @@ static size_t encode_all(const char *in, size_t len, size_t step, char *out)
 }
 
 /* Every CR is followed by LF and every LF preceded by CR; the first ".\r\n" line is the end. */
-static void check_wire(const char *w, size_t n)
+FUZZ_CHECKER static void check_wire(const char *w, size_t n)
 {
 	REQUIRE(n >= 3 && memcmp(w + n - 3, ".\r\n", 3) == 0);
 	for (size_t i = 0; i < n; i++) {

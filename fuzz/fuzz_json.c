@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_piece(const char *out, size_t n)
+FUZZ_CHECKER static void check_piece(const char *out, size_t n)
 {
 	REQUIRE(strlen(out) == n);
 	for (size_t i = 0; i < n; i++) {

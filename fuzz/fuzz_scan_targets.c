@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_optout(const char *text, size_t len)
+FUZZ_CHECKER static void check_optout(const char *text, size_t len)
 {
 	struct cidr *set = NULL;
 	size_t n = 0;
@@ -25,7 +25,7 @@ static void check_optout(const char *text, size_t len)
 	free(set);
 }
 
-static void check_ports(const char *s)
+FUZZ_CHECKER static void check_ports(const char *s)
 {
 	uint16_t p[4];
 	size_t n = 99;
@@ -36,7 +36,7 @@ static void check_ports(const char *s)
 	}
 }
 
-static void check_expand(const char *s)
+FUZZ_CHECKER static void check_expand(const char *s)
 {
 	struct cidr c;
 	struct scan_addrs l = {0};

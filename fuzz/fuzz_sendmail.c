@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_addr(void *arg, const char *addr, size_t len)
+FUZZ_CHECKER static int check_addr(void *arg, const char *addr, size_t len)
 {
 	(void)arg;
 	REQUIRE(len > 0 && len <= 1024 && addr);

@@ -94,7 +94,7 @@ static int has_bare_newline(const char *s, size_t n)
 }
 
 /* Output never holds NUL, bare CR or bare LF, whatever the mode. */
-static void check_clean(const char *s, size_t n)
+FUZZ_CHECKER static void check_clean(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		REQUIRE(s[i] != '\0');
@@ -106,7 +106,7 @@ static void check_clean(const char *s, size_t n)
 }
 
 /* RFC 5321 4.5.2 reference for a clean stream: each CRLF line, leading dot removed. */
-static void check_unstuffed(const char *in, size_t len, const char *out, size_t outlen)
+FUZZ_CHECKER static void check_unstuffed(const char *in, size_t len, const char *out, size_t outlen)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {

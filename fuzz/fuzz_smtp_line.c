@@ -12,8 +12,8 @@
 
 #define LINE_MAX_BYTES 512 /* RFC 5321 4.5.3.1.4, CRLF included */
 
-static void check_split(const char *buf, size_t avail, enum smtp_line_status st, size_t linelen,
-			size_t consumed)
+FUZZ_CHECKER static void check_split(const char *buf, size_t avail, enum smtp_line_status st,
+				     size_t linelen, size_t consumed)
 {
 	size_t scan = avail < LINE_MAX_BYTES ? avail : LINE_MAX_BYTES;
 	if (st == SMTP_LINE_MORE) {
@@ -48,7 +48,7 @@ static void check_split(const char *buf, size_t avail, enum smtp_line_status st,
 	}
 }
 
-static void check_params(const char *s, size_t len, const char *upper)
+FUZZ_CHECKER static void check_params(const char *s, size_t len, const char *upper)
 {
 	struct smtp_mail_params p, q;
 	struct smtp_rcpt_params r, ru;
@@ -77,7 +77,7 @@ static void check_params(const char *s, size_t len, const char *upper)
 	}
 }
 
-static void check_command(const char *line, size_t len)
+FUZZ_CHECKER static void check_command(const char *line, size_t len)
 {
 	/* Private exact-size copies, so ASan catches any read past the line. */
 	char *l = malloc(len ? len : 1), *u = malloc(len ? len : 1);

@@ -17,7 +17,7 @@ static int inside(const char *p, size_t n, const char *s, size_t len)
 	return p >= s && n <= len && (size_t)(p - s) <= len - n;
 }
 
-static void check_mail(const char *s, size_t len)
+FUZZ_CHECKER static void check_mail(const char *s, size_t len)
 {
 	struct smtp_mail_params p, q;
 	char canon[512], dec[SMTP_ENVID_MAX + 1];
@@ -49,7 +49,7 @@ static void check_mail(const char *s, size_t len)
 		REQUIRE(q.envid_len == p.envid_len && !memcmp(q.envid, p.envid, p.envid_len));
 }
 
-static void check_rcpt(const char *s, size_t len)
+FUZZ_CHECKER static void check_rcpt(const char *s, size_t len)
 {
 	struct smtp_rcpt_params p, q;
 	char canon[700], notify[SPOOL_NOTIFY_TEXT_MAX], dec[SMTP_ORCPT_MAX + 1];
@@ -83,7 +83,7 @@ static void check_rcpt(const char *s, size_t len)
 
 /* Whatever decodes is valid xtext without CR/LF; encode gives valid xtext, and
  * decode(encode(x)) == x for any bytes without control characters (those are refused). */
-static void check_xtext(const char *s, size_t len)
+FUZZ_CHECKER static void check_xtext(const char *s, size_t len)
 {
 	char dec[4096], enc[3 * 4096 + 1], back[4096];
 	long n = util_xtext_decode(s, len, dec, sizeof(dec));

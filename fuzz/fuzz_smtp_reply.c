@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_reply(const char *p, size_t n, const struct deliver_reply *r)
+FUZZ_CHECKER static void check_reply(const char *p, size_t n, const struct deliver_reply *r)
 {
 	REQUIRE(p[n - 1] == '\n');
 	REQUIRE(r->code >= 200 && r->code <= 599);

@@ -1,5 +1,6 @@
 /* fuzz_spool.c — the spool as recovery reads it: records one after the other, each message's
  * envelope parsed; a parsed envelope must survive format → parse unchanged. */
+#include "fuzz.h"
 #include "queue/queue.h"
 
 #include <assert.h>
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_envelope(const char *s, size_t len)
+FUZZ_CHECKER static void check_envelope(const char *s, size_t len)
 {
 	struct spool_env e, back;
 	char *text;

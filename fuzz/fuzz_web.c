@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_escaped(const struct util_buf *b)
+FUZZ_CHECKER static void check_escaped(const struct util_buf *b)
 {
 	for (size_t i = 0; b->p && i < b->len; i++) {
 		unsigned char c = (unsigned char)b->p[i];
