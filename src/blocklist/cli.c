@@ -216,11 +216,6 @@ static int list_change(struct blocklist *b, const struct list_args *a, char *err
 	return rc != 0;
 }
 
-static const char *db_path(const struct conf *c)
-{
-	return c->blocklist_database ? c->blocklist_database : CONF_DEFAULT_BLOCKLIST_DB;
-}
-
 int blocklist_list_cli(int argc, char **argv, const char *default_conf)
 {
 	struct list_args a = {default_conf};
@@ -232,7 +227,7 @@ int blocklist_list_cli(int argc, char **argv, const char *default_conf)
 	if (list_parse_args(argc, argv, &a) < 0)
 		return list_usage(stderr, 2);
 	if (conf_load(a.conf, &c, err, sizeof(err)) < 0 ||
-	    blocklist_open(db_path(c), &b, err, sizeof(err)) < 0) {
+	    blocklist_open(conf_blocklist_db(c), &b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "list: %s\n", err);
 		conf_free(c);
 		return 1;
@@ -287,8 +282,9 @@ int blocklist_dnsbl_cli(int argc, char **argv, const char *default_conf,
 		fprintf(stderr, "dnsbl: %s: no blocklist-zone\n", path);
 	else if (!c->dnsbl_listen && default_listen(&l) < 0)
 		fprintf(stderr, "dnsbl: bad default address\n");
-	else if (blocklist_dnsbl_run(c, db_path(c), c->dnsbl_listen ? c->dnsbl_listen : &l, hook,
-				     err, sizeof(err)) < 0)
+	else if (blocklist_dnsbl_run(c, conf_blocklist_db(c),
+				     c->dnsbl_listen ? c->dnsbl_listen : &l, hook, err,
+				     sizeof(err)) < 0)
 		fprintf(stderr, "dnsbl: %s\n", err);
 	else
 		rc = 0;

@@ -97,6 +97,11 @@ static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
 static int do_outbound_address(struct parser *p, const struct stmt *s);
+const char *conf_blocklist_db(const struct conf *c)
+{
+	return c->blocklist_database ? c->blocklist_database : CONF_DEFAULT_BLOCKLIST_DB;
+}
+
 static int do_self_check_interval(struct parser *p, const struct stmt *s);
 static int do_self_check_lists(struct parser *p, const struct stmt *s);
 static int do_web_listen(struct parser *p, const struct stmt *s);

@@ -377,6 +377,9 @@ const struct conf_dnsbl *conf_find_dnsbl(const struct conf *c, const char *zone)
 /* The first outbound-address of family (AF_INET or AF_INET6), or NULL. */
 const char *conf_outbound_addr(const struct conf *c, int family);
 
+/* blocklist-database, or its default. */
+const char *conf_blocklist_db(const struct conf *c);
+
 /* The route for a normalised domain: "route DOMAIN" for it, else "route *", else NULL. */
 const struct conf_route *conf_find_route(const struct conf *c, const char *domain);
 

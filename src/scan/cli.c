@@ -3,7 +3,10 @@
  * scan-rescan-interval while the DNS server runs). */
 #include "scan_int.h"
 
+#include "../privdrop/privdrop.h"
+
 #include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,11 +134,24 @@ static int targets_file(const char *path, struct scan_addrs *l, size_t max, char
 	return rc;
 }
 
-static int scan_targets(const struct scan_args *a, const struct conf *c, struct scan_addrs *l,
-			char *err, size_t errlen)
+/* Started as root, the scanner and the delisting rescan give the store to the user and become
+ * it, with no capability, before the first connection: what they read comes from hostile
+ * servers. (Files named on the command line are read before, as root.) 0, or -1 with err. */
+static int scan_drop_root(const struct conf *c, const char *who, char *err, size_t errlen)
 {
-	if (a->rescan_listed)
-		return scan_listed_due(c, c->scan_rescan_interval, l, err, errlen);
+	struct privdrop pd;
+	struct privdrop_path store = {"blocklist-database", conf_blocklist_db(c), PRIVDROP_DB};
+	if (geteuid() != 0)
+		return 0;
+	if (privdrop_init(&pd, who, c->run_user, c->path, err, errlen) < 0)
+		return -1;
+	return privdrop_store_daemon(&pd, &store, c->path, err, errlen);
+}
+
+/* The targets named on the command line and in -f files (--rescan-listed takes its own from
+ * the store, after the drop). */
+static int scan_targets(const struct scan_args *a, struct scan_addrs *l, char *err, size_t errlen)
+{
 	for (size_t i = 0; i < a->n_targets; i++)
 		if (scan_target_add(l, a->targets[i], a->max_hosts, err, errlen) < 0)
 			return -1;
@@ -216,7 +232,10 @@ int scan_cli_scan(int argc, char **argv, const char *default_conf)
 	}
 	if (conf_load(a.conf, &c, err, sizeof(err)) == 0 &&
 	    scan_opts_make(&a, c, &o, ports, err, sizeof(err)) == 0 &&
-	    scan_targets(&a, c, &l, err, sizeof(err)) == 0 &&
+	    scan_targets(&a, &l, err, sizeof(err)) == 0 &&
+	    scan_drop_root(c, "scan", err, sizeof(err)) == 0 &&
+	    (!a.rescan_listed ||
+	     scan_listed_due(c, c->scan_rescan_interval, &l, err, sizeof(err)) == 0) &&
 	    scan_run(&o, &l, &st, err, sizeof(err)) == 0) {
 		print_summary(&o, &st, o.json ? stdout : stdout);
 		rc = st.errors ? 2 : st.open ? 1 : 0;
@@ -251,6 +270,7 @@ int scan_cli_request_delist(int argc, char **argv, const char *default_conf)
 	struct scan_delist_result r;
 	char err[512];
 	if (conf_load(path, &c, err, sizeof(err)) < 0 ||
+	    scan_drop_root(c, "request-delist", err, sizeof(err)) < 0 ||
 	    scan_request_delist(c, ip, "cli", &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "request-delist: %s\n", err);
 		conf_free(c);

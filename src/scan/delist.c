@@ -17,11 +17,6 @@ const char *scan_delist_status_name(enum scan_delist_status s)
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
-static const char *db_path(const struct conf *c)
-{
-	return c->blocklist_database ? c->blocklist_database : CONF_DEFAULT_BLOCKLIST_DB;
-}
-
 static void fmt_time(int64_t t, char *out, size_t len)
 {
 	struct tm tm;
@@ -160,7 +155,7 @@ int scan_request_delist(const struct conf *c, const char *ip, const char *reques
 		snprintf(err, errlen, "%.64s: not an IP address", ip ? ip : "(null)");
 		return -1;
 	}
-	if (blocklist_open(db_path(c), &b, err, errlen) < 0)
+	if (blocklist_open(conf_blocklist_db(c), &b, err, errlen) < 0)
 		return -1;
 	/* every request counts against the IP's rate limit, whatever it finds */
 	int64_t now = (int64_t)time(NULL), next = 0;

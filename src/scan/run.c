@@ -26,11 +26,6 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *db_path(const struct conf *c)
-{
-	return c->blocklist_database ? c->blocklist_database : CONF_DEFAULT_BLOCKLIST_DB;
-}
-
 static void ip_text(const uint8_t a[16], char *out, size_t len)
 {
 	struct cidr h;
@@ -167,7 +162,7 @@ int scan_run(const struct scan_opts *o, const struct scan_addrs *l, struct scan_
 	struct scan_settings set = o->set;
 	memset(st, 0, sizeof(*st));
 	st->targets = l->n;
-	if (blocklist_open(db_path(o->c), &x.b, err, errlen) < 0)
+	if (blocklist_open(conf_blocklist_db(o->c), &x.b, err, errlen) < 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	if (run_select(&x, l, &todo) < 0) {
@@ -216,7 +211,7 @@ int scan_listed_due(const struct conf *c, int64_t interval, struct scan_addrs *l
 		    size_t errlen)
 {
 	struct blocklist *b;
-	if (blocklist_open(db_path(c), &b, err, errlen) < 0)
+	if (blocklist_open(conf_blocklist_db(c), &b, err, errlen) < 0)
 		return -1;
 	struct due_ctx d = {(int64_t)time(NULL) - interval, l, 0};
 	int rc = blocklist_foreach(b, 1, due_entry, &d);

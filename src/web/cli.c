@@ -23,7 +23,7 @@ int web_cli(int argc, char **argv, const char *default_conf)
 		return 1;
 	}
 	int rc = 1;
-	const char *db = c->blocklist_database ? c->blocklist_database : CONF_DEFAULT_BLOCKLIST_DB;
+	const char *db = conf_blocklist_db(c);
 	if (!c->web_listen)
 		fprintf(stderr, "web: %s: no blocklist-web-listen ADDR:PORT\n", path);
 	else if (web_http_run(c, db, err, sizeof(err)) < 0)

@@ -278,6 +278,41 @@ def test_dnsbl_binds_a_low_port_then_runs_as_relayguard_and_rescans(tmp_path):
     assert proc.returncode == 0, log_path.read_text()
 
 
+def test_scan_and_request_delist_run_as_relayguard(tmp_path):
+    """Started as root, `relayguard scan` and `list request-delist` give the store to the user
+    and become it before their first connection (they read what hostile servers send); the
+    target file is read as root, before."""
+    user = pwd.getpwnam("relayguard")
+    host_addr = "127.0.1.14"
+    sport = port_free_on([host_addr])
+    host = relayguard_on(tmp_path / "h", host_addr, sport)  # a closed relay
+    conf = tmp_path / "scan.conf"
+    db = tmp_path / "db" / "blocklist.db"
+    conf.write_text("hostname scanner.example.test\nlisten 127.0.0.1:9\n"
+                    f"spool {tmp_path}/spool\nblocklist-database {db}\n"
+                    f"scan-ports {sport}\nscan-source 127.0.0.2\nscan-timeout 5\n")
+    targets = tmp_path / "targets"
+    targets.write_text(host_addr + "\n")
+    targets.chmod(0o600)  # root's alone
+    list_cli(conf, "add", "192.0.2.9", "--reason", "listed by root")
+    assert os.stat(db).st_uid == 0
+    try:
+        line = "running as user=relayguard uid=%d gid=%d" % (user.pw_uid, user.pw_gid)
+        out = subprocess.run([BIN, "scan", "-c", str(conf), "-f", str(targets),
+                              "--allow-reserved", "--json"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "scan: " + line in out.stderr and '"scanned":1' in out.stdout, out
+        assert_store_owned(db, user)
+        out = subprocess.run([BIN, "list", "request-delist", "192.0.2.9", "-c", str(conf)],
+                             capture_output=True, text=True, timeout=60)
+        assert "request-delist: " + line in out.stderr, out.stderr
+        assert out.stdout.startswith("untested: "), out.stdout  # reserved: not rescanned
+        assert_store_owned(db, user)
+    finally:
+        host.stop()
+
+
 def test_web_runs_as_relayguard_and_writes_delisting_requests(tmp_path):
     user = pwd.getpwnam("relayguard")
     (tmp_path / "web").mkdir()
