@@ -179,6 +179,24 @@ void blocklist_rrl_free(struct blocklist_rrl *r);
  * when ans is no answer the handler wrote. */
 size_t blocklist_answer_truncate(uint8_t *ans, size_t len);
 
+/* ---- the DNS server's counters (blocklist-metrics-listen) ---- */
+enum blocklist_transport { BLOCKLIST_UDP, BLOCKLIST_TCP, BLOCKLIST_TRANSPORTS };
+struct blocklist_dns_metrics {
+	uint64_t queries[BLOCKLIST_TRANSPORTS]; /* messages read */
+	uint64_t ignored;			/* read but not answered: no query (too short, QR) */
+	uint64_t rcodes[16];			/* answers made, by RCODE (before the limiter) */
+	uint64_t tcp_refused;			/* connections closed at once: too many open */
+	uint64_t tcp_open;			/* gauge */
+	uint64_t index_loads, index_failures;	/* index (re)builds from the store */
+	uint64_t entries;			/* gauge: entries in the index */
+	uint64_t serial;			/* gauge: the zone's SOA serial */
+	int rrl_on;				/* blocklist-rate-limit is on: rrl is meaningful */
+	struct blocklist_rrl_stats rrl;
+};
+/* m in the Prometheus text format (relayguard_blocklist_*) into buf, snprintf-style: the length
+ * of the whole text (buf gets what fits, NUL-terminated when len > 0). Pure. */
+size_t blocklist_metrics_format(const struct blocklist_dns_metrics *m, char *buf, size_t len);
+
 /* ---- exports (written to PATH.tmp, fsync, rename) ---- */
 /* rbldnsd data: an ip4set file (path) and an ip6trie file (path6); the test entries included. */
 int blocklist_export_rbldnsd(struct blocklist *b, const char *path, const char *path6,

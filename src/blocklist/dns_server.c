@@ -6,6 +6,7 @@
 
 #include "../conf/conf.h"
 #include "../privdrop/privdrop.h"
+#include "../promhttp/promhttp.h"
 #include "../util/workq.h"
 
 #include <errno.h>
@@ -59,6 +60,8 @@ struct dnsbl_server {
 	struct blocklist_rrl *rrl; /* NULL: blocklist-rate-limit off */
 	struct blocklist_rrl_stats rrl_logged;
 	uint64_t rrl_logged_ms;
+	struct blocklist_dns_metrics m;
+	struct promhttp *http; /* blocklist-metrics-listen, NULL = none */
 	struct dnsbl_udp udp;
 	uint8_t in[BLOCKLIST_MSG_MAX], out[BLOCKLIST_MSG_MAX]; /* TCP */
 };
@@ -87,6 +90,33 @@ static void rrl_log(struct dnsbl_server *s, int force)
 		(unsigned long long)st.slipped, (unsigned long long)st.evicted);
 }
 
+/* Count one message read and what came of it: r bytes of answer in ans, 0 = no answer. */
+static void count_answer(struct dnsbl_server *s, const uint8_t *ans, size_t r)
+{
+	if (r == 0)
+		s->m.ignored++;
+	else
+		s->m.rcodes[ans[3] & 0x0f]++;
+}
+
+/* The scrape: the counters, and the gauges read now. */
+static char *metrics_render(void *arg, size_t *len)
+{
+	struct dnsbl_server *s = arg;
+	s->m.tcp_open = s->n_tcp;
+	s->m.entries = blocklist_index_size(s->index);
+	s->m.serial = s->zone.serial;
+	s->m.rrl_on = s->rrl != NULL;
+	if (s->rrl)
+		blocklist_rrl_stats(s->rrl, &s->m.rrl);
+	size_t n = blocklist_metrics_format(&s->m, NULL, 0);
+	char *body = malloc(n + 1);
+	if (body)
+		blocklist_metrics_format(&s->m, body, n + 1);
+	*len = n;
+	return body;
+}
+
 /* ---- the index refresh ---- */
 static void refresh_work(void *arg)
 {
@@ -109,10 +139,13 @@ static void refresh_done(void *arg)
 {
 	struct dnsbl_server *s = arg;
 	s->refreshing = 0;
-	if (s->err[0])
+	if (s->err[0]) {
+		s->m.index_failures++;
 		log_msg(LOG_WARN, "dnsbl index refresh failed", "error=\"%s\"", s->err);
+	}
 	if (!s->fresh)
 		return;
+	s->m.index_loads++;
 	blocklist_index_free(s->index);
 	s->index = s->fresh;
 	s->fresh = NULL;
@@ -156,6 +189,7 @@ static int udp_answer(struct dnsbl_server *s, int i, int slot, uint64_t now)
 	size_t r = blocklist_query_answer(&s->zone, s->index, u->in[i], u->in_msgs[i].msg_len,
 					  u->out[slot], sizeof(u->out[slot]), 0);
 	uint8_t addr[16];
+	count_answer(s, u->out[slot], r);
 	if (r == 0)
 		return 0;
 	if (s->rrl && cidr_addr_from_sockaddr((struct sockaddr *)&u->peers[i], addr) == 0) {
@@ -187,6 +221,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			return; /* EAGAIN, or an ICMP error reported on the socket */
 		uint64_t now = s->rrl ? now_ms() : 0;
 		int m = 0;
+		s->m.queries[BLOCKLIST_UDP] += (uint64_t)n;
 		for (int i = 0; i < n; i++)
 			m += udp_answer(s, i, m, now);
 		for (int sent = 0; sent < m;) {
@@ -222,6 +257,8 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 		evbuffer_remove(in, s->in, len);
 		size_t r = blocklist_query_answer(&s->zone, s->index, s->in, len, s->out,
 						  sizeof(s->out), 1);
+		s->m.queries[BLOCKLIST_TCP]++;
+		count_answer(s, s->out, r);
 		if (r == 0) {
 			tcp_close(bev, s);
 			return;
@@ -244,6 +281,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct dnsbl_server *s = arg;
 	(void)l, (void)sa, (void)salen;
 	if (s->n_tcp >= DNSBL_TCP_MAX) {
+		s->m.tcp_refused++;
 		close(fd);
 		return;
 	}
@@ -324,6 +362,7 @@ static int server_rrl(struct dnsbl_server *s, const struct conf_blocklist_rate *
 
 static void server_free(struct dnsbl_server *s)
 {
+	promhttp_stop(s->http);
 	if (s->q)
 		workq_destroy(s->q);
 	if (s->tcp)
@@ -359,13 +398,19 @@ static int server_start(struct dnsbl_server *s, const struct conf *c, const char
 		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
 		return -1;
 	}
-	if (server_sockets(s, l, err, errlen) < 0 ||
-	    privdrop_store_daemon(&pd, &store, c->path, err, errlen) < 0 ||
+	if (server_sockets(s, l, err, errlen) < 0)
+		return -1;
+	if (c->dnsbl_metrics_listen &&
+	    !(s->http = promhttp_start(s->base, c->dnsbl_metrics_listen, "blocklist-metrics-listen",
+				       "dnsbl metrics", metrics_render, s, err, errlen)))
+		return -1;
+	if (privdrop_store_daemon(&pd, &store, c->path, err, errlen) < 0 ||
 	    blocklist_open(db_path, &s->db, err, errlen) < 0)
 		return -1;
 	if (!(s->index = blocklist_index_load(s->db, err, errlen)) ||
 	    blocklist_data_version(s->db, &s->version) < 0)
 		return -1;
+	s->m.index_loads++;
 	if (!(s->q = workq_create(1)) || server_events(s) < 0) {
 		snprintf(err, errlen, "dnsbl: cannot set up the event loop");
 		return -1;

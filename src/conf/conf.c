@@ -93,6 +93,7 @@ static int do_scan_path(struct parser *p, const struct stmt *s);
 static int do_blocklist_database(struct parser *p, const struct stmt *s);
 static int do_dnsbl_zone(struct parser *p, const struct stmt *s);
 static int do_dnsbl_listen(struct parser *p, const struct stmt *s);
+static int do_dnsbl_metrics_listen(struct parser *p, const struct stmt *s);
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s);
 static int do_dnsbl_url(struct parser *p, const struct stmt *s);
 static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s);
@@ -156,6 +157,7 @@ static const struct directive directives[] = {
     {"blocklist-database", "PATH", 1, 1, ONCE, do_blocklist_database},
     {"blocklist-zone", "NAME", 1, 1, ONCE, do_dnsbl_zone},
     {"blocklist-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_listen},
+    {"blocklist-metrics-listen", "ADDR:PORT", 1, 1, ONCE, do_dnsbl_metrics_listen},
     {"blocklist-ttl", "DURATION", 1, 1, ONCE, do_dnsbl_ttl},
     {"blocklist-url", "URL", 1, 1, ONCE, do_dnsbl_url},
     {"blocklist-nameserver", "NAME", 1, 1, ONCE, do_dnsbl_nameserver},
@@ -2074,7 +2076,7 @@ void conf_free(struct conf *c)
 	free(c->auth_database), free(c->tls_cert_file), free(c->tls_key_file);
 	free(c->self_audit_source4), free(c->self_audit_source6);
 	free(c->blocklist_database), free(c->dnsbl_zone), free(c->dnsbl_listen);
-	free(c->dnsbl_url), free(c->dnsbl_nameserver);
+	free(c->dnsbl_url), free(c->dnsbl_nameserver), free(c->dnsbl_metrics_listen);
 	free(c->scan_opt_out), free(c->scan_source);
 	free_strings(c->outbound_addrs, c->n_outbound_addrs), free(c->self_check_lists);
 	free(c->web_listen);
@@ -2164,7 +2166,8 @@ static int do_dnsbl_nameserver(struct parser *p, const struct stmt *s)
 	return set_domain(p, s, &p->c->dnsbl_nameserver);
 }
 
-/* A daemon's one listening address (blocklist-listen, blocklist-web-listen): HOST:PORT. */
+/* A daemon's one listening address (blocklist-listen, blocklist-web-listen,
+ * blocklist-metrics-listen): HOST:PORT. */
 static int set_hostport(struct parser *p, const struct stmt *s, struct conf_listen **dst)
 {
 	const struct lex_token *t = &s->arg[0];
@@ -2184,6 +2187,11 @@ static int set_hostport(struct parser *p, const struct stmt *s, struct conf_list
 static int do_dnsbl_listen(struct parser *p, const struct stmt *s)
 {
 	return set_hostport(p, s, &p->c->dnsbl_listen);
+}
+
+static int do_dnsbl_metrics_listen(struct parser *p, const struct stmt *s)
+{
+	return set_hostport(p, s, &p->c->dnsbl_metrics_listen);
 }
 
 static int do_dnsbl_ttl(struct parser *p, const struct stmt *s)

@@ -285,6 +285,8 @@ struct conf {
 	unsigned dnsbl_ttl;	/* blocklist-ttl DURATION, 0 = CONF_DEFAULT_DNSBL_TTL */
 	char *dnsbl_url;	/* blocklist-url URL: TXT evidence link (the IP appended) */
 	char *dnsbl_nameserver; /* blocklist-nameserver NAME: NS and SOA, NULL = hostname */
+	/* the DNS server's scrape endpoint: blocklist-metrics-listen ADDR:PORT, NULL = none */
+	struct conf_listen *dnsbl_metrics_listen;
 	/* DNSBL/DNSWL client (src/dnsbl) */
 	struct conf_dnsbl *dnsbls; /* in file order */
 	size_t n_dnsbls;

@@ -290,11 +290,11 @@ static void check_battery(const struct conf *c, struct sink *k)
 	battery_walk(c, battery_finding, k);
 }
 
-/* The metrics endpoint has no authentication: anyone who reaches it reads the traffic and
- * queue counters, so it belongs on loopback. */
-static void check_metrics(const struct conf *c, struct sink *k)
+/* The metrics endpoints have no authentication: anyone who reaches one reads its counters, so
+ * they belong on loopback. */
+static void check_metrics_endpoint(const struct conf_listen *m, const char *directive,
+				   const char *what, struct sink *k)
 {
-	const struct conf_listen *m = c->metrics_listen;
 	struct cidr lo4, lo6;
 	uint8_t addr[16];
 	if (!m || cidr_addr_from_sockaddr((const struct sockaddr *)&m->addr, addr) < 0)
@@ -303,10 +303,18 @@ static void check_metrics(const struct conf *c, struct sink *k)
 	cidr_parse("::1", &lo6);
 	if (cidr_contains(&lo4, addr) || cidr_contains(&lo6, addr))
 		return;
-	report(k, AUDIT_WARNING, "metrics-listen",
+	report(k, AUDIT_WARNING, directive,
 	       "metrics endpoint on %s is not a loopback address: it is unauthenticated HTTP, "
-	       "anyone who can reach it reads the traffic and queue counters",
-	       m->text);
+	       "anyone who can reach it reads the %s",
+	       m->text, what);
+}
+
+static void check_metrics(const struct conf *c, struct sink *k)
+{
+	check_metrics_endpoint(c->metrics_listen, "metrics-listen", "traffic and queue counters",
+			       k);
+	check_metrics_endpoint(c->dnsbl_metrics_listen, "blocklist-metrics-listen",
+			       "DNS server's query counters", k);
 }
 
 /* ---- listeners: AUTH, roles, interfaces ---- */

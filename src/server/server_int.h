@@ -22,7 +22,7 @@ struct control;
 struct control_req;
 struct reload;
 struct reload_waiter;
-struct metrics_http;
+struct promhttp;
 struct dest;
 struct dns_resolver;
 struct evbuffer;
@@ -58,7 +58,7 @@ struct server {
 	int reload_again;	     /* another one was asked for meanwhile */
 	struct reload_waiter *reload_next; /* the clients waiting for that next one */
 	struct metrics metrics;	   /* counters for the metrics endpoint (loop thread only) */
-	struct metrics_http *http; /* the metrics-listen endpoint, or NULL */
+	struct promhttp *http; /* the metrics-listen endpoint, or NULL */
 	struct remote remote;
 	struct privdrop privsep;       /* privsep.c: who serve becomes when started as root */
 	struct self_audit *self_audit; /* the self-audit timer and its thread (self_audit.c) */

@@ -74,13 +74,8 @@ struct metrics_dnsbl *metrics_dnsbl_slot(struct metrics *m, const char *zone)
 
 /* ---- rendering ---- */
 
-/* An output with the snprintf contract: pos counts everything, buf gets what fits. */
-struct out {
-	char *buf;
-	size_t len, pos;
-};
-
-__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) void metrics_out_printf(struct metrics_out *o,
+							      const char *fmt, ...)
 {
 	size_t room = o->pos < o->len ? o->len - o->pos : 0;
 	va_list ap;
@@ -91,15 +86,17 @@ __attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, cons
 		o->pos += (size_t)n;
 }
 
-static void family(struct out *o, const char *name, const char *type, const char *help)
+void metrics_out_family(struct metrics_out *o, const char *name, const char *type, const char *help)
 {
-	out_printf(o, "# HELP relayguard_%s %s\n# TYPE relayguard_%s %s\n", name, help, name, type);
+	metrics_out_printf(o, "# HELP relayguard_%s %s\n# TYPE relayguard_%s %s\n", name, help,
+			   name, type);
 }
 
-static void single(struct out *o, const char *name, const char *type, const char *help, uint64_t v)
+void metrics_out_single(struct metrics_out *o, const char *name, const char *type, const char *help,
+			uint64_t v)
 {
-	family(o, name, type, help);
-	out_printf(o, "relayguard_%s %" PRIu64 "\n", name, v);
+	metrics_out_family(o, name, type, help);
+	metrics_out_printf(o, "relayguard_%s %" PRIu64 "\n", name, v);
 }
 
 static const char *const verdict_names[METRICS_VERDICTS] = {"accept", "reject"};
@@ -107,44 +104,49 @@ static const char *const method_names[METRICS_METHODS] = {"maildir", "lmtp", "sm
 static const char *const refusal_names[METRICS_REFUSALS] = {"max-sessions", "pregreet",
 							    "max-sessions-per-ip", "queue-refuse"};
 
-static void format_sessions(struct out *o, const struct metrics *m)
+static void format_sessions(struct metrics_out *o, const struct metrics *m)
 {
-	single(o, "smtp_sessions_total", "counter", "SMTP connections accepted.",
-	       m->sessions_total);
-	single(o, "smtp_sessions_active", "gauge", "SMTP sessions open now.", m->sessions_active);
-	family(o, "smtp_sessions_rejected_total", "counter",
-	       "SMTP connections turned away before their first command, by reason.");
+	metrics_out_single(o, "smtp_sessions_total", "counter", "SMTP connections accepted.",
+			   m->sessions_total);
+	metrics_out_single(o, "smtp_sessions_active", "gauge", "SMTP sessions open now.",
+			   m->sessions_active);
+	metrics_out_family(o, "smtp_sessions_rejected_total", "counter",
+			   "SMTP connections turned away before their first command, by reason.");
 	for (int i = 0; i < METRICS_REFUSALS; i++)
-		out_printf(o,
-			   "relayguard_smtp_sessions_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-			   refusal_names[i], m->sessions_rejected[i]);
-	family(o, "smtp_tls_handshakes_total", "counter",
-	       "TLS handshakes of SMTP sessions (STARTTLS and implicit TLS), by result.");
-	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n",
-		   m->tls_handshakes);
-	out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
-		   m->tls_handshakes_failed);
-	family(o, "smtp_auth_total", "counter",
-	       "SMTP AUTH commands, by result (blocked: refused to an address with too many "
-	       "failures).");
-	out_printf(o, "relayguard_smtp_auth_total{result=\"ok\"} %" PRIu64 "\n", m->auth_ok);
-	out_printf(o, "relayguard_smtp_auth_total{result=\"failed\"} %" PRIu64 "\n",
-		   m->auth_failed);
-	out_printf(o, "relayguard_smtp_auth_total{result=\"blocked\"} %" PRIu64 "\n",
-		   m->auth_blocked);
+		metrics_out_printf(
+		    o, "relayguard_smtp_sessions_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+		    refusal_names[i], m->sessions_rejected[i]);
+	metrics_out_family(
+	    o, "smtp_tls_handshakes_total", "counter",
+	    "TLS handshakes of SMTP sessions (STARTTLS and implicit TLS), by result.");
+	metrics_out_printf(o, "relayguard_smtp_tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n",
+			   m->tls_handshakes);
+	metrics_out_printf(o,
+			   "relayguard_smtp_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+			   m->tls_handshakes_failed);
+	metrics_out_family(
+	    o, "smtp_auth_total", "counter",
+	    "SMTP AUTH commands, by result (blocked: refused to an address with too many "
+	    "failures).");
+	metrics_out_printf(o, "relayguard_smtp_auth_total{result=\"ok\"} %" PRIu64 "\n",
+			   m->auth_ok);
+	metrics_out_printf(o, "relayguard_smtp_auth_total{result=\"failed\"} %" PRIu64 "\n",
+			   m->auth_failed);
+	metrics_out_printf(o, "relayguard_smtp_auth_total{result=\"blocked\"} %" PRIu64 "\n",
+			   m->auth_blocked);
 }
 
-static void rule_line(struct out *o, const char *name, const char *rule,
+static void rule_line(struct metrics_out *o, const char *name, const char *rule,
 		      const uint64_t n[METRICS_VERDICTS])
 {
 	char esc[2 * METRICS_RULE_ID_MAX];
 	metrics_escape_label(rule, esc, sizeof(esc));
 	for (int v = 0; v < METRICS_VERDICTS; v++)
-		out_printf(o, "relayguard_%s{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n", name, esc,
-			   verdict_names[v], n[v]);
+		metrics_out_printf(o, "relayguard_%s{rule=\"%s\",verdict=\"%s\"} %" PRIu64 "\n",
+				   name, esc, verdict_names[v], n[v]);
 }
 
-static void format_rules(struct out *o, const char *name, const struct metrics_rule *rules,
+static void format_rules(struct metrics_out *o, const char *name, const struct metrics_rule *rules,
 			 size_t n, const uint64_t other[METRICS_VERDICTS])
 {
 	for (size_t i = 0; i < n; i++)
@@ -153,32 +155,35 @@ static void format_rules(struct out *o, const char *name, const struct metrics_r
 		rule_line(o, name, METRICS_RULE_OTHER, other);
 }
 
-static void format_rcpts(struct out *o, const struct metrics *m)
+static void format_rcpts(struct metrics_out *o, const struct metrics *m)
 {
-	family(o, "rcpt_total", "counter",
-	       "RCPT verdicts of the relay policy, by deciding rule ID and verdict.");
+	metrics_out_family(o, "rcpt_total", "counter",
+			   "RCPT verdicts of the relay policy, by deciding rule ID and verdict.");
 	format_rules(o, "rcpt_total", m->rules, m->n_rules, m->rules_other);
-	family(o, "mail_total", "counter",
-	       "MAIL FROM verdicts of the sender rules, by deciding rule ID and verdict.");
+	metrics_out_family(
+	    o, "mail_total", "counter",
+	    "MAIL FROM verdicts of the sender rules, by deciding rule ID and verdict.");
 	format_rules(o, "mail_total", m->senders, m->n_senders, m->senders_other);
 }
 
-static void format_delivery(struct out *o, const struct metrics *m)
+static void format_delivery(struct metrics_out *o, const struct metrics *m)
 {
-	family(o, "delivered_total", "counter", "Recipients delivered, by method.");
+	metrics_out_family(o, "delivered_total", "counter", "Recipients delivered, by method.");
 	for (int i = 0; i < METRICS_METHODS; i++)
-		out_printf(o, "relayguard_delivered_total{method=\"%s\"} %" PRIu64 "\n",
-			   method_names[i], m->delivered[i]);
-	single(o, "deferred_total", "counter",
-	       "Delivery attempts that failed temporarily and will be retried.", m->deferred);
-	single(o, "bounced_total", "counter", "Recipients that failed permanently.", m->bounced);
-	single(o, "expired_total", "counter", "Recipients given up after the delivery lifetime.",
-	       m->expired);
-	single(o, "dsn_sent_total", "counter", "Delivery status notifications queued to senders.",
-	       m->dsn_sent);
+		metrics_out_printf(o, "relayguard_delivered_total{method=\"%s\"} %" PRIu64 "\n",
+				   method_names[i], m->delivered[i]);
+	metrics_out_single(o, "deferred_total", "counter",
+			   "Delivery attempts that failed temporarily and will be retried.",
+			   m->deferred);
+	metrics_out_single(o, "bounced_total", "counter", "Recipients that failed permanently.",
+			   m->bounced);
+	metrics_out_single(o, "expired_total", "counter",
+			   "Recipients given up after the delivery lifetime.", m->expired);
+	metrics_out_single(o, "dsn_sent_total", "counter",
+			   "Delivery status notifications queued to senders.", m->dsn_sent);
 }
 
-static void format_dnsbl(struct out *o, const struct metrics *m)
+static void format_dnsbl(struct metrics_out *o, const struct metrics *m)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -201,59 +206,62 @@ static void format_dnsbl(struct out *o, const struct metrics *m)
 	};
 	char esc[2 * sizeof(m->dnsbl[0].zone)];
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
-		family(o, f[k].name, f[k].type, f[k].help);
+		metrics_out_family(o, f[k].name, f[k].type, f[k].help);
 		for (size_t i = 0; i < m->n_dnsbl; i++) {
 			uint64_t v;
 			memcpy(&v, (const char *)&m->dnsbl[i] + f[k].off, sizeof(v));
 			metrics_escape_label(m->dnsbl[i].zone, esc, sizeof(esc));
-			out_printf(o, "relayguard_%s{list=\"%s\"} %" PRIu64 "\n", f[k].name, esc,
-				   v);
+			metrics_out_printf(o, "relayguard_%s{list=\"%s\"} %" PRIu64 "\n", f[k].name,
+					   esc, v);
 		}
 	}
 }
 
-static void format_queue(struct out *o, const struct metrics_queue *q)
+static void format_queue(struct metrics_out *o, const struct metrics_queue *q)
 {
-	single(o, "queue_messages", "gauge", "Messages in the queue.", q->messages);
-	single(o, "queue_recipients", "gauge", "Recipients in the queue not yet done.",
-	       q->recipients);
-	single(o, "queue_held_messages", "gauge", "Messages in the queue on hold.", q->held);
-	single(o, "queue_oldest_age_seconds", "gauge",
-	       "Age of the oldest message in the queue (0 when empty).", q->oldest_age);
+	metrics_out_single(o, "queue_messages", "gauge", "Messages in the queue.", q->messages);
+	metrics_out_single(o, "queue_recipients", "gauge", "Recipients in the queue not yet done.",
+			   q->recipients);
+	metrics_out_single(o, "queue_held_messages", "gauge", "Messages in the queue on hold.",
+			   q->held);
+	metrics_out_single(o, "queue_oldest_age_seconds", "gauge",
+			   "Age of the oldest message in the queue (0 when empty).", q->oldest_age);
 }
 
-static void format_self_audit(struct out *o, const struct metrics *m)
+static void format_self_audit(struct metrics_out *o, const struct metrics *m)
 {
-	single(o, "self_audit_runs_total", "counter",
-	       "Self-audit runs finished (the relay probe against the server's own listeners).",
-	       m->self_audit_runs);
-	family(o, "self_audit_last_run_timestamp_seconds", "gauge",
-	       "End of the last self-audit run (Unix time, 0 before the first).");
-	out_printf(o, "relayguard_self_audit_last_run_timestamp_seconds %" PRId64 "\n",
-		   m->self_audit_last_run);
-	family(o, "self_audit_open", "gauge",
-	       "1 when the last self-audit found the listener relaying for an outside client.");
+	metrics_out_single(
+	    o, "self_audit_runs_total", "counter",
+	    "Self-audit runs finished (the relay probe against the server's own listeners).",
+	    m->self_audit_runs);
+	metrics_out_family(o, "self_audit_last_run_timestamp_seconds", "gauge",
+			   "End of the last self-audit run (Unix time, 0 before the first).");
+	metrics_out_printf(o, "relayguard_self_audit_last_run_timestamp_seconds %" PRId64 "\n",
+			   m->self_audit_last_run);
+	metrics_out_family(
+	    o, "self_audit_open", "gauge",
+	    "1 when the last self-audit found the listener relaying for an outside client.");
 	for (size_t i = 0; i < m->n_self_audit; i++) {
 		char esc[2 * sizeof(m->self_audit[i].listener)];
 		metrics_escape_label(m->self_audit[i].listener, esc, sizeof(esc));
-		out_printf(o, "relayguard_self_audit_open{listener=\"%s\"} %d\n", esc,
-			   m->self_audit[i].open != 0);
+		metrics_out_printf(o, "relayguard_self_audit_open{listener=\"%s\"} %d\n", esc,
+				   m->self_audit[i].open != 0);
 	}
 }
 
-static void format_abuse(struct out *o, const struct metrics *m)
+static void format_abuse(struct metrics_out *o, const struct metrics *m)
 {
-	family(o, "greylist_total", "counter",
-	       "Greylisting verdicts at RCPT (rule greylist), by result.");
-	out_printf(o, "relayguard_greylist_total{result=\"greylisted\"} %" PRIu64 "\n",
-		   m->greylist_deferred);
-	out_printf(o, "relayguard_greylist_total{result=\"passed\"} %" PRIu64 "\n",
-		   m->greylist_passed);
-	out_printf(o, "relayguard_greylist_total{result=\"whitelisted\"} %" PRIu64 "\n",
-		   m->greylist_whitelisted);
-	single(o, "abuse_store_errors_total", "counter",
-	       "Abuse-store requests that failed (greylisting failed open).",
-	       m->abuse_store_errors);
+	metrics_out_family(o, "greylist_total", "counter",
+			   "Greylisting verdicts at RCPT (rule greylist), by result.");
+	metrics_out_printf(o, "relayguard_greylist_total{result=\"greylisted\"} %" PRIu64 "\n",
+			   m->greylist_deferred);
+	metrics_out_printf(o, "relayguard_greylist_total{result=\"passed\"} %" PRIu64 "\n",
+			   m->greylist_passed);
+	metrics_out_printf(o, "relayguard_greylist_total{result=\"whitelisted\"} %" PRIu64 "\n",
+			   m->greylist_whitelisted);
+	metrics_out_single(o, "abuse_store_errors_total", "counter",
+			   "Abuse-store requests that failed (greylisting failed open).",
+			   m->abuse_store_errors);
 }
 
 const char *const metrics_ratelimit_rules[METRICS_RL_RULES] = {
@@ -264,19 +272,23 @@ const char *const metrics_ratelimit_rules[METRICS_RL_RULES] = {
     "ratelimit:account-tripped",
 };
 
-static void format_ratelimit(struct out *o, const struct metrics *m)
+static void format_ratelimit(struct metrics_out *o, const struct metrics *m)
 {
-	family(o, "ratelimit_rejected_total", "counter",
-	       "Sessions, messages, recipients and AUTH refused by a rate limit, by rule.");
+	metrics_out_family(
+	    o, "ratelimit_rejected_total", "counter",
+	    "Sessions, messages, recipients and AUTH refused by a rate limit, by rule.");
 	for (int i = 0; i < METRICS_RL_RULES; i++)
-		out_printf(o, "relayguard_ratelimit_rejected_total{rule=\"%s\"} %" PRIu64 "\n",
-			   metrics_ratelimit_rules[i], m->ratelimit_rejected[i]);
-	single(o, "ratelimit_store_errors_total", "counter",
-	       "Rate-limit checks the abuse store could not answer (ratelimit-on-store-error).",
-	       m->ratelimit_store_errors);
-	single(o, "circuit_breaker_trips_total", "counter",
-	       "Authenticated users tripped by the circuit breaker (their outbound mail held).",
-	       m->circuit_breaker_trips);
+		metrics_out_printf(o,
+				   "relayguard_ratelimit_rejected_total{rule=\"%s\"} %" PRIu64 "\n",
+				   metrics_ratelimit_rules[i], m->ratelimit_rejected[i]);
+	metrics_out_single(
+	    o, "ratelimit_store_errors_total", "counter",
+	    "Rate-limit checks the abuse store could not answer (ratelimit-on-store-error).",
+	    m->ratelimit_store_errors);
+	metrics_out_single(
+	    o, "circuit_breaker_trips_total", "counter",
+	    "Authenticated users tripped by the circuit breaker (their outbound mail held).",
+	    m->circuit_breaker_trips);
 }
 
 void metrics_set_self_listed(struct metrics *m, const char *zone, int listed)
@@ -311,50 +323,55 @@ void metrics_count_blocklisted_bounce(struct metrics *m, const char *destination
 	d->n = 1;
 }
 
-static void format_self_check(struct out *o, const struct metrics *m)
+static void format_self_check(struct metrics_out *o, const struct metrics *m)
 {
 	char esc[512];
-	single(o, "self_check_runs_total", "counter",
-	       "Self-check runs finished (the server's outbound addresses looked up in the DNS "
-	       "lists).",
-	       m->self_check_runs);
-	single(o, "self_check_errors_total", "counter",
-	       "Self-check lookups that failed (timeout, SERVFAIL, error answers): never a "
-	       "listing.",
-	       m->self_check_errors);
-	family(o, "self_listed", "gauge",
-	       "1 when the last self-check found an outbound address of the server listed, by "
-	       "list.");
+	metrics_out_single(
+	    o, "self_check_runs_total", "counter",
+	    "Self-check runs finished (the server's outbound addresses looked up in the DNS "
+	    "lists).",
+	    m->self_check_runs);
+	metrics_out_single(
+	    o, "self_check_errors_total", "counter",
+	    "Self-check lookups that failed (timeout, SERVFAIL, error answers): never a "
+	    "listing.",
+	    m->self_check_errors);
+	metrics_out_family(
+	    o, "self_listed", "gauge",
+	    "1 when the last self-check found an outbound address of the server listed, by "
+	    "list.");
 	for (size_t i = 0; i < m->n_self_listed; i++) {
 		metrics_escape_label(m->self_listed[i].zone, esc, sizeof(esc));
-		out_printf(o, "relayguard_self_listed{list=\"%s\"} %d\n", esc,
-			   m->self_listed[i].listed != 0);
+		metrics_out_printf(o, "relayguard_self_listed{list=\"%s\"} %d\n", esc,
+				   m->self_listed[i].listed != 0);
 	}
-	family(o, "blocklisted_bounces_total", "counter",
-	       "Remote replies rejecting our mail that name a blocklist, by destination domain.");
+	metrics_out_family(
+	    o, "blocklisted_bounces_total", "counter",
+	    "Remote replies rejecting our mail that name a blocklist, by destination domain.");
 	for (size_t i = 0; i < m->n_blocklisted_bounces; i++) {
 		metrics_escape_label(m->blocklisted_bounces[i].destination, esc, sizeof(esc));
-		out_printf(o,
-			   "relayguard_blocklisted_bounces_total{destination=\"%s\"} %" PRIu64 "\n",
-			   esc, m->blocklisted_bounces[i].n);
+		metrics_out_printf(
+		    o, "relayguard_blocklisted_bounces_total{destination=\"%s\"} %" PRIu64 "\n",
+		    esc, m->blocklisted_bounces[i].n);
 	}
 	if (m->blocklisted_bounces_other)
-		out_printf(
+		metrics_out_printf(
 		    o, "relayguard_blocklisted_bounces_total{destination=\"other\"} %" PRIu64 "\n",
 		    m->blocklisted_bounces_other);
 }
 
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf, size_t len)
 {
-	struct out o = {buf, len, 0};
+	struct metrics_out o = {buf, len, 0};
 	if (len > 0)
 		buf[0] = '\0';
 	format_sessions(&o, m);
-	single(&o, "messages_received_total", "counter",
-	       "Messages made durable in the queue (answered 250).", m->messages_received);
-	single(&o, "messages_received_bytes_total", "counter",
-	       "Bytes of the messages received, as stored (with the Received: header).",
-	       m->bytes_received);
+	metrics_out_single(&o, "messages_received_total", "counter",
+			   "Messages made durable in the queue (answered 250).",
+			   m->messages_received);
+	metrics_out_single(&o, "messages_received_bytes_total", "counter",
+			   "Bytes of the messages received, as stored (with the Received: header).",
+			   m->bytes_received);
 	format_rcpts(&o, m);
 	format_delivery(&o, m);
 	format_queue(&o, q);
@@ -363,11 +380,12 @@ size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, ch
 	format_ratelimit(&o, m);
 	format_dnsbl(&o, m);
 	format_self_check(&o, m);
-	family(
+	metrics_out_family(
 	    &o, "backpressure_delay_seconds", "gauge",
 	    "Banner delay of the latest new session because of the queue (limit queue-pressure); "
 	    "0 when the queue is below it.");
-	out_printf(&o, "relayguard_backpressure_delay_seconds %" PRIu64 ".%03u\n",
-		   m->backpressure_delay_ms / 1000, (unsigned)(m->backpressure_delay_ms % 1000));
+	metrics_out_printf(&o, "relayguard_backpressure_delay_seconds %" PRIu64 ".%03u\n",
+			   m->backpressure_delay_ms / 1000,
+			   (unsigned)(m->backpressure_delay_ms % 1000));
 	return o.pos;
 }

@@ -172,4 +172,19 @@ const char *metrics_escape_label(const char *s, char *out, size_t outlen);
 size_t metrics_format(const struct metrics *m, const struct metrics_queue *q, char *buf,
 		      size_t len);
 
+/* Writing the text format, for every exporter (metrics_format; src/blocklist's DNS server):
+ * an output with the snprintf contract, pos counts everything, buf gets what fits. */
+struct metrics_out {
+	char *buf;
+	size_t len, pos;
+};
+__attribute__((format(printf, 2, 3))) void metrics_out_printf(struct metrics_out *o,
+							      const char *fmt, ...);
+/* "# HELP relayguard_NAME help" and "# TYPE relayguard_NAME type". */
+void metrics_out_family(struct metrics_out *o, const char *name, const char *type,
+			const char *help);
+/* The family and its one unlabelled sample. */
+void metrics_out_single(struct metrics_out *o, const char *name, const char *type, const char *help,
+			uint64_t v);
+
 #endif

@@ -5,14 +5,17 @@ files answers the same names the same way; garbage packets do not kill the serve
 limiting drops or truncates a burst from one client and still answers another."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, free_port
 
 ZONE = "bl.example.test"
 URL = "https://bl.example.test/lookup?ip="
@@ -75,7 +78,8 @@ def dig(port, name, rtype="A", *opts):
 @pytest.fixture
 def dnsbl(tmp_path, request):
     port = free_udp_tcp_port()
-    conf = write_conf(tmp_path, port, getattr(request, "param", ""))
+    conf = write_conf(tmp_path, port,
+                      getattr(request, "param", "").replace("{mport}", str(free_port())))
     rg(conf, "list", "add", "192.0.2.1", "--reason", "open relay")
     rg(conf, "list", "add", "198.51.100.0/24", "--reason", "spam source", "--code", "3")
     rg(conf, "list", "add", V6_NET, "--reason", "v6 net", "--code", "4")
@@ -245,6 +249,64 @@ def test_rate_limit_per_client(dnsbl, tmp_path):
     proc.wait(timeout=5)
     log = (tmp_path / "dnsbl.log").read_text()
     assert "rate-limit=20/s" in log and "dnsbl rate limit" in log and "dropped=" in log, log
+
+
+def scrape(conf):
+    """The metrics of the dnsbl server of conf (blocklist-metrics-listen), as {sample: value}."""
+    mport = re.search(r"^blocklist-metrics-listen 127\.0\.0\.1:(\d+)$", conf.read_text(),
+                      re.M).group(1)
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % mport, timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    return {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("dnsbl", ["blocklist-metrics-listen 127.0.0.1:{mport}\n"
+                                   "blocklist-rate-limit 1000/s\n"], indirect=True)
+def test_metrics_endpoint_counts_queries(dnsbl, tmp_path):
+    """blocklist-metrics-listen: queries by transport, answers by RCODE, messages that are no
+    query, the index's entries and loads, the limiter; served after the drop to the user."""
+    port, conf, proc = dnsbl
+    before = scrape(conf)
+    assert dig(port, "1.2.0.192." + ZONE)[0] == "NOERROR"
+    assert dig(port, "9.2.0.192." + ZONE)[0] == "NXDOMAIN"
+    assert dig(port, "8.2.0.192." + ZONE)[0] == "NXDOMAIN"
+    assert dig(port, "1.2.0.192." + ZONE, "A", "+tcp")[0] == "NOERROR"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"\x00", ("127.0.0.1", port))  # no query: not answered
+    deadline = time.time() + 5
+    while time.time() < deadline and \
+            scrape(conf)["relayguard_blocklist_ignored_total"] == before.get(
+                "relayguard_blocklist_ignored_total", 0):
+        time.sleep(0.05)
+    m = scrape(conf)
+
+    def grew(name):
+        return m[name] - before[name]
+    assert grew('relayguard_blocklist_queries_total{transport="udp"}') == 4
+    assert grew('relayguard_blocklist_queries_total{transport="tcp"}') == 1
+    assert grew('relayguard_blocklist_answers_total{rcode="NOERROR"}') == 2
+    assert grew('relayguard_blocklist_answers_total{rcode="NXDOMAIN"}') == 2
+    assert grew("relayguard_blocklist_ignored_total") == 1
+    entries = m["relayguard_blocklist_entries"]  # the 3 added and the RFC 5782 test entry
+    assert entries == 4 and m["relayguard_blocklist_index_loads_total"] >= 1
+    assert m['relayguard_blocklist_rate_limited_total{action="dropped"}'] == 0
+    rg(conf, "list", "add", "203.0.113.7", "--reason", "new")
+    deadline = time.time() + 10
+    while time.time() < deadline and scrape(conf)["relayguard_blocklist_entries"] == entries:
+        time.sleep(0.1)
+    m2 = scrape(conf)
+    assert m2["relayguard_blocklist_entries"] == entries + 1
+    assert m2["relayguard_blocklist_index_loads_total"] == \
+        m["relayguard_blocklist_index_loads_total"] + 1
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%s/other" % re.search(
+            r"blocklist-metrics-listen 127\.0\.0\.1:(\d+)", conf.read_text()).group(1), timeout=5)
+        raise AssertionError("no 404")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
+    assert "dnsbl metrics: listening" in (tmp_path / "dnsbl.log").read_text()
 
 
 @pytest.mark.skipif(not shutil.which("rbldnsd"), reason="rbldnsd not installed")

@@ -204,16 +204,17 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path):
     assert "metrics-listen 127.0.0.1:%d: Address already in use" % mport in out.stderr
 
 
+@pytest.mark.parametrize("directive", ["metrics-listen", "blocklist-metrics-listen"])
 @pytest.mark.parametrize("addr,warned", [("127.0.0.1", False), ("[::1]", False),
                                          ("0.0.0.0", True), ("127.0.0.2", False)])
-def test_check_warns_about_a_non_loopback_metrics_address(tmp_path, addr, warned):
+def test_check_warns_about_a_non_loopback_metrics_address(tmp_path, addr, warned, directive):
     conf = tmp_path / "relayguard.conf"
     conf.write_text(BASE_CONF.format(port=free_port(), tmp=tmp_path,
-                                     extra="metrics-listen %s:9100" % addr))
+                                     extra="%s %s:9100" % (directive, addr)))
     out = subprocess.run([BIN, "check", "-c", str(conf)], capture_output=True, text=True,
                          timeout=30)
-    assert ("warning metrics-listen: metrics endpoint on %s:9100 is not a loopback address"
-            % addr in out.stdout) == warned, out.stdout
+    assert ("warning %s: metrics endpoint on %s:9100 is not a loopback address"
+            % (directive, addr) in out.stdout) == warned, out.stdout
     assert out.returncode == (1 if warned else 0), out.stdout
 
 

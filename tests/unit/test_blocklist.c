@@ -666,6 +666,46 @@ static void test_store(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* The DNS server's counters as Prometheus text: every family once, the RCODEs by name (the
+ * rest as "other"), the limiter's lines only when it is on, and the snprintf contract. */
+static void test_metrics_format(void)
+{
+	struct blocklist_dns_metrics m = {0};
+	m.queries[BLOCKLIST_UDP] = 7, m.queries[BLOCKLIST_TCP] = 2, m.ignored = 1;
+	m.rcodes[0] = 3, m.rcodes[3] = 4, m.rcodes[1] = 1, m.rcodes[9] = 2, m.rcodes[15] = 1;
+	m.entries = 3, m.index_loads = 1, m.serial = 1700000000;
+	char buf[8192];
+	size_t n = blocklist_metrics_format(&m, buf, sizeof(buf));
+	CHECK(n == strlen(buf) && n < sizeof(buf), "metrics: length %zu", n);
+	const char *want[] = {
+	    "relayguard_blocklist_queries_total{transport=\"udp\"} 7\n",
+	    "relayguard_blocklist_queries_total{transport=\"tcp\"} 2\n",
+	    "relayguard_blocklist_ignored_total 1\n",
+	    "relayguard_blocklist_answers_total{rcode=\"NOERROR\"} 3\n",
+	    "relayguard_blocklist_answers_total{rcode=\"NXDOMAIN\"} 4\n",
+	    "relayguard_blocklist_answers_total{rcode=\"FORMERR\"} 1\n",
+	    "relayguard_blocklist_answers_total{rcode=\"other\"} 3\n",
+	    "relayguard_blocklist_entries 3\n",
+	    "relayguard_blocklist_zone_serial 1700000000\n",
+	    "relayguard_blocklist_index_loads_total 1\n",
+	    "# TYPE relayguard_blocklist_tcp_connections gauge\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CHECK(strstr(buf, want[i]) != NULL, "metrics: missing %s", want[i]);
+	CHECK(!strstr(buf, "rate_limited"), "metrics: no limiter lines when it is off");
+	m.rrl_on = 1, m.rrl.dropped = 5, m.rrl.slipped = 6, m.rrl.evicted = 7;
+	n = blocklist_metrics_format(&m, buf, sizeof(buf));
+	CHECK(strstr(buf, "relayguard_blocklist_rate_limited_total{action=\"dropped\"} 5\n") &&
+		  strstr(buf, "relayguard_blocklist_rate_limited_total{action=\"slipped\"} 6\n") &&
+		  strstr(buf, "relayguard_blocklist_rate_limit_evictions_total 7\n"),
+	      "metrics: limiter lines");
+	char small[40];
+	CHECK(blocklist_metrics_format(&m, small, sizeof(small)) == n &&
+		  strlen(small) == sizeof(small) - 1 && !strncmp(small, buf, sizeof(small) - 1),
+	      "metrics: a short buffer gets the start, the length of the whole");
+	CHECK(blocklist_metrics_format(&m, NULL, 0) == n, "metrics: sizing call");
+}
+
 int main(void)
 {
 	test_names();
@@ -679,5 +719,6 @@ int main(void)
 	test_codec_soa_and_slip();
 	test_rrl();
 	test_store();
+	test_metrics_format();
 	return check_report("test_blocklist");
 }

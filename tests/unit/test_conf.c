@@ -495,6 +495,11 @@ static const struct {
      "t:1:22: value 2000G out of range 0..1T or 0%..99% for limit spool-min-free"},
     {"limit queue-pressure-delay 0s\n",
      "t:1:28: value 0s out of range 1s..60s for limit queue-pressure-delay"},
+    {"blocklist-metrics-listen localhost\n",
+     "t:1:26: invalid blocklist-metrics-listen address 'localhost' (expected IPV4:PORT or "
+     "[IPV6]:PORT)"},
+    {"blocklist-metrics-listen 127.0.0.1:1\nblocklist-metrics-listen 127.0.0.1:2\n",
+     "t:2:1: duplicate 'blocklist-metrics-listen' (first at line 1)"},
     {"limit max-recipients 10\n", "t:1:7: unknown limit 'max-recipients'"},
     {"limit recipients\n", "t:1:1: 'limit' expects NAME VALUE"},
     {"limit recipients 1 2\n", "t:1:20: 'limit' expects NAME VALUE"},
