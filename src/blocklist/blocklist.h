@@ -183,14 +183,14 @@ size_t blocklist_answer_truncate(uint8_t *ans, size_t len);
 enum blocklist_transport { BLOCKLIST_UDP, BLOCKLIST_TCP, BLOCKLIST_TRANSPORTS };
 struct blocklist_dns_metrics {
 	uint64_t queries[BLOCKLIST_TRANSPORTS]; /* messages read */
-	uint64_t ignored;			/* read but not answered: no query (too short, QR) */
-	uint64_t rcodes[16];			/* answers made, by RCODE (before the limiter) */
-	uint64_t tcp_refused;			/* connections closed at once: too many open */
-	uint64_t tcp_open;			/* gauge */
-	uint64_t index_loads, index_failures;	/* index (re)builds from the store */
-	uint64_t entries;			/* gauge: entries in the index */
-	uint64_t serial;			/* gauge: the zone's SOA serial */
-	int rrl_on;				/* blocklist-rate-limit is on: rrl is meaningful */
+	uint64_t ignored;		      /* read but not answered: no query (too short, QR) */
+	uint64_t rcodes[16];		      /* answers made, by RCODE (before the limiter) */
+	uint64_t tcp_refused;		      /* connections closed at once: too many open */
+	uint64_t tcp_open;		      /* gauge */
+	uint64_t index_loads, index_failures; /* index (re)builds from the store */
+	uint64_t entries;		      /* gauge: entries in the index */
+	uint64_t serial;		      /* gauge: the zone's SOA serial */
+	int rrl_on;			      /* blocklist-rate-limit is on: rrl is meaningful */
 	struct blocklist_rrl_stats rrl;
 };
 /* m in the Prometheus text format (relayguard_blocklist_*) into buf, snprintf-style: the length

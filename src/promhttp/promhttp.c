@@ -14,8 +14,8 @@
 #define PROMHTTP_PATH "/metrics"
 #define PROMHTTP_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define PROMHTTP_BACKLOG 16
-#define PROMHTTP_MAX_CONNECTIONS 8   /* scrapers at once; more are refused at accept */
-#define PROMHTTP_TIMEOUT 10	     /* seconds a connection may stay idle */
+#define PROMHTTP_MAX_CONNECTIONS 8  /* scrapers at once; more are refused at accept */
+#define PROMHTTP_TIMEOUT 10	    /* seconds a connection may stay idle */
 #define PROMHTTP_MEMORY (32 * 1024) /* per connection: request line and headers */
 
 struct promhttp {

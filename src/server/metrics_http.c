@@ -43,8 +43,8 @@ int metrics_http_start(struct server *srv, char *err, size_t errlen)
 	const struct conf_listen *cl = srv->conf->metrics_listen;
 	if (!cl)
 		return 0;
-	srv->http = promhttp_start(srv->base, cl, "metrics-listen", "metrics", render, srv, err,
-				   errlen);
+	srv->http =
+	    promhttp_start(srv->base, cl, "metrics-listen", "metrics", render, srv, err, errlen);
 	return srv->http ? 0 : -1;
 }
 

@@ -57,8 +57,8 @@ struct server {
 	struct reload *reload;	     /* the reload running now, or NULL */
 	int reload_again;	     /* another one was asked for meanwhile */
 	struct reload_waiter *reload_next; /* the clients waiting for that next one */
-	struct metrics metrics;	   /* counters for the metrics endpoint (loop thread only) */
-	struct promhttp *http; /* the metrics-listen endpoint, or NULL */
+	struct metrics metrics; /* counters for the metrics endpoint (loop thread only) */
+	struct promhttp *http;	/* the metrics-listen endpoint, or NULL */
 	struct remote remote;
 	struct privdrop privsep;       /* privsep.c: who serve becomes when started as root */
 	struct self_audit *self_audit; /* the self-audit timer and its thread (self_audit.c) */

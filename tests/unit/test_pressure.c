@@ -36,14 +36,14 @@ int main(void)
 		unsigned peak, open;
 		int due;
 	} trims[] = {
-	    {0, 0, 0},	      /* nothing ever opened */
-	    {255, 0, 0},      /* a small peak: too little to give back */
-	    {256, 0, 1},      /* exactly SMTP_TRIM_MIN_CLOSED closed, all of them */
-	    {5000, 2500, 1},  /* half the peak */
-	    {5000, 2501, 0},  /* more than half still open */
-	    {5000, 4744, 0},  /* 256 closed but most still open */
-	    {600, 300, 1},    /* half, 300 closed */
-	    {400, 200, 0},    /* half, but only 200 closed */
+	    {0, 0, 0},	     /* nothing ever opened */
+	    {255, 0, 0},     /* a small peak: too little to give back */
+	    {256, 0, 1},     /* exactly SMTP_TRIM_MIN_CLOSED closed, all of them */
+	    {5000, 2500, 1}, /* half the peak */
+	    {5000, 2501, 0}, /* more than half still open */
+	    {5000, 4744, 0}, /* 256 closed but most still open */
+	    {600, 300, 1},   /* half, 300 closed */
+	    {400, 200, 0},   /* half, but only 200 closed */
 	    {UINT32_MAX, 0, 1},
 	};
 	for (size_t i = 0; i < sizeof(trims) / sizeof(trims[0]); i++)
