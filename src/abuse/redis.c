@@ -1,6 +1,8 @@
 /* redis.c — the abuse store in Redis, for a fleet of servers sharing greylist (and later rate
  * and ban) state. hiredis's asynchronous API on the server's libevent loop; each update is one
- * Lua script (atomic on the server) and every key has an expiry. When Redis is unreachable,
+ * Lua script (atomic on the server) and every key has an expiry. Scripts are called by their
+ * SHA1 (EVALSHA); a server that does not know one yet (NOSCRIPT: first use, a restart, SCRIPT
+ * FLUSH) gets the same request once more as EVAL, which caches it. When Redis is unreachable,
  * requests fail at once (ABUSE_ERROR) and the connection is retried with a growing delay; a
  * request unanswered for REDIS_REQ_TIMEOUT_MS drops the connection (a hung server). */
 #include "abuse.h"
@@ -11,6 +13,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +53,13 @@ static const char lua_list[] =
     "until cursor == '0'\n"
     "return out\n";
 
+enum redis_script { SCRIPT_PUT, SCRIPT_INCR, SCRIPT_LIST, SCRIPTS, SCRIPT_NONE = SCRIPTS };
+static const char *const scripts[SCRIPTS] = {lua_put, lua_incr, lua_list};
+
 struct redis_store {
 	struct abuse_store pub;
-	char where[256]; /* "HOST:PORT" or "unix:PATH" */
+	char sha[SCRIPTS][41]; /* each script's SHA1 in hex, for EVALSHA */
+	char where[256];       /* "HOST:PORT" or "unix:PATH" */
 	char prefix[REDIS_PREFIX_MAX];
 	redisAsyncContext *ac; /* NULL while disconnected */
 	int connected;
@@ -71,6 +78,12 @@ struct redis_req {
 	void *arg;
 	struct event *timer;
 	int answered; /* the caller got its reply (a timeout); the late one is dropped */
+	/* an EVALSHA, kept to be sent again as EVAL after NOSCRIPT: its arguments from the
+	 * fourth on (keys and values) in one allocation */
+	enum redis_script script;
+	int argc;
+	char *args[8];
+	size_t lens[8];
 };
 
 static void redis_connect(struct redis_store *st);
@@ -242,14 +255,35 @@ static void req_free(struct redis_req *rq)
 {
 	if (rq->timer)
 		event_free(rq->timer);
+	free(rq->args[0]);
 	free(rq);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Send rq's script again as EVAL (the server answered NOSCRIPT): 0 when sent. */
+static int resend_as_eval(redisAsyncContext *ac, struct redis_req *rq)
+{
+	const char *argv[8];
+	size_t lens[8];
+	if (rq->answered)
+		return -1;
+	argv[0] = "EVAL", lens[0] = 4;
+	argv[1] = scripts[rq->script], lens[1] = strlen(scripts[rq->script]);
+	for (int i = 2; i < rq->argc; i++)
+		argv[i] = rq->args[i], lens[i] = rq->lens[i];
+	rq->script = SCRIPT_NONE; /* once */
+	return redisAsyncCommandArgv(ac, on_reply, rq, rq->argc, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct redis_req *rq = privdata;
 	struct abuse_reply out = {0};
-	(void)ac;
+	const redisReply *r = reply;
+	if (r && r->type == REDIS_REPLY_ERROR && rq->script != SCRIPT_NONE &&
+	    !strncmp(r->str, "NOSCRIPT", 8) && resend_as_eval(ac, rq) == 0)
+		return; /* still pending */
 	rq->st->pending--;
 	if (!rq->answered) {
 		convert(rq, reply, &out);
@@ -287,6 +321,35 @@ static void glob_escape(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* The script an operation runs, SCRIPT_NONE for plain commands. */
+static enum redis_script op_script(enum abuse_op op)
+{
+	return op == ABUSE_PUT	  ? SCRIPT_PUT
+	       : op == ABUSE_INCR ? SCRIPT_INCR
+	       : op == ABUSE_LIST ? SCRIPT_LIST
+				  : SCRIPT_NONE;
+}
+
+/* Keep a copy of an EVALSHA's arguments in rq, for resend_as_eval. 0, or -1 out of memory. */
+static int keep_args(struct redis_req *rq, int argc, const char *const argv[8],
+		     const size_t lens[8])
+{
+	size_t total = 0;
+	for (int i = 2; i < argc; i++)
+		total += lens[i] + 1;
+	char *p = malloc(total ? total : 1);
+	if (!p)
+		return -1;
+	rq->argc = argc;
+	for (int i = 2; i < argc; i++) {
+		memcpy(p, argv[i], lens[i] + 1);
+		rq->args[i] = p, rq->lens[i] = lens[i];
+		p += lens[i] + 1;
+	}
+	rq->args[0] = rq->args[2]; /* the allocation, for req_free */
+	return 0;
+}
+
 /* The command for req: argv strings in bufs. Returns argc. */
 static int build_argv(const struct redis_store *st, const struct abuse_req *req,
 		      const char *argv[8], char bufs[4][ABUSE_KEY_MAX + REDIS_PREFIX_MAX + 4])
@@ -301,21 +364,24 @@ static int build_argv(const struct redis_store *st, const struct abuse_req *req,
 		return 2;
 	case ABUSE_PUT:
 		snprintf(bufs[1], sizeof(bufs[1]), "%u", req->ttl ? req->ttl : 1);
-		argv[0] = "EVAL", argv[1] = lua_put, argv[2] = "1", argv[3] = bufs[0];
+		argv[0] = "EVALSHA", argv[1] = st->sha[SCRIPT_PUT], argv[2] = "1",
+		argv[3] = bufs[0];
 		argv[4] = req->value, argv[5] = bufs[1], argv[6] = expect_names[req->expect];
 		argv[7] = req->expect_value;
 		return 8;
 	case ABUSE_INCR:
 		snprintf(bufs[1], sizeof(bufs[1]), "%lld", (long long)req->delta);
 		snprintf(bufs[2], sizeof(bufs[2]), "%u", req->ttl ? req->ttl : 1);
-		argv[0] = "EVAL", argv[1] = lua_incr, argv[2] = "1", argv[3] = bufs[0];
+		argv[0] = "EVALSHA", argv[1] = st->sha[SCRIPT_INCR], argv[2] = "1",
+		argv[3] = bufs[0];
 		argv[4] = bufs[1], argv[5] = bufs[2];
 		return 6;
 	case ABUSE_LIST:
 		glob_escape(bufs[0], bufs[1], sizeof(bufs[1]) - 1);
 		strcat(bufs[1], "*");
 		snprintf(bufs[2], sizeof(bufs[2]), "%zu", req->max);
-		argv[0] = "EVAL", argv[1] = lua_list, argv[2] = "0", argv[3] = bufs[1];
+		argv[0] = "EVALSHA", argv[1] = st->sha[SCRIPT_LIST], argv[2] = "0",
+		argv[3] = bufs[1];
 		argv[4] = bufs[2];
 		return 5;
 	}
@@ -350,7 +416,9 @@ static void redis_submit(void *impl, const struct abuse_req *req, abuse_cb cb, v
 	size_t lens[8];
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	if (redisAsyncCommandArgv(st->ac, on_reply, rq, argc, argv, lens) != REDIS_OK) {
+	rq->script = op_script(req->op);
+	if ((rq->script != SCRIPT_NONE && keep_args(rq, argc, argv, lens) < 0) ||
+	    redisAsyncCommandArgv(st->ac, on_reply, rq, argc, argv, lens) != REDIS_OK) {
 		req_free(rq);
 		{
 			fail_now(st, cb, arg, "cannot send");
@@ -381,6 +449,25 @@ static void redis_destroy(void *impl)
 
 static const struct abuse_store_ops redis_ops = {redis_submit, redis_destroy};
 
+/* Each script's SHA1 in hex, as Redis names it in its script cache. */
+static int script_shas(struct redis_store *st)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < SCRIPTS; i++) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		if (!EVP_Digest(scripts[i], strlen(scripts[i]), md, &n, EVP_sha1(), NULL) ||
+		    n != 20)
+			return -1;
+		for (unsigned j = 0; j < n; j++) {
+			st->sha[i][2 * j] = hex[md[j] >> 4];
+			st->sha[i][2 * j + 1] = hex[md[j] & 15];
+		}
+		st->sha[i][40] = '\0';
+	}
+	return 0;
+}
+
 struct abuse_store *abuse_redis_open(const char *where, const char *prefix, struct event_base *base,
 				     char *err, size_t errlen)
 {
@@ -394,6 +481,11 @@ struct abuse_store *abuse_redis_open(const char *where, const char *prefix, stru
 	    util_strlcpy(st->prefix, prefix ? prefix : "", sizeof(st->prefix)) >=
 		sizeof(st->prefix)) {
 		snprintf(err, errlen, "abuse-store: address or prefix too long");
+		redis_destroy(st);
+		return NULL;
+	}
+	if (script_shas(st) < 0) {
+		snprintf(err, errlen, "abuse-store: cannot hash the Lua scripts");
 		redis_destroy(st);
 		return NULL;
 	}

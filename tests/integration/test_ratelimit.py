@@ -5,6 +5,7 @@ holds the user's queued mail and refuses AUTH until `relayguard user unlock`; wi
 clock-offset and a reload, never sleeps. The same counters shared by two servers through a real
 redis-server, and a store error with ratelimit-on-store-error tempfail."""
 import json
+import re
 import smtplib
 import subprocess
 
@@ -238,3 +239,31 @@ def test_redis_two_servers_share_counts(make_server, tmp_path, redis):
         wait_log(b, "ratelimit: store error, accepting")
     finally:
         assert b.stop() == 0, b.logtext()[-3000:]
+
+
+def redis_calls(port, command):
+    """How often Redis ran command (INFO commandstats), 0 if never."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"],
+                         capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r"^cmdstat_%s:calls=(\d+)" % command, out, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_redis_scripts_run_by_sha_and_survive_a_flush(make_server, redis):
+    """Counters are Lua scripts called by SHA1 (EVALSHA); the first call, and the first after
+    SCRIPT FLUSH, get NOSCRIPT and are sent once more as EVAL: no request fails, the count
+    goes on."""
+    proc, port = redis
+    srv = make_server(redis_store(port) + "\nclock-offset 0\nratelimit ip-messages 3/1h\n"
+                      "ratelimit-on-store-error tempfail\n")
+    wait_log(srv, "abuse: redis connected")
+    assert send(srv)[0] == 250
+    assert send(srv)[0] == 250
+    assert redis_calls(port, "eval") == 1 and redis_calls(port, "evalsha") >= 2
+    subprocess.run(["redis-cli", "-p", str(port), "SCRIPT", "FLUSH"], check=True,
+                   capture_output=True, timeout=10)
+    assert send(srv)[0] == 250
+    assert redis_calls(port, "eval") == 2
+    code, msg = send(srv)  # the fourth: the count went on across the flush
+    assert code == 450 and "Too many messages" in msg, msg
+    assert "store error" not in srv.logtext()
