@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,58 @@ static void test_sqlite_batch(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* The fallback of group commit, with a fault injected by a trigger (no hook in the code): while
+ * another connection holds the write lock, six requests queue up; the one that writes the key
+ * "boom" fails inside the transaction they share, the transaction is rolled back and each
+ * request runs again alone: "boom" gets its error, every other count is exact (nothing of the
+ * rolled-back attempt counted, nothing counted twice). */
+static void test_sqlite_batch_fallback(void)
+{
+	char dir[] = "/tmp/rg-abuse-XXXXXX", path[64], err[256];
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/abuse.db", dir);
+	struct event_base *base = event_base_new();
+	struct abuse_store *st = abuse_sqlite_open(path, 1, base, err, sizeof(err));
+	CHECK(st != NULL, err);
+	sqlite3 *db = NULL;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK, "second connection");
+	sqlite3_busy_timeout(db, 5000);
+	CHECK(sqlite3_exec(db,
+			   "CREATE TRIGGER boom BEFORE INSERT ON abuse WHEN NEW.key = 'boom' "
+			   "BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+			   NULL, NULL, NULL) == SQLITE_OK,
+	      "trigger: %s", sqlite3_errmsg(db));
+	CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, "hold the lock");
+	static const char *const keys[] = {"a", "a", "b", "boom", "c", "a"};
+	struct wait w[6];
+	memset(w, 0, sizeof(w));
+	for (size_t i = 0; i < 6; i++)
+		if (i == 3)
+			abuse_put(st, keys[i], "1", 60, ABUSE_EXPECT_ANY, NULL, 100, wait_cb,
+				  &w[i]);
+		else
+			abuse_incr(st, keys[i], 1, 60, 100, wait_cb, &w[i]);
+	usleep(100 * 1000); /* the worker takes what is queued and waits for the lock */
+	CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK, "release the lock");
+	for (size_t i = 0; i < 6; i++)
+		wait_for(base, &w[i]);
+	static const int64_t want[] = {1, 2, 1, 0, 1, 3};
+	for (size_t i = 0; i < 6; i++)
+		if (i == 3)
+			CHECK(w[i].r.status == ABUSE_ERROR, "the faulty request fails: %d",
+			      w[i].r.status);
+		else
+			CHECK(w[i].r.status == ABUSE_OK && w[i].r.count == want[i],
+			      "request %zu: status %d count %lld, want %lld", i, w[i].r.status,
+			      (long long)w[i].r.count, (long long)want[i]);
+	sqlite3_close(db);
+	abuse_store_free(st);
+	event_base_free(base);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 static void test_conf(void)
 {
 	static const char ok[] =
@@ -371,5 +424,6 @@ int main(void)
 	test_sqlite_round_trip();
 	test_key_escape();
 	test_sqlite_batch();
+	test_sqlite_batch_fallback();
 	return check_report("abuse");
 }
