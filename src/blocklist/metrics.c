@@ -4,8 +4,6 @@
 
 #include "../util/metrics.h"
 
-#include <inttypes.h>
-
 /* RFC 1035 4.1.1 and RFC 6895 2.3: the answers the server makes; the rest count as "other". */
 static const char *const rcode_names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
 					  "NXDOMAIN", "NOTIMP",	 "REFUSED"};
@@ -15,9 +13,9 @@ static void format_queries(struct metrics_out *o, const struct blocklist_dns_met
 {
 	metrics_out_family(o, "blocklist_queries_total", "counter",
 			   "DNS messages read, by transport.");
-	metrics_out_printf(o, "relayguard_blocklist_queries_total{transport=\"udp\"} %" PRIu64 "\n",
+	metrics_out_sample(o, "blocklist_queries_total", "transport", "udp",
 			   m->queries[BLOCKLIST_UDP]);
-	metrics_out_printf(o, "relayguard_blocklist_queries_total{transport=\"tcp\"} %" PRIu64 "\n",
+	metrics_out_sample(o, "blocklist_queries_total", "transport", "tcp",
 			   m->queries[BLOCKLIST_TCP]);
 	metrics_out_single(o, "blocklist_ignored_total", "counter",
 			   "Messages not answered: no query (too short, or a response).",
@@ -28,15 +26,12 @@ static void format_queries(struct metrics_out *o, const struct blocklist_dns_met
 	uint64_t other = 0;
 	for (size_t i = 0; i < 16; i++) {
 		if (i < N_RCODE_NAMES)
-			metrics_out_printf(o,
-					   "relayguard_blocklist_answers_total{rcode=\"%s\"} "
-					   "%" PRIu64 "\n",
-					   rcode_names[i], m->rcodes[i]);
+			metrics_out_sample(o, "blocklist_answers_total", "rcode", rcode_names[i],
+					   m->rcodes[i]);
 		else
 			other += m->rcodes[i];
 	}
-	metrics_out_printf(o, "relayguard_blocklist_answers_total{rcode=\"other\"} %" PRIu64 "\n",
-			   other);
+	metrics_out_sample(o, "blocklist_answers_total", "rcode", "other", other);
 }
 
 static void format_rrl(struct metrics_out *o, const struct blocklist_dns_metrics *m)
@@ -46,12 +41,8 @@ static void format_rrl(struct metrics_out *o, const struct blocklist_dns_metrics
 	metrics_out_family(o, "blocklist_rate_limited_total", "counter",
 			   "UDP answers held back by blocklist-rate-limit: dropped, or sent "
 			   "truncated (slipped).");
-	metrics_out_printf(
-	    o, "relayguard_blocklist_rate_limited_total{action=\"dropped\"} %" PRIu64 "\n",
-	    m->rrl.dropped);
-	metrics_out_printf(
-	    o, "relayguard_blocklist_rate_limited_total{action=\"slipped\"} %" PRIu64 "\n",
-	    m->rrl.slipped);
+	metrics_out_sample(o, "blocklist_rate_limited_total", "action", "dropped", m->rrl.dropped);
+	metrics_out_sample(o, "blocklist_rate_limited_total", "action", "slipped", m->rrl.slipped);
 	metrics_out_single(o, "blocklist_rate_limit_evictions_total", "counter",
 			   "Rate-limit buckets given to another network (the table was full).",
 			   m->rrl.evicted);

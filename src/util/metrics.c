@@ -92,6 +92,12 @@ void metrics_out_family(struct metrics_out *o, const char *name, const char *typ
 			   name, type);
 }
 
+void metrics_out_sample(struct metrics_out *o, const char *name, const char *label,
+			const char *value, uint64_t v)
+{
+	metrics_out_printf(o, "relayguard_%s{%s=\"%s\"} %" PRIu64 "\n", name, label, value, v);
+}
+
 void metrics_out_single(struct metrics_out *o, const char *name, const char *type, const char *help,
 			uint64_t v)
 {

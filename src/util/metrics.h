@@ -183,6 +183,9 @@ __attribute__((format(printf, 2, 3))) void metrics_out_printf(struct metrics_out
 /* "# HELP relayguard_NAME help" and "# TYPE relayguard_NAME type". */
 void metrics_out_family(struct metrics_out *o, const char *name, const char *type,
 			const char *help);
+/* One sample with one label: relayguard_NAME{LABEL="VALUE"} v. */
+void metrics_out_sample(struct metrics_out *o, const char *name, const char *label,
+			const char *value, uint64_t v);
 /* The family and its one unlabelled sample. */
 void metrics_out_single(struct metrics_out *o, const char *name, const char *type, const char *help,
 			uint64_t v);
