@@ -6,12 +6,12 @@
 #include "../privdrop/privdrop.h"
 
 #include <pthread.h>
-#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct scan_args {
 	const char *conf, *opt_out, *source, *ports;
@@ -192,26 +192,23 @@ static int scan_opts_make(const struct scan_args *a, const struct conf *c, struc
 	return 0;
 }
 
-static void print_summary(const struct scan_opts *o, const struct scan_stats *s, FILE *f)
+static void print_summary(const struct scan_opts *o, const struct scan_stats *s)
 {
 	double per_min = s->seconds > 0 ? (double)s->scanned * 60 / s->seconds : 0;
-	if (o->json && f == stdout)
-		fprintf(f,
-			"{\"summary\":true,\"targets\":%zu,\"scanned\":%zu,\"open\":%zu,"
-			"\"clean\":%zu,\"untestable\":%zu,\"skipped\":%zu,\"listed\":%zu,"
-			"\"expired\":%zu,\"errors\":%zu,\"connections\":%lu,\"seconds\":%.3f,"
-			"\"hosts_per_min\":%.1f}\n",
-			s->targets, s->scanned, s->open, s->clean, s->untestable, s->skipped,
-			s->listed, s->expired, s->errors, s->connections, s->seconds, per_min);
+	if (o->json)
+		printf("{\"summary\":true,\"targets\":%zu,\"scanned\":%zu,\"open\":%zu,"
+		       "\"clean\":%zu,\"untestable\":%zu,\"skipped\":%zu,\"listed\":%zu,"
+		       "\"expired\":%zu,\"errors\":%zu,\"connections\":%lu,\"seconds\":%.3f,"
+		       "\"hosts_per_min\":%.1f}\n",
+		       s->targets, s->scanned, s->open, s->clean, s->untestable, s->skipped,
+		       s->listed, s->expired, s->errors, s->connections, s->seconds, per_min);
 	else
-		fprintf(
-		    f,
-		    "scan: %zu targets, %zu scanned in %.1fs (%.1f hosts/min, %lu connections): "
-		    "%zu open, %zu clean, %zu untestable, %zu skipped; %zu listed, %zu expired"
-		    "%s\n",
-		    s->targets, s->scanned, s->seconds, per_min, s->connections, s->open, s->clean,
-		    s->untestable, s->skipped, s->listed, s->expired,
-		    s->errors ? ", store errors" : "");
+		printf("scan: %zu targets, %zu scanned in %.1fs (%.1f hosts/min, %lu connections): "
+		       "%zu open, %zu clean, %zu untestable, %zu skipped; %zu listed, %zu expired"
+		       "%s\n",
+		       s->targets, s->scanned, s->seconds, per_min, s->connections, s->open,
+		       s->clean, s->untestable, s->skipped, s->listed, s->expired,
+		       s->errors ? ", store errors" : "");
 }
 
 int scan_cli_scan(int argc, char **argv, const char *default_conf)
@@ -237,7 +234,7 @@ int scan_cli_scan(int argc, char **argv, const char *default_conf)
 	    (!a.rescan_listed ||
 	     scan_listed_due(c, c->scan_rescan_interval, &l, err, sizeof(err)) == 0) &&
 	    scan_run(&o, &l, &st, err, sizeof(err)) == 0) {
-		print_summary(&o, &st, o.json ? stdout : stdout);
+		print_summary(&o, &st);
 		rc = st.errors ? 2 : st.open ? 1 : 0;
 	} else
 		fprintf(stderr, "scan: %s\n", err);
