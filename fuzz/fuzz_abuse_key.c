@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char in[360], esc[ABUSE_KEY_MAX], back[ABUSE_KEY_MAX];
 	size_t n = size < sizeof(in) - 1 ? size : sizeof(in) - 1;

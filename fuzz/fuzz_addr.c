@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_byte_in(const char *s, const char *set)
+FUZZ_CHECKER static int has_byte_in(const char *s, const char *set)
 {
 	return strpbrk(s, set) != NULL;
 }
 
-static int has_8bit_or_ctl(const char *s, int *eight)
+FUZZ_CHECKER static int has_8bit_or_ctl(const char *s, int *eight)
 {
 	int ctl = 0;
 	*eight = 0;
@@ -28,7 +28,7 @@ static int has_8bit_or_ctl(const char *s, int *eight)
 }
 
 /* Field by field: struct padding is not guaranteed to be copied. */
-static int same_path(const struct addr_path *a, const struct addr_path *b)
+FUZZ_CHECKER static int same_path(const struct addr_path *a, const struct addr_path *b)
 {
 	return a->null == b->null && a->unqualified == b->unqualified && a->quoted == b->quoted &&
 	       a->routing == b->routing && a->source_route == b->source_route &&
@@ -114,7 +114,7 @@ FUZZ_CHECKER static void check_prefix(const struct addr_path *a, const uint8_t *
 	REQUIRE(used2 == used && same_path(a, &b));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct addr_path a[2];
 	enum addr_status st[2];

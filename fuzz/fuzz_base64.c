@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned char out[4096], back[4096];
 	static char enc[UTIL_BASE64_LEN(4096) + 1];

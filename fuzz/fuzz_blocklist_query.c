@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct blocklist_zone *fuzz_zone(void)
+FUZZ_CHECKER static const struct blocklist_zone *fuzz_zone(void)
 {
 	static struct blocklist_zone z = {"bl.example.test",
 					  "ns.example.test",
@@ -25,7 +25,7 @@ static const struct blocklist_zone *fuzz_zone(void)
 	return &z;
 }
 
-static struct blocklist_index *fuzz_index(void)
+FUZZ_CHECKER static struct blocklist_index *fuzz_index(void)
 {
 	static struct blocklist_index *x; /* built once per process: read-only afterwards */
 	static const char *nets[] = {"192.0.2.1", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8"};
@@ -55,7 +55,7 @@ FUZZ_CHECKER static void check_echo(const uint8_t *data, size_t size, const uint
 	REQUIRE(q <= size && q <= n && memcmp(out + 12, data + 12, q - 12) == 0);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t out[BLOCKLIST_MSG_MAX];
 	const struct blocklist_index *x = fuzz_index();

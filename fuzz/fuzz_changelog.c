@@ -15,7 +15,7 @@ struct walk {
 	unsigned long n;
 };
 
-static int on_record(void *arg, const struct changelog_record *r)
+FUZZ_CHECKER static int on_record(void *arg, const struct changelog_record *r)
 {
 	struct walk *w = arg;
 	struct changelog_record copy = *r;
@@ -32,7 +32,7 @@ static int on_record(void *arg, const struct changelog_record *r)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct walk w = {(const char *)data, size, 0, 0};
 	struct changelog_record r;

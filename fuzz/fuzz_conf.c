@@ -39,7 +39,7 @@ FUZZ_CHECKER static void check_invariants(const struct conf *c)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conf *c = NULL;
 	char err[128];

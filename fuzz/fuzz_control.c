@@ -1,13 +1,14 @@
 /* fuzz_control.c — control requests and answers as the server and the CLI read them: any line
  * splits into non-empty words without spaces or control characters (or is refused), and a
  * status line is ok, an error with a message inside the line, or invalid. */
+#include "fuzz.h"
 #include "server/control.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char line[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
 	size_t n = size < CONTROL_LINE_MAX ? size : CONTROL_LINE_MAX;

@@ -16,7 +16,7 @@ struct bytes {
 	size_t n, i;
 };
 
-static uint32_t from_input(void *ctx, uint32_t bound)
+FUZZ_CHECKER static uint32_t from_input(void *ctx, uint32_t bound)
 {
 	struct bytes *b = ctx;
 	uint32_t v = b->n ? b->p[b->i++ % b->n] : 0;
@@ -69,7 +69,7 @@ FUZZ_CHECKER static void check_mx(char *text, const uint8_t *data, size_t size)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 	if (!s)

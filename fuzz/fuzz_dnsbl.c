@@ -48,7 +48,7 @@ FUZZ_CHECKER static void check_txt(const struct dns_rr_result *r)
 	REQUIRE(n == 0 || (clean[0] != ' ' && clean[n - 1] != ' '));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;

@@ -27,7 +27,7 @@ FUZZ_CHECKER static void check_zones(const struct dnsbl_zones *z)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dnsbl_zones z = {0};
 	char err[512] = "";

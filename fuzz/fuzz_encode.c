@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t encode_all(const char *in, size_t len, size_t step, char *out)
+FUZZ_CHECKER static size_t encode_all(const char *in, size_t len, size_t step, char *out)
 {
 	struct deliver_encoder e;
 	size_t o = 0;
@@ -42,7 +42,7 @@ FUZZ_CHECKER static void check_wire(const char *w, size_t n)
 }
 
 /* The reference: line ends made CR LF one byte at a time, a final CR LF for a non-empty body. */
-static size_t normalise(const char *in, size_t len, char *out)
+FUZZ_CHECKER static size_t normalise(const char *in, size_t len, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -63,7 +63,7 @@ static size_t normalise(const char *in, size_t len, char *out)
 }
 
 /* The wire form without its end line and with the stuffing undone. */
-static size_t unstuff(const char *w, size_t n, char *out)
+FUZZ_CHECKER static size_t unstuff(const char *w, size_t n, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i + 3 < n; i++) {
@@ -74,7 +74,7 @@ static size_t unstuff(const char *w, size_t n, char *out)
 	return o;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;

@@ -11,7 +11,7 @@
 
 #define RUNID "rgprobe-0123456789ab"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
 	struct probe_catch_session s = {0};

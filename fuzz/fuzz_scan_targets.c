@@ -52,7 +52,7 @@ FUZZ_CHECKER static void check_expand(const char *s)
 	scan_addrs_free(&l);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 	if (!s)

@@ -17,7 +17,7 @@ FUZZ_CHECKER static int check_addr(void *arg, const char *addr, size_t len)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	REQUIRE(sendmail_addr_list(s, size, check_addr, NULL) >= 0);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Bytes up to and including the first end of data, or 0 if there is none. */
-static size_t first_end(const char *in, size_t len)
+FUZZ_CHECKER static size_t first_end(const char *in, size_t len)
 {
 	if (len >= 3 && memcmp(in, ".\r\n", 3) == 0)
 		return 3;
@@ -25,7 +25,7 @@ struct run {
 	size_t outlen, consumed;
 };
 
-static void feed_all(struct run *r, const char *in, size_t len)
+FUZZ_CHECKER static void feed_all(struct run *r, const char *in, size_t len)
 {
 	r->out = malloc(2 * len + 2);
 	REQUIRE(r->out);
@@ -33,7 +33,7 @@ static void feed_all(struct run *r, const char *in, size_t len)
 	REQUIRE(r->outlen <= 2 * len + 2);
 }
 
-static void feed_chunks(struct run *r, const char *in, size_t len, size_t chunk)
+FUZZ_CHECKER static void feed_chunks(struct run *r, const char *in, size_t len, size_t chunk)
 {
 	/* Exactly the documented room, so ASan sees any overrun. */
 	char *buf = malloc(2 * chunk + 2);
@@ -53,7 +53,7 @@ static void feed_chunks(struct run *r, const char *in, size_t len, size_t chunk)
 	free(buf);
 }
 
-static int same_state(const struct smtp_data *a, const struct smtp_data *b)
+FUZZ_CHECKER static int same_state(const struct smtp_data *a, const struct smtp_data *b)
 {
 	return a->state == b->state && a->in_header == b->in_header &&
 	       a->line_empty == b->line_empty && a->done == b->done &&
@@ -63,7 +63,7 @@ static int same_state(const struct smtp_data *a, const struct smtp_data *b)
 	       a->header_size == b->header_size;
 }
 
-static int has_byte(const char *s, size_t n, int (*pred)(unsigned char))
+FUZZ_CHECKER static int has_byte(const char *s, size_t n, int (*pred)(unsigned char))
 {
 	for (size_t i = 0; i < n; i++)
 		if (pred((unsigned char)s[i]))
@@ -71,18 +71,18 @@ static int has_byte(const char *s, size_t n, int (*pred)(unsigned char))
 	return 0;
 }
 
-static int is_nul(unsigned char c)
+FUZZ_CHECKER static int is_nul(unsigned char c)
 {
 	return c == 0;
 }
 
-static int is_high(unsigned char c)
+FUZZ_CHECKER static int is_high(unsigned char c)
 {
 	return c >= 0x80;
 }
 
 /* A CR not followed by LF, or an LF not preceded by CR; a CR at the very end is undecided. */
-static int has_bare_newline(const char *s, size_t n)
+FUZZ_CHECKER static int has_bare_newline(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\r' && i + 1 < n && s[i + 1] != '\n')
@@ -124,7 +124,7 @@ FUZZ_CHECKER static void check_unstuffed(const char *in, size_t len, const char 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int inside(const char *p, size_t n, const char *s, size_t len)
+FUZZ_CHECKER static int inside(const char *p, size_t n, const char *s, size_t len)
 {
 	return p >= s && n <= len && (size_t)(p - s) <= len - n;
 }
@@ -104,7 +104,7 @@ FUZZ_CHECKER static void check_xtext(const char *s, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Exact-size private copy so ASan sees any read past the parameters. */
 	char *s = malloc(size ? size : 1);

@@ -20,7 +20,7 @@ FUZZ_CHECKER static void check_reply(const char *p, size_t n, const struct deliv
 	REQUIRE(!r->enh[0] || r->enh[0] == '0' + r->code / 100);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
 	size_t off = 0;

@@ -27,7 +27,7 @@ FUZZ_CHECKER static void check_envelope(const char *s, size_t len)
 	spool_env_clear(&e);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
 	size_t off = 0;

@@ -20,7 +20,7 @@ FUZZ_CHECKER static void check_escaped(const struct util_buf *b)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_CHECKER int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	struct util_buf b = {0};
