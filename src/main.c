@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"relay policy\n"
 		"       relayguard status [-c FILE]         ask the running server how it is\n"
 		"       relayguard audit-now [-c FILE]      run the server's self-audit now\n"
+		"       relayguard self-check-now [-c FILE] look the server's addresses up in the "
+		"DNS lists now\n"
 		"       relayguard reload [-c FILE]         make the running server load its "
 		"configuration again\n"
 		"       relayguard queue list|show|flush|hold|release|delete [-c FILE] [--json] "
@@ -135,7 +137,8 @@ int main(int argc, char **argv)
 		return blocklist_dnsbl_cli(argc - 2, argv + 2, DEFAULT_CONF, NULL);
 	if (!strcmp(argv[1], "status") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
-	if (!strcmp(argv[1], "audit-now") && (path = conf_arg(argc, argv, 2)))
+	if ((!strcmp(argv[1], "audit-now") || !strcmp(argv[1], "self-check-now")) &&
+	    (path = conf_arg(argc, argv, 2)))
 		return ctl_client_main(path, 1, argv + 1);
 	if (!strcmp(argv[1], "reload") && (path = conf_arg(argc, argv, 2)))
 		return ctl_client_reload(path);

@@ -58,6 +58,7 @@ struct control {
 static void cmd_status(struct server *srv, struct control_req *req, int argc, char **argv);
 static void cmd_reload(struct server *srv, struct control_req *req, int argc, char **argv);
 static void cmd_audit_now(struct server *srv, struct control_req *req, int argc, char **argv);
+static void cmd_self_check_now(struct server *srv, struct control_req *req, int argc, char **argv);
 
 /* The commands: one row each. name may be several words ("queue list"); the handler gets the
  * words after it. */
@@ -76,6 +77,7 @@ static const struct control_cmd {
     {"mailq", queue_cmd_mailq},
     {"submit", submit_cmd},
     {"audit-now", cmd_audit_now},
+    {"self-check-now", cmd_self_check_now},
 };
 
 /* ---- requests ---- */
@@ -545,6 +547,27 @@ static void cmd_audit_now(struct server *srv, struct control_req *req, int argc,
 			    rc == 0 ? "self-audit started: the result goes to the log, the metrics "
 				      "and `relayguard status`"
 				    : "a self-audit run is under way already");
+	control_finish(req, NULL);
+}
+
+/* self-check-now: look the outbound addresses up in the lists now (the result goes to the log
+ * and the metrics), e.g. after a delisting. */
+static void cmd_self_check_now(struct server *srv, struct control_req *req, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0) {
+		control_finish(req, "usage: self-check-now");
+		return;
+	}
+	int rc = self_check_now(srv);
+	if (rc < 0) {
+		control_finish(req, "the self-check cannot run now (the server is stopping)");
+		return;
+	}
+	evbuffer_add_printf(control_payload(req), "%s\n",
+			    rc == 0 ? "self-check started: the result goes to the log "
+				      "(self-check: done) and the metrics"
+				    : "a self-check run is under way already");
 	control_finish(req, NULL);
 }
 

@@ -294,6 +294,17 @@ void self_check_conf_changed(struct server *srv)
 	}
 }
 
+int self_check_now(struct server *srv)
+{
+	struct self_check *s = srv->self_check;
+	if (!s || srv->stopping)
+		return -1;
+	if (s->run)
+		return 1;
+	run_start(s);
+	return 0;
+}
+
 /* 1 when an alert for destination is due (none within the interval), and note it. */
 static int alert_due(struct self_check *s, const char *destination, time_t now)
 {

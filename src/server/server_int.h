@@ -227,6 +227,9 @@ int self_check_start(struct server *srv, char *err, size_t errlen);
 /* After a reload switched srv->conf: the lists and the interval followed (a bad lists file
  * keeps the old lists, logged). */
 void self_check_conf_changed(struct server *srv);
+/* Start a run now (also with self-check-interval off): 0 started, 1 one is running already, -1
+ * the server is stopping. */
+int self_check_now(struct server *srv);
 /* A remote reply for a recipient of destination (a domain) through relay: when it rejects
  * naming a blocklist (dnsbl_bounce_match), counted and, once per destination and interval,
  * an ALERT line. */

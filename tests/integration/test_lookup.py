@@ -10,6 +10,7 @@ Zones:
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -170,6 +171,22 @@ def test_self_check_with_lists_file_and_clean_address(make_server, dnsbl, tmp_pa
     wait_log(srv, r"self-check: done addresses=2 lists=1 listed=1 errors=0", timeout=10)
     assert srv.logtext().count("ALERT outbound address listed") == 1
     assert value(scrape(mport), "relayguard_self_listed", list="bl.test") == 1
+
+
+def test_self_check_now_runs_with_the_interval_off(make_server, dnsbl):
+    """`relayguard self-check-now` (control command self-check-now): one run at once, even with
+    self-check-interval off (e.g. right after a delisting)."""
+    srv = make_server(conf_text=conf_with_dns(dnsbl, (
+        "outbound-address 127.0.0.2\ndnsbl bl.test timeout 2s\n"
+        "self-check-interval off\n{extra}")))
+    time.sleep(0.5)
+    assert "self-check: done" not in srv.logtext()
+    out = subprocess.run([BIN, "self-check-now", "-c", str(srv.conf)], capture_output=True,
+                         text=True, timeout=20)
+    assert out.returncode == 0 and out.stdout.startswith("self-check started"), out
+    wait_log(srv, r"self-check: done addresses=1 lists=1 listed=1 errors=0", timeout=10)
+    assert "ALERT outbound address listed" in srv.logtext()
+    assert srv.ctl("self-check-now", "extra").returncode != 0
 
 
 def test_blocklist_bounce_counted_and_alerted(make_server, tmp_path):
