@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -223,10 +224,14 @@ static void trim_cb(evutil_socket_t fd, short what, void *arg)
 	if (!smtp_trim_due(ctx->peak_sessions, ctx->n_sessions))
 		return; /* the load came back meanwhile */
 	unsigned long before = rss_kib();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	malloc_trim(0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	log_msg(LOG_INFO, "smtp: memory returned to the system",
-		"sessions=%u peak=%u rss_before_kib=%lu rss_after_kib=%lu", ctx->n_sessions,
-		ctx->peak_sessions, before, rss_kib());
+		"sessions=%u peak=%u rss_before_kib=%lu rss_after_kib=%lu took_us=%ld",
+		ctx->n_sessions, ctx->peak_sessions, before, rss_kib(), us);
 	ctx->peak_sessions = ctx->n_sessions;
 }
 
